@@ -1,0 +1,56 @@
+import type { Credential, CredentialRecord, CredentialStats } from './types.js';
+
+/**
+ * Where credentials live. The pool and the admin API depend only on this interface; `memory`
+ * (single process, persists to credentials.json) and `redis` (shared by replicas) implement it.
+ *
+ * Reads are synchronous and come from a local copy, so the request hot path never waits on I/O.
+ * Writes of durable fields are awaited; counter updates are fire-and-forget and may be batched.
+ */
+export interface CredentialStore {
+  readonly kind: 'memory' | 'redis';
+
+  /** Loads or seeds state; must be called once before anything else. */
+  init(): Promise<void>;
+
+  /** Local copy of every credential, sorted by priority then id. No I/O. */
+  list(): readonly CredentialRecord[];
+
+  /** Local copy of one credential. No I/O. */
+  get(id: number): CredentialRecord | undefined;
+
+  /**
+   * Changes durable fields (tokens after a refresh, disabled flag, priority, …) and persists them
+   * before resolving. Other replicas see the change through the store's notifications.
+   * Throws NotFoundError for an unknown id.
+   */
+  update(id: number, patch: Partial<Omit<Credential, 'id'>>): Promise<CredentialRecord>;
+
+  /** Adds a credential with the next free id (max + 1) and persists it. */
+  add(credential: Omit<Credential, 'id'>): Promise<CredentialRecord>;
+
+  /** Removes a credential and persists the removal. Throws NotFoundError for an unknown id. */
+  remove(id: number): Promise<void>;
+
+  /**
+   * Applies a counter/timestamp change locally at once and propagates it asynchronously.
+   * `mutate` receives the current stats and returns the patch to apply.
+   */
+  updateStats(id: number, mutate: (current: Readonly<CredentialStats>) => Partial<CredentialStats>): void;
+
+  /**
+   * Runs `fn` while holding this credential's refresh lock (a mutex in memory, Redlock in Redis).
+   * `fn` receives the credential re-read from the source of truth after the lock was taken, so it can
+   * see that another holder already refreshed. `signal` aborts if the lock is lost.
+   */
+  withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal) => Promise<T>): Promise<T>;
+
+  /** Subscribes to changes made here or by other replicas; `id` is null for "everything may have changed". */
+  onChange(listener: (id: number | null) => void): () => void;
+
+  /** Readiness detail: `degraded` means serving from the local copy while the backend is unreachable. */
+  health(): { ok: boolean; degraded: boolean; detail?: string };
+
+  /** Flushes pending writes and releases connections. */
+  close(): Promise<void>;
+}
