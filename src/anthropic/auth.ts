@@ -1,0 +1,42 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { AuthenticationError } from '../errors.js';
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** The key a client sent: `x-api-key`, else `Authorization: Bearer …`. */
+export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const xApiKey = headers['x-api-key'];
+  if (typeof xApiKey === 'string' && xApiKey.length > 0) return xApiKey.trim();
+  const authorization = headers.authorization;
+  if (typeof authorization === 'string') {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
+    if (match) return match[1]!.trim();
+  }
+  return undefined;
+}
+
+/**
+ * Compares keys in constant time. Both sides are hashed first so the comparison length never
+ * depends on (or leaks) the configured key's length.
+ */
+export function keysMatch(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+/** Koa middleware requiring the client API key; the expected digest is computed once. */
+export function requireApiKey(expectedKey: string, realm = 'API key') {
+  const expected = digest(expectedKey);
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const key = presentedKey(ctx.headers);
+    if (key === undefined) {
+      throw new AuthenticationError(`Missing ${realm}: send it in the x-api-key header or as Authorization: Bearer <key>`);
+    }
+    if (!expectedKey || !timingSafeEqual(digest(key), expected)) {
+      throw new AuthenticationError(`Invalid ${realm}`);
+    }
+    await next();
+  };
+}

@@ -1,0 +1,242 @@
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { Context } from 'koa';
+import type { GatewayConfig } from '../config.js';
+import type { StreamEvent } from '../anthropic/types.js';
+import { validateMessagesRequest } from './validate.js';
+import { convertRequest } from '../convert/request.js';
+import { KiroToAnthropicStream } from '../convert/stream.js';
+import { encodeSseEvents, SSE_PING } from '../convert/sse.js';
+import { collectMessage } from '../convert/message.js';
+import { kiroEventBatches } from '../kiro/events.js';
+import type { KiroClient, UpstreamStream } from '../kiro/client.js';
+import type { CredentialPool } from '../credentials/pool.js';
+import { ApiError } from '../errors.js';
+import { ShutdownAbort, type Lifecycle } from '../lifecycle.js';
+import { readJsonBody } from './body.js';
+import { handleWebSearch } from './web-search.js';
+import type { RequestObserver } from './observer.js';
+
+/** What the messages handlers need; built once in createApp. */
+export interface MessagesDeps {
+  config: GatewayConfig;
+  pool: CredentialPool;
+  client: KiroClient;
+  lifecycle: Lifecycle;
+  observer: RequestObserver;
+}
+
+/** `/v1` streams as events arrive; `/cc/v1` holds them until the end so message_start has real input_tokens. */
+export type StreamMode = 'live' | 'buffered';
+
+class ClientGone extends Error {
+  constructor() {
+    super('client disconnected');
+    this.name = 'ClientGone';
+  }
+}
+
+/** Claude Code sends its session id; reuse it as the Kiro conversation id when metadata has none. */
+function sessionIdHeader(ctx: Context): string | undefined {
+  const value = ctx.get('x-claude-code-session-id');
+  return /^[0-9a-f-]{36}$/i.test(value) ? value : undefined;
+}
+
+/** POST /v1/messages and /cc/v1/messages. */
+export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: StreamMode): Promise<void> {
+  const raw = await readJsonBody(ctx, deps.config.limits.bodyLimitBytes);
+  const request = validateMessagesRequest(raw);
+  const converted = convertRequest(request, { conversationId: sessionIdHeader(ctx) });
+  const obs = deps.observer.begin(ctx, request.model);
+
+  const controller = new AbortController();
+  const untrack = deps.lifecycle.track(controller);
+  const res = ctx.res;
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort(new ClientGone());
+  };
+  res.once('close', onClose);
+
+  try {
+    if (converted.webSearch) {
+      await handleWebSearch(ctx, deps, request, converted, controller.signal);
+      return;
+    }
+    const body = JSON.stringify(converted.body);
+    const { value: upstream, lease } = await deps.pool.execute(
+      { kiroModelId: converted.kiroModelId, signal: controller.signal },
+      (l) => deps.client.generate(body, l.credential, l.accessToken, controller.signal),
+    );
+    obs.upstreamReady(lease.credential.id);
+    try {
+      const converter = new KiroToAnthropicStream({
+        model: request.model,
+        thinking: converted.thinking,
+        inputTokensEstimate: converted.inputTokensEstimate,
+        windowSize: converted.windowSize,
+        toolNameMap: converted.toolNameMap,
+        extractThinking: request.stream ? true : deps.config.extractThinking,
+      });
+      if (request.stream) {
+        await streamResponse(ctx, deps, converter, upstream, controller, mode, obs);
+      } else {
+        await jsonResponse(ctx, converter, upstream, controller, obs);
+      }
+    } finally {
+      lease.release();
+    }
+  } finally {
+    res.off('close', onClose);
+    untrack();
+  }
+}
+
+/** Reads every upstream chunk through the decoder and the converter, handing each batch to `emit`. */
+async function convertUpstream(
+  upstream: UpstreamStream,
+  converter: KiroToAnthropicStream,
+  signal: AbortSignal,
+  obs: ReturnType<RequestObserver['begin']>,
+  emit: (events: StreamEvent[]) => void | Promise<void>,
+): Promise<void> {
+  let failure: { type: string; message: string } | undefined;
+  try {
+    for await (const batch of kiroEventBatches(upstream.chunks, {
+      onFrameError: (err) => obs.frameError(err),
+      onFrame: (bytes) => obs.frame(bytes),
+    })) {
+      if (signal.aborted) break;
+      let out: StreamEvent[] | undefined;
+      for (const event of batch) {
+        const produced = converter.push(event);
+        if (produced.length) out = out ? out.concat(produced) : produced;
+      }
+      if (out) await emit(out);
+      if (converter.ended) break;
+    }
+  } catch (err) {
+    if (!signal.aborted) failure = describeUpstreamFailure(err);
+  }
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof ShutdownAbort) failure = { type: 'overloaded_error', message: reason.message };
+    else return; // client gone: nobody to write to
+  }
+  const closing = failure ? converter.finish({ error: failure }) : converter.finish();
+  obs.finished(converter, failure);
+  if (closing.length) await emit(closing);
+}
+
+function describeUpstreamFailure(err: unknown): { type: string; message: string } {
+  const e = err as { code?: string; name?: string; message?: string };
+  if (e?.code === 'UND_ERR_BODY_TIMEOUT') {
+    return { type: 'api_error', message: 'Upstream stalled: no data received within the idle timeout' };
+  }
+  if (e?.name === 'FrameError') {
+    return { type: 'api_error', message: `Upstream stream was corrupted or cut off (${e.message})` };
+  }
+  return { type: 'api_error', message: 'Upstream connection failed mid-stream' };
+}
+
+function writeHead(ctx: Context): ServerResponse {
+  ctx.respond = false;
+  const res = ctx.res;
+  const requestId = ctx.state.requestId as string | undefined;
+  const headers: Record<string, string> = {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  };
+  if (requestId) headers['request-id'] = requestId;
+  for (const [name, value] of Object.entries(ctx.response.headers)) {
+    if (typeof value === 'string' && !(name in headers)) headers[name] = value;
+  }
+  res.writeHead(200, headers);
+  res.flushHeaders();
+  return res;
+}
+
+/** Writes with backpressure: resolves at once when the socket buffer has room, else on drain. */
+function write(res: ServerResponse, text: string, signal: AbortSignal): Promise<void> | undefined {
+  if (res.destroyed) return undefined;
+  if (res.write(text)) return undefined;
+  return once(res, 'drain', { signal }).then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
+async function streamResponse(
+  ctx: Context,
+  deps: MessagesDeps,
+  converter: KiroToAnthropicStream,
+  upstream: UpstreamStream,
+  controller: AbortController,
+  mode: StreamMode,
+  obs: ReturnType<RequestObserver['begin']>,
+): Promise<void> {
+  const res = writeHead(ctx);
+  const signal = controller.signal;
+  let wroteSinceTick = false;
+  const ping = setInterval(() => {
+    if (!wroteSinceTick) res.write(SSE_PING);
+    wroteSinceTick = false;
+  }, deps.config.sse.pingIntervalMs);
+  try {
+    if (mode === 'live') {
+      let first = true;
+      const emit = (events: StreamEvent[]) => {
+        wroteSinceTick = true;
+        if (first) {
+          first = false;
+          obs.firstByte();
+        }
+        obs.sseEvents(events.length);
+        return write(res, encodeSseEvents(events), signal);
+      };
+      await emit(converter.start());
+      await convertUpstream(upstream, converter, signal, obs, emit);
+    } else {
+      const held: StreamEvent[] = converter.start();
+      await convertUpstream(upstream, converter, signal, obs, (events) => {
+        for (const e of events) held.push(e);
+      });
+      if (signal.aborted && !(signal.reason instanceof ShutdownAbort)) return;
+      const start = held[0];
+      if (start?.type === 'message_start') start.message.usage.input_tokens = converter.inputTokens;
+      const failed = held[held.length - 1]?.type === 'error';
+      // A failed buffered stream shows only the error: partial content would be accounted as a full turn.
+      const out = failed ? held.slice(-1) : held;
+      obs.firstByte();
+      obs.sseEvents(out.length);
+      await write(res, encodeSseEvents(out), signal);
+    }
+  } finally {
+    clearInterval(ping);
+    if (!res.destroyed) res.end();
+  }
+}
+
+async function jsonResponse(
+  ctx: Context,
+  converter: KiroToAnthropicStream,
+  upstream: UpstreamStream,
+  controller: AbortController,
+  obs: ReturnType<RequestObserver['begin']>,
+): Promise<void> {
+  const events: StreamEvent[] = converter.start();
+  await convertUpstream(upstream, converter, controller.signal, obs, (batch) => {
+    for (const e of batch) events.push(e);
+  });
+  if (controller.signal.aborted && !(controller.signal.reason instanceof ShutdownAbort)) return;
+  const collected = collectMessage(events);
+  if ('error' in collected) {
+    throw new ApiError(collected.error.message, { status: collected.error.type === 'overloaded_error' ? 529 : 502 });
+  }
+  collected.message.usage.input_tokens = converter.inputTokens;
+  ctx.status = 200;
+  ctx.body = collected.message;
+  obs.firstByte();
+}
+

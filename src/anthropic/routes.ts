@@ -1,0 +1,38 @@
+import Router from '@koa/router';
+import type { GatewayConfig } from '../config.js';
+import { MODEL_LIST } from '../kiro/models.js';
+import { NotFoundError } from '../errors.js';
+import { requireApiKey } from './auth.js';
+import { handleMessages, type MessagesDeps } from './messages.js';
+import { handleCountTokens } from './count-tokens.js';
+
+/** The model list in Anthropic's shape, keeping kiro.rs's extra fields for its clients. */
+function modelsPayload() {
+  const data = MODEL_LIST.map((m) => ({
+    ...m,
+    type: 'model',
+    created_at: new Date(m.created * 1000).toISOString(),
+  }));
+  return { object: 'list', data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+}
+
+/** Client-facing routes: /v1 (live streaming) and /cc/v1 (Claude Code buffered mode). */
+export function createAnthropicRouter(config: GatewayConfig, deps: MessagesDeps): Router {
+  const router = new Router();
+  const auth = requireApiKey(config.apiKey);
+  const models = modelsPayload();
+
+  router.get('/v1/models', auth, (ctx) => {
+    ctx.body = models;
+  });
+  router.get('/v1/models/:id', auth, (ctx) => {
+    const model = models.data.find((m) => m.id === ctx.params.id);
+    if (!model) throw new NotFoundError(`model: ${ctx.params.id}`);
+    ctx.body = model;
+  });
+  router.post('/v1/messages', auth, (ctx) => handleMessages(ctx, deps, 'live'));
+  router.post('/cc/v1/messages', auth, (ctx) => handleMessages(ctx, deps, 'buffered'));
+  router.post('/v1/messages/count_tokens', auth, (ctx) => handleCountTokens(ctx, config));
+  router.post('/cc/v1/messages/count_tokens', auth, (ctx) => handleCountTokens(ctx, config));
+  return router;
+}

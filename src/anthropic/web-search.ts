@@ -1,0 +1,44 @@
+import type { Context } from 'koa';
+import type { MessagesRequest } from './types.js';
+import type { ConvertedRequest } from '../convert/request.js';
+import { buildMcpWebSearchRequest, parseMcpWebSearchResponse, webSearchEvents, type WebSearchResult } from '../convert/web-search.js';
+import { encodeSseEvents } from '../convert/sse.js';
+import { collectMessage } from '../convert/message.js';
+import { ApiError } from '../errors.js';
+import type { MessagesDeps } from './messages.js';
+
+/**
+ * Claude Code's web search (a request whose only tool is `web_search`) is answered from Kiro's MCP
+ * endpoint instead of the model, as kiro.rs does (protocol §4.10). An MCP failure means "no results".
+ */
+export async function handleWebSearch(
+  ctx: Context,
+  deps: MessagesDeps,
+  request: MessagesRequest,
+  converted: ConvertedRequest,
+  signal: AbortSignal,
+): Promise<void> {
+  const query = converted.webSearch!.query;
+  const rpc = buildMcpWebSearchRequest(query);
+  let results: WebSearchResult[] = [];
+  try {
+    const { value, lease } = await deps.pool.execute({ kiroModelId: converted.kiroModelId, signal }, (l) =>
+      deps.client.mcp(rpc.body, l.credential, l.accessToken, signal),
+    );
+    lease.release();
+    results = parseMcpWebSearchResponse(JSON.parse(value));
+  } catch (err) {
+    if (signal.aborted) return;
+    ctx.state.log?.warn?.({ err: (err as Error).message }, 'web search failed; answering without results');
+  }
+  const events = webSearchEvents({ model: request.model, query, results, inputTokens: converted.inputTokensEstimate });
+  if (request.stream) {
+    ctx.set('content-type', 'text/event-stream; charset=utf-8');
+    ctx.set('cache-control', 'no-cache');
+    ctx.body = encodeSseEvents(events);
+    return;
+  }
+  const collected = collectMessage(events);
+  if ('error' in collected) throw new ApiError(collected.error.message, { status: 502 });
+  ctx.body = collected.message;
+}

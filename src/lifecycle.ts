@@ -1,0 +1,61 @@
+/**
+ * Tracks open streams so shutdown can drain them: stop accepting, flip readiness, let streams
+ * finish within the grace period, then end the rest with a clean SSE error event.
+ */
+export class ShutdownAbort extends Error {
+  constructor() {
+    super('The gateway is shutting down; retry the request');
+    this.name = 'ShutdownAbort';
+  }
+}
+
+export class Lifecycle {
+  private drainingFlag = false;
+  private readonly streams = new Set<AbortController>();
+  private readonly idleWaiters = new Set<() => void>();
+
+  get draining(): boolean {
+    return this.drainingFlag;
+  }
+
+  get inFlight(): number {
+    return this.streams.size;
+  }
+
+  /** Registers a stream's controller; returns the function that unregisters it. */
+  track(controller: AbortController): () => void {
+    this.streams.add(controller);
+    return () => {
+      this.streams.delete(controller);
+      if (this.streams.size === 0) for (const wake of this.idleWaiters) wake();
+    };
+  }
+
+  /** Flips readiness, waits up to `graceMs` for streams to finish, then aborts the remaining ones. */
+  async drain(graceMs: number): Promise<{ finished: boolean; aborted: number }> {
+    this.drainingFlag = true;
+    if (this.streams.size === 0) return { finished: true, aborted: 0 };
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<boolean>((resolve) => {
+      const wake = () => resolve(true);
+      this.idleWaiters.add(wake);
+      timer = setTimeout(() => {
+        this.idleWaiters.delete(wake);
+        resolve(false);
+      }, graceMs);
+    });
+    const finished = await idle;
+    clearTimeout(timer);
+    if (finished) return { finished: true, aborted: 0 };
+    const remaining = [...this.streams];
+    for (const controller of remaining) controller.abort(new ShutdownAbort());
+    // Give the aborted pipelines a moment to write their closing error event.
+    await new Promise<void>((resolve) => {
+      if (this.streams.size === 0) return resolve();
+      const wake = () => resolve();
+      this.idleWaiters.add(wake);
+      setTimeout(resolve, 2_000).unref();
+    });
+    return { finished: false, aborted: remaining.length };
+  }
+}
