@@ -1,0 +1,417 @@
+/**
+ * Kiro events → Anthropic stream events (docs/kiro-protocol.md §7.1–§7.4, §12.1): a plain state
+ * machine with no I/O. The streaming route encodes its output with `sse.ts`; the non-streaming
+ * route folds the same output with `message.ts`, so both modes share one set of semantics.
+ */
+
+import { randomUUID } from 'node:crypto';
+import type { StopReason, StreamEvent } from '../anthropic/types.js';
+import type { KiroEvent } from '../kiro/types.js';
+import { ThinkingExtractor, type ThinkingSink } from './thinking.js';
+
+/**
+ * Signature put on every thinking block. Kiro returns reasoning as plain text with no signature,
+ * but the SDK and Claude Code expect thinking blocks to carry one, so this is synthetic: opaque,
+ * non-empty and constant, so that it can be recognised (and ignored) when the client sends the
+ * block back in its history.
+ */
+export const SYNTHETIC_THINKING_SIGNATURE = Buffer.from('kiro-gateway:synthetic-thinking-signature:v1').toString('base64');
+
+/** Options of one converted response. */
+export interface KiroToAnthropicStreamOptions {
+  /** The model as the client requested it; echoed back. */
+  model: string;
+  /** Defaults to a fresh `msg_<32 hex>`. */
+  messageId?: string;
+  /** Whether the request enabled extended thinking. */
+  thinking: boolean;
+  /** Local input estimate (§8), used until a contextUsageEvent gives the real figure. */
+  inputTokensEstimate: number;
+  /** Context window of the upstream model, for contextUsageEvent percentages (§6.1). */
+  windowSize: number;
+  /** Kiro tool name → the client's original name (names are shortened upstream). */
+  toolNameMap: ReadonlyMap<string, string>;
+  /** Split `<thinking>` markup out of the text when thinking is on (config `extractThinking`). */
+  extractThinking?: boolean;
+}
+
+/** An error that ended the stream, as sent in the SSE `error` event. */
+export interface StreamError {
+  type: string;
+  message: string;
+}
+
+interface PendingTool {
+  name: string;
+  input: string;
+}
+
+const enum Open {
+  None,
+  Text,
+  Thinking,
+}
+
+const CJK_FIRST = 0x4e00;
+const CJK_LAST = 0x9fff;
+
+/** §7.4 output estimate of one text fragment: ceil(cjk / 1.5) + ceil(other / 4), at least 1. */
+function estimateTextTokens(text: string): number {
+  let cjk = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= CJK_FIRST && c <= CJK_LAST) cjk++;
+  }
+  const other = text.length - cjk;
+  return Math.max(1, Math.floor((cjk * 2 + 2) / 3) + Math.floor((other + 3) / 4));
+}
+
+/** A tool input must be a JSON object; empty input means `{}`. */
+function isCompleteInput(input: string): boolean {
+  if (input.length === 0) return true;
+  try {
+    const value: unknown = JSON.parse(input);
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
+/** What the model should do instead of repeating a call that was too large to come through. */
+function retryAdvice(name: string): string {
+  switch (name) {
+    case 'Write':
+      return 'Retry with smaller steps: write at most ~50 lines per call and append the rest with Edit.';
+    case 'Edit':
+    case 'MultiEdit':
+      return 'Retry with smaller steps: change at most ~50 lines per Edit call.';
+    default:
+      return 'Retry it, splitting large inputs over several smaller calls.';
+  }
+}
+
+function truncatedToolNotice(name: string): string {
+  return (
+    `[kiro-gateway: the tool call \`${name}\` was cut off by the upstream output limit before it ` +
+    `finished and was not executed. ${retryAdvice(name)}]`
+  );
+}
+
+function malformedToolNotice(name: string): string {
+  return (
+    `[kiro-gateway: the tool call \`${name}\` arrived with input that is not a valid JSON object ` +
+    `(probably cut off by the upstream output limit) and was not executed. ${retryAdvice(name)}]`
+  );
+}
+
+/**
+ * Converts one Kiro response into Anthropic stream events. Call `start()` once the upstream
+ * answered 200, `push()` for each decoded Kiro event, and `finish()` when the upstream ends (or
+ * fails); each returns the events to send, in order (often none).
+ *
+ * - Text is streamed as it arrives; with thinking on, `<thinking>` markup becomes a thinking block
+ *   (see `ThinkingExtractor`) carrying `SYNTHETIC_THINKING_SIGNATURE`.
+ * - Tool calls are buffered until their `stop:true` and only sent when their input is a complete
+ *   JSON object, as one block (start, one `input_json_delta`, stop). A call the upstream cut off
+ *   (§12.1) is replaced by a text notice telling the model what to do, and the stop reason becomes
+ *   `max_tokens`: a broken `Write` passed through makes Claude Code retry it forever.
+ * - Exceptions: `ContentLengthExceededException` means the output was truncated (`max_tokens`,
+ *   the stream goes on). Any other exception or error event ends the message at once with an
+ *   `error` event (`overloaded_error` for `ThrottlingException`, else `api_error`), as Anthropic's
+ *   API does mid-stream; `ended` becomes true so the caller can stop reading the upstream.
+ * - Stop reason: context usage ≥ 100 % → `model_context_window_exceeded`; else truncation (the
+ *   exception, a dropped tool call, or thinking-only output) → `max_tokens`; else `tool_use` if a
+ *   tool call was sent; else `end_turn`.
+ *
+ * Once ended (by `finish` or an error event), every call returns [].
+ */
+export class KiroToAnthropicStream {
+  private readonly model: string;
+  private readonly messageId: string;
+  private readonly inputTokensEstimate: number;
+  private readonly windowSize: number;
+  private readonly toolNameMap: ReadonlyMap<string, string>;
+  /** Present when thinking is on and extraction enabled. */
+  private readonly extractor: ThinkingExtractor | undefined;
+
+  /** Events produced by the call in progress (the sink methods append here). */
+  private out: StreamEvent[] = [];
+  private started = false;
+  private endedFlag = false;
+  private errorValue: StreamError | null = null;
+  private nextIndex = 0;
+  private open = Open.None;
+  private openIndex = -1;
+  /** The open text block has no text yet (the initial block), so a notice may use it. */
+  private openEmpty = false;
+  private readonly pending = new Map<string, PendingTool>();
+  /** Ids already sent or dropped, so a repeated `stop:true` cannot produce a second block. */
+  private readonly doneToolIds = new Set<string>();
+  private textSent = false;
+  private thinkingSent = false;
+  private toolSent = false;
+  private truncated = false;
+  private contextPercentage: number | undefined;
+  private output = 0;
+  private finalStopReason: StopReason | null = null;
+
+  constructor(opts: KiroToAnthropicStreamOptions) {
+    this.model = opts.model;
+    this.messageId = opts.messageId ?? 'msg_' + randomUUID().replaceAll('-', '');
+    this.inputTokensEstimate = opts.inputTokensEstimate;
+    this.windowSize = opts.windowSize;
+    this.toolNameMap = opts.toolNameMap;
+    if (opts.thinking && opts.extractThinking !== false) {
+      const sink: ThinkingSink = {
+        text: (text) => this.emitText(text),
+        thinkingStart: () => this.openThinking(),
+        thinking: (text) => this.emitThinking(text),
+        thinkingEnd: () => this.closeThinking(),
+      };
+      this.extractor = new ThinkingExtractor(sink);
+    }
+  }
+
+  /** Input tokens as reported at the end: from contextUsageEvent when seen, else the estimate. */
+  get inputTokens(): number {
+    return this.contextInputTokens ?? this.inputTokensEstimate;
+  }
+
+  /** Running output estimate (§7.4). */
+  get outputTokens(): number {
+    return this.output;
+  }
+
+  /** The stop reason sent in `message_delta`; null before `finish` or when ended by an error. */
+  get stopReason(): StopReason | null {
+    return this.finalStopReason;
+  }
+
+  /**
+   * Input tokens derived from the last contextUsageEvent (floor(pct × window / 100)), if any; the
+   * buffered `/cc/v1` mode patches `message_start` with it (§7.5).
+   */
+  get contextInputTokens(): number | undefined {
+    return this.contextPercentage === undefined
+      ? undefined
+      : Math.floor((this.contextPercentage * this.windowSize) / 100);
+  }
+
+  /** True once the message is over (finished, or ended by an error event): stop reading upstream. */
+  get ended(): boolean {
+    return this.endedFlag;
+  }
+
+  /** The error that ended the stream (error event pushed, or `finish({ error })`), else null. */
+  get error(): StreamError | null {
+    return this.errorValue;
+  }
+
+  /** `message_start`, plus the initial empty text block at index 0 when thinking is not extracted. */
+  start(): StreamEvent[] {
+    if (this.started || this.endedFlag) return [];
+    this.started = true;
+    this.out = [
+      {
+        type: 'message_start',
+        message: {
+          id: this.messageId,
+          type: 'message',
+          role: 'assistant',
+          content: [],
+          model: this.model,
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: this.inputTokensEstimate, output_tokens: 1 },
+        },
+      },
+    ];
+    if (!this.extractor) this.openText();
+    return this.out;
+  }
+
+  /** Converts one Kiro event. */
+  push(event: KiroEvent): StreamEvent[] {
+    if (this.endedFlag) return [];
+    if (!this.started) this.start();
+    else this.out = [];
+    switch (event.kind) {
+      case 'text':
+        if (event.content.length === 0) break;
+        this.output += estimateTextTokens(event.content);
+        if (this.extractor) this.extractor.push(event.content);
+        else this.emitText(event.content);
+        break;
+      case 'toolUse':
+        this.onToolUse(event.toolUseId, event.name, event.input, event.stop);
+        break;
+      case 'contextUsage':
+        this.contextPercentage = event.percentage;
+        break;
+      case 'exception':
+        if (event.exceptionType === 'ContentLengthExceededException') this.truncated = true;
+        else
+          this.fail({
+            type: event.exceptionType === 'ThrottlingException' ? 'overloaded_error' : 'api_error',
+            message: `Upstream ${event.exceptionType}: ${event.message}`,
+          });
+        break;
+      case 'error':
+        this.fail({ type: 'api_error', message: `Upstream error ${event.errorCode}: ${event.message}` });
+        break;
+      case 'metering':
+        break;
+    }
+    return this.out;
+  }
+
+  /**
+   * Ends the message. Without an error: releases held text, replaces unfinished tool calls with
+   * notices, closes the open block and sends `message_delta` and `message_stop`. With an error (the
+   * upstream failed mid-stream): only the `error` event, as Anthropic's API does.
+   */
+  finish(outcome?: { error?: StreamError }): StreamEvent[] {
+    if (this.endedFlag) return [];
+    if (outcome?.error) {
+      this.out = [];
+      this.fail(outcome.error);
+      return this.out;
+    }
+    if (!this.started) this.start();
+    else this.out = [];
+    this.extractor?.flush();
+    for (const tool of this.pending.values()) this.emitNotice(truncatedToolNotice(tool.name));
+    this.pending.clear();
+    if (this.thinkingSent && !this.textSent && !this.toolSent) {
+      // Thinking-only output (§7.3): the answer was cut off; clients need some text.
+      this.truncated = true;
+      this.emitText(' ');
+    }
+    this.closeOpen();
+
+    const stopReason: StopReason =
+      this.contextPercentage !== undefined && this.contextPercentage >= 100
+        ? 'model_context_window_exceeded'
+        : this.truncated
+          ? 'max_tokens'
+          : this.toolSent
+            ? 'tool_use'
+            : 'end_turn';
+    this.finalStopReason = stopReason;
+    this.endedFlag = true;
+    this.out.push(
+      {
+        type: 'message_delta',
+        delta: { stop_reason: stopReason, stop_sequence: null },
+        usage: { input_tokens: this.inputTokens, output_tokens: this.output },
+      },
+      { type: 'message_stop' },
+    );
+    return this.out;
+  }
+
+  private fail(error: StreamError): void {
+    this.errorValue = error;
+    this.endedFlag = true;
+    this.pending.clear();
+    this.out.push({ type: 'error', error });
+  }
+
+  private onToolUse(id: string, name: string, input: string, stop: boolean): void {
+    // Thinking cannot continue past a tool call (§7.3 boundary rule).
+    this.extractor?.flush();
+    if (this.doneToolIds.has(id)) return;
+    if (input.length > 0) this.output += Math.floor((Buffer.byteLength(input, 'utf8') + 3) / 4);
+
+    let tool = this.pending.get(id);
+    if (!stop) {
+      if (tool) tool.input += input;
+      else this.pending.set(id, { name, input });
+      return;
+    }
+    if (tool) {
+      tool.input += input;
+      this.pending.delete(id);
+    } else {
+      tool = { name, input };
+    }
+    this.doneToolIds.add(id);
+
+    const originalName = this.toolNameMap.get(tool.name) ?? tool.name;
+    if (!isCompleteInput(tool.input)) {
+      this.emitNotice(malformedToolNotice(originalName));
+      return;
+    }
+    this.closeOpen();
+    const index = this.nextIndex++;
+    this.toolSent = true;
+    this.out.push(
+      { type: 'content_block_start', index, content_block: { type: 'tool_use', id, name: originalName, input: {} } },
+      {
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'input_json_delta', partial_json: tool.input.length > 0 ? tool.input : '{}' },
+      },
+      { type: 'content_block_stop', index },
+    );
+  }
+
+  /** A dropped tool call's explanation, in a text block of its own; the output counts as cut off. */
+  private emitNotice(text: string): void {
+    this.truncated = true;
+    if (this.open === Open.Text && !this.openEmpty) this.closeOpen();
+    this.output += estimateTextTokens(text);
+    this.emitText(text);
+    this.closeOpen();
+  }
+
+  private openText(): void {
+    this.open = Open.Text;
+    this.openIndex = this.nextIndex++;
+    this.openEmpty = true;
+    this.out.push({ type: 'content_block_start', index: this.openIndex, content_block: { type: 'text', text: '' } });
+  }
+
+  private emitText(text: string): void {
+    if (this.open !== Open.Text) {
+      this.closeOpen();
+      this.openText();
+    }
+    this.textSent = true;
+    this.openEmpty = false;
+    this.out.push({ type: 'content_block_delta', index: this.openIndex, delta: { type: 'text_delta', text } });
+  }
+
+  private openThinking(): void {
+    this.closeOpen();
+    this.open = Open.Thinking;
+    this.openIndex = this.nextIndex++;
+    this.thinkingSent = true;
+    this.out.push({
+      type: 'content_block_start',
+      index: this.openIndex,
+      content_block: { type: 'thinking', thinking: '', signature: '' },
+    });
+  }
+
+  private emitThinking(text: string): void {
+    this.out.push({ type: 'content_block_delta', index: this.openIndex, delta: { type: 'thinking_delta', thinking: text } });
+  }
+
+  private closeThinking(): void {
+    if (this.open === Open.Thinking) this.closeOpen();
+  }
+
+  private closeOpen(): void {
+    if (this.open === Open.None) return;
+    if (this.open === Open.Thinking) {
+      this.out.push({
+        type: 'content_block_delta',
+        index: this.openIndex,
+        delta: { type: 'signature_delta', signature: SYNTHETIC_THINKING_SIGNATURE },
+      });
+    }
+    this.out.push({ type: 'content_block_stop', index: this.openIndex });
+    this.open = Open.None;
+  }
+}
