@@ -9,14 +9,11 @@ import type { Message, ResponseContentBlock, StreamEvent, Usage } from '../anthr
 import type { StreamError } from './stream.js';
 
 /**
- * The events ended with an `error` event (or never started a message): there is no message to
- * return, and the caller answers with an HTTP error built from `error.type` (same envelope as
- * Anthropic's `{type:"error", error:{type, message}}`).
+ * The folded response: the message, or (when the events contain an `error` event, or never started
+ * a message) the error, from which the caller builds its HTTP error (`error.type` is an Anthropic
+ * error type such as `api_error` or `overloaded_error`). Test with `'error' in result`.
  */
-export interface CollectedError {
-  type: 'error';
-  error: StreamError;
-}
+export type CollectedMessage = { message: Message } | { error: StreamError };
 
 function parseToolInput(json: string): unknown {
   if (json.length === 0) return {};
@@ -99,14 +96,14 @@ export class MessageAccumulator {
   }
 
   /** The message so far, or the error that ended the stream. */
-  result(): Message | CollectedError {
-    if (this.failure) return { type: 'error', error: this.failure };
+  result(): CollectedMessage {
+    if (this.failure) return { error: this.failure };
     const message = this.message;
-    if (!message) return { type: 'error', error: { type: 'api_error', message: 'The upstream produced no message' } };
+    if (!message) return { error: { type: 'api_error', message: 'The upstream produced no message' } };
     for (const index of this.toolJson.keys()) this.finishToolInput(message, index);
     // Dense, in index order, even if the events skipped an index.
     message.content = message.content.filter((b): b is ResponseContentBlock => b !== undefined);
-    return message;
+    return { message };
   }
 
   private finishToolInput(message: Message, index: number): void {
@@ -129,15 +126,15 @@ function mergeUsage(target: Usage, delta: Usage): void {
 
 /**
  * Folds a whole event sequence (as produced for streaming) into the non-streaming response.
- * Returns a `CollectedError` (`type: 'error'`) instead of throwing when the sequence contains an
- * `error` event, so the caller can answer with the matching HTTP error.
+ * Returns `{ error }` instead of throwing when the sequence contains an `error` event, so the
+ * caller can answer with the matching HTTP error.
  *
  * @example
  * const result = collectMessage(events);
- * if (result.type === 'error') return replyWithError(result.error);
- * ctx.body = result;
+ * if ('error' in result) throw new ApiError(result.error.message, { status: 502 });
+ * ctx.body = result.message;
  */
-export function collectMessage(events: Iterable<StreamEvent>): Message | CollectedError {
+export function collectMessage(events: Iterable<StreamEvent>): CollectedMessage {
   const acc = new MessageAccumulator();
   acc.addAll(events);
   return acc.result();
