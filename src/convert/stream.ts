@@ -42,6 +42,7 @@ export interface StreamError {
 }
 
 interface PendingTool {
+  /** The client's original name. */
   name: string;
   input: string;
 }
@@ -326,27 +327,26 @@ export class KiroToAnthropicStream {
     let tool = this.pending.get(id);
     if (!stop) {
       if (tool) tool.input += input;
-      else this.pending.set(id, { name, input });
+      else this.pending.set(id, { name: this.toolNameMap.get(name) ?? name, input });
       return;
     }
     if (tool) {
       tool.input += input;
       this.pending.delete(id);
     } else {
-      tool = { name, input };
+      tool = { name: this.toolNameMap.get(name) ?? name, input };
     }
     this.doneToolIds.add(id);
 
-    const originalName = this.toolNameMap.get(tool.name) ?? tool.name;
     if (!isCompleteInput(tool.input)) {
-      this.emitNotice(malformedToolNotice(originalName));
+      this.emitNotice(malformedToolNotice(tool.name));
       return;
     }
     this.closeOpen();
     const index = this.nextIndex++;
     this.toolSent = true;
     this.out.push(
-      { type: 'content_block_start', index, content_block: { type: 'tool_use', id, name: originalName, input: {} } },
+      { type: 'content_block_start', index, content_block: { type: 'tool_use', id, name: tool.name, input: {} } },
       {
         type: 'content_block_delta',
         index,
