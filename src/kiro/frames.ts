@@ -24,6 +24,12 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Errors in a row (with no good frame between) after which the stream is given up. */
 export const MAX_CONSECUTIVE_ERRORS = 5;
 
+/**
+ * A resync gives up after scanning this many max-size frames' worth of bytes: a corrupted frame is at
+ * most maxFrameBytes long, so the next valid prelude must be close; beyond that the body is garbage.
+ */
+const RESYNC_BUDGET_FRAMES = 2;
+
 /** Header value type tags (the byte after the header name). */
 export const HEADER_TYPE = {
   boolTrue: 0,
@@ -78,7 +84,7 @@ const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
  * Recovery follows §5.2: a bad prelude CRC or an impossible length skips one byte and scans forward
  * for the next valid prelude (the whole scan counts as one error, so one corrupt frame does not eat
  * the error budget byte by byte); a bad message CRC or bad headers behind a valid prelude skip that
- * frame. After {@link MAX_CONSECUTIVE_ERRORS} errors in a row (or a scan longer than `maxFrameBytes`)
+ * frame. After {@link MAX_CONSECUTIVE_ERRORS} errors in a row (or a resync scan longer than twice `maxFrameBytes`)
  * the decoder fails with `too_many_errors`: frames already decoded from the current chunk are still
  * returned, and the error is thrown by that call if it has none, else by the next `push`/`finish`.
  *
@@ -211,7 +217,7 @@ export class FrameDecoder {
           if (this.failure) return;
         }
         p++;
-        if (++this.resyncSkipped > this.maxFrameBytes) {
+        if (++this.resyncSkipped > this.maxFrameBytes * RESYNC_BUDGET_FRAMES) {
           this.fail(`no valid frame prelude found in ${this.resyncSkipped} bytes`);
           return;
         }
