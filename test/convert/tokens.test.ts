@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import {
+  estimateInputTokens,
+  estimateTextOutputTokens,
+  estimateTokensOfString,
+  estimateToolInputOutputTokens,
+} from '../../src/convert/tokens.js';
+
+describe('estimateTokensOfString (§8)', () => {
+  it('counts Western chars as 1 unit, others as 4, 4 units a token, with the size factor', () => {
+    expect(estimateTokensOfString('')).toBe(0);
+    expect(estimateTokensOfString('abcd')).toBe(1); // 1 token × 1.5 → 1
+    expect(estimateTokensOfString('a'.repeat(40))).toBe(15); // 10 × 1.5
+    expect(estimateTokensOfString('你好')).toBe(3); // 8 units = 2 tokens × 1.5
+    expect(estimateTokensOfString('é'.repeat(8))).toBe(3); // Latin-1: Western
+    expect(estimateTokensOfString('ṡ'.repeat(8))).toBe(3); // Latin Extended Additional: Western
+    expect(estimateTokensOfString('😀')).toBe(1); // one code point, 4 units
+  });
+
+  it('applies each correction band', () => {
+    expect(estimateTokensOfString('a'.repeat(4 * 99))).toBe(148); // 99 × 1.5 = 148.5
+    expect(estimateTokensOfString('a'.repeat(4 * 150))).toBe(195); // × 1.3
+    expect(estimateTokensOfString('a'.repeat(4 * 250))).toBe(312); // × 1.25 = 312.5
+    expect(estimateTokensOfString('a'.repeat(4 * 500))).toBe(600); // × 1.2
+    expect(estimateTokensOfString('a'.repeat(4 * 1000))).toBe(1000); // × 1
+  });
+});
+
+describe('estimateTextOutputTokens (§7.4)', () => {
+  it('matches the documented examples and rounds CJK and other chars up separately', () => {
+    expect(estimateTextOutputTokens('Hello')).toBe(2);
+    expect(estimateTextOutputTokens(' world')).toBe(2);
+    expect(estimateTextOutputTokens('你好吗')).toBe(2); // (3*2+2)/3
+    expect(estimateTextOutputTokens('你a')).toBe(2); // 1 + 1
+    expect(estimateTextOutputTokens('')).toBe(1);
+    expect(estimateTextOutputTokens('😀😀😀😀')).toBe(1); // four code points
+  });
+
+  it('counts tool input fragments by UTF-8 bytes', () => {
+    expect(estimateToolInputOutputTokens('{"a":1}')).toBe(2);
+    expect(estimateToolInputOutputTokens('é')).toBe(1);
+  });
+});
+
+describe('estimateInputTokens (§8)', () => {
+  it('sums system blocks, message texts and tool name/description/schema; skips tool I/O and images', () => {
+    const schema = { type: 'object' };
+    const total = estimateInputTokens({
+      system: [{ type: 'text', text: 'abcd' }, { type: 'text', text: 'abcdabcd' }],
+      messages: [
+        { role: 'user', content: 'a'.repeat(40) },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'abcd' },
+            { type: 'tool_use', id: 't', name: 'x', input: { big: 'z'.repeat(1000) } },
+          ],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: 'z'.repeat(1000) }] },
+      ],
+      tools: [{ name: 'abcd', description: 'abcd', input_schema: schema }],
+    });
+    const expected =
+      1 + 3 + 15 + 1 + estimateTokensOfString('abcd') * 2 + estimateTokensOfString(JSON.stringify(schema));
+    expect(total).toBe(expected);
+  });
+
+  it('is at least 1', () => {
+    expect(estimateInputTokens({ messages: [{ role: 'user', content: '' }] })).toBe(1);
+  });
+
+  it('handles a 2 MB history in well under a second', () => {
+    const big = 'lorem ipsum dolor sit amet '.repeat(4000);
+    const messages = Array.from({ length: 20 }, (_, i) => ({ role: i % 2 ? ('assistant' as const) : ('user' as const), content: big }));
+    const t0 = performance.now();
+    estimateInputTokens({ messages });
+    expect(performance.now() - t0).toBeLessThan(500);
+  });
+});
