@@ -11,7 +11,7 @@ function fixtureBody(name: string): Record<string, unknown> {
 
 const base = () => ({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] as unknown[] });
 
-function errorOf(body: unknown, fn = validateMessagesRequest): string {
+function errorOf(body: unknown, fn: (body: unknown) => unknown = validateMessagesRequest): string {
   try {
     fn(body);
   } catch (err) {
