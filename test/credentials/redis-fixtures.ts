@@ -1,0 +1,67 @@
+/**
+ * Shared builders for the Redis store tests: credentials, stores with test-friendly timings, polling.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { RedisCredentialStore, type RedisCredentialStoreOptions } from '../../src/credentials/redis-store.js';
+import type { Credential } from '../../src/credentials/types.js';
+
+/** A social credential with a realistic-length refresh token. */
+export function credential(id: number, overrides: Partial<Credential> = {}): Credential {
+  return {
+    id,
+    authMethod: 'social',
+    refreshToken: `refresh-${id}-${'r'.repeat(120)}`,
+    accessToken: `access-${id}`,
+    expiresAt: '2030-01-01T00:00:00.000Z',
+    priority: id,
+    machineId: 'a'.repeat(64),
+    disabled: false,
+    ...overrides,
+  };
+}
+
+/** Each test gets its own prefix so tests in one file never see each other's keys. */
+export function uniquePrefix(): string {
+  return `t${randomBytes(4).toString('hex')}:`;
+}
+
+/** Quick retries so outages heal within the test's patience. */
+const FAST_RECONNECT = { retryStrategy: () => 50, connectTimeout: 1_000 };
+
+/** Builds (not inits) a store with short timings; override anything. */
+export function makeStore(url: string, options: Partial<RedisCredentialStoreOptions> & { keyPrefix: string }): RedisCredentialStore {
+  return new RedisCredentialStore({
+    url,
+    resyncIntervalMs: 60_000,
+    lockTtlMs: 1_000,
+    seed: [],
+    replicaId: `replica-${randomBytes(3).toString('hex')}`,
+    statsFlushIntervalMs: 50,
+    heartbeatIntervalMs: 60_000,
+    connectTimeoutMs: 5_000,
+    commandTimeoutMs: 1_000,
+    redisOptions: FAST_RECONNECT,
+    ...options,
+  });
+}
+
+/** A plain client to look at (or tamper with) Redis directly. */
+export function rawClient(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+}
+
+/** Polls `check` until it stops throwing, or rethrows its last error after `timeoutMs`. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 3_000, everyMs = 10): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
