@@ -152,7 +152,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
 
   router.post('/credentials', async (ctx) => {
-    const candidate = parseAddCredentialRequest(await readJsonBody(ctx));
+    const candidate = parseAddCredentialRequest(await readJsonBody(ctx), deps.configMachineId);
     assertNotDuplicate(candidate, store.list());
     let tokens: Partial<Credential>;
     try {

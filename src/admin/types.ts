@@ -65,6 +65,8 @@ export interface AdminDeps {
   getBalance(id: number, options?: { fresh?: boolean }): Promise<Balance>;
   /** Every live replica sharing the store (just this one in memory mode). */
   listReplicas(): Promise<ReplicaInfo[]>;
+  /** Config `machineId` (§3): given to added credentials that bring none. Optional. */
+  configMachineId?: string;
   /** Id of this replica, reported as the one that answered `GET /cluster`. */
   replicaId: string;
 }

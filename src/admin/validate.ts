@@ -166,8 +166,9 @@ function checkProxyUrl(proxyUrl: string): void {
  * canonical authMethod, machine id set). Follows kiro.rs: authMethod defaults to `social`
  * (`idc` when clientId and clientSecret are given, `api_key` when only kiroApiKey is), OAuth kinds
  * need a refresh token of at least 100 chars without `...`, IdC needs clientId and clientSecret.
+ * Without a `machineId` the credential gets the config's one, else one derived as in §3.
  */
-export function parseAddCredentialRequest(body: unknown): Omit<Credential, 'id'> {
+export function parseAddCredentialRequest(body: unknown, configMachineId?: string): Omit<Credential, 'id'> {
   const obj = requireObject(body, '{"refreshToken":"…","authMethod":"social"}');
   const s = readStrings(obj);
 
@@ -211,7 +212,7 @@ export function parseAddCredentialRequest(body: unknown): Omit<Credential, 'id'>
     if (!normalized) throw new InvalidRequestError('Field "machineId" must be 64 hex characters or a UUID');
     machineId = normalized;
   } else {
-    machineId = deriveMachineId(authMethod, secret);
+    machineId = normalizeMachineId(configMachineId ?? '') ?? deriveMachineId(authMethod, secret);
   }
 
   if (s.proxyUrl !== undefined) checkProxyUrl(s.proxyUrl);
