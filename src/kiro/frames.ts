@@ -88,6 +88,8 @@ const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
  * the decoder fails with `too_many_errors`: frames already decoded from the current chunk are still
  * returned, and the error is thrown by that call if it has none, else by the next `push`/`finish`.
  *
+ * Frames with the same header bytes share one frozen `headers` object; treat headers as read-only.
+ *
  * @example
  * const decoder = new FrameDecoder({ onError: (e) => metrics.crcErrors.inc({ code: e.code }) });
  * for await (const chunk of body) for (const frame of decoder.push(chunk)) handle(frame);
@@ -154,7 +156,7 @@ export class FrameDecoder {
       const total = this.saneTotalLength(pending);
       if (total < 0) {
         // Bad prelude: let scan() report it and resync over the joined bytes (rare path, so copy).
-        const joined = new Uint8Array(this.pendingLength + chunk.length - offset);
+        const joined = Buffer.allocUnsafe(this.pendingLength + chunk.length - offset);
         joined.set(pending.subarray(0, this.pendingLength));
         joined.set(chunk.subarray(offset), this.pendingLength);
         this.clearPending();
@@ -162,7 +164,7 @@ export class FrameDecoder {
         return;
       }
       if (pending.length < total) {
-        const grown = new Uint8Array(total);
+        const grown = Buffer.allocUnsafe(total);
         grown.set(pending.subarray(0, this.pendingLength));
         this.pending = pending = grown;
       }
@@ -192,13 +194,12 @@ export class FrameDecoder {
 
   /** Decodes frames from `bytes[start..]`, keeping an incomplete tail in `pending`. */
   private scan(bytes: Uint8Array, start: number, frames: Frame[]): void {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const end = bytes.length;
     let p = start;
     while (end - p >= HEADERS_OFFSET) {
-      const total = view.getUint32(p);
+      const total = readUint32(bytes, p);
       const preludeCrc = crc32(bytes, p, p + PRELUDE_LENGTH);
-      const expectedPreludeCrc = view.getUint32(p + PRELUDE_LENGTH);
+      const expectedPreludeCrc = readUint32(bytes, p + PRELUDE_LENGTH);
       if (preludeCrc !== expectedPreludeCrc || total < MINIMUM_MESSAGE_LENGTH || total > this.maxFrameBytes) {
         if (!this.resyncing) {
           this.resyncing = true;
@@ -229,7 +230,7 @@ export class FrameDecoder {
       const frameEnd = p + total;
       const crcOffset = frameEnd - CHECKSUM_LENGTH;
       const messageCrc = crc32(bytes, p + PRELUDE_LENGTH, crcOffset, preludeCrc);
-      const expectedMessageCrc = view.getUint32(crcOffset);
+      const expectedMessageCrc = readUint32(bytes, crcOffset);
       if (messageCrc !== expectedMessageCrc) {
         this.report(
           new FrameError(
@@ -241,12 +242,12 @@ export class FrameDecoder {
         p = frameEnd;
         continue;
       }
-      const headersLength = view.getUint32(p + PRELUDE_MEMBER_LENGTH);
+      const headersLength = readUint32(bytes, p + PRELUDE_MEMBER_LENGTH);
       const headersStart = p + HEADERS_OFFSET;
       const headers =
         headersLength > total - MINIMUM_MESSAGE_LENGTH
           ? `headers length ${headersLength} exceeds the ${total}-byte frame`
-          : parseHeaders(bytes, view, headersStart, headersStart + headersLength);
+          : headersOf(bytes, headersStart, headersStart + headersLength);
       if (typeof headers === 'string') {
         this.report(new FrameError('headers', `header parse error: ${headers}`));
         if (this.failure) return;
@@ -258,14 +259,15 @@ export class FrameDecoder {
       this.onFrame?.(total);
       p = frameEnd;
     }
-    if (p < end) this.keepTail(bytes, view, p, end);
+    if (p < end) this.keepTail(bytes, p, end);
   }
 
-  private keepTail(bytes: Uint8Array, view: DataView, p: number, end: number): void {
+  private keepTail(bytes: Uint8Array, p: number, end: number): void {
     const rest = end - p;
     // With a whole prelude here, scan() has validated it, so its length is trustworthy.
-    const capacity = rest >= HEADERS_OFFSET && !this.resyncing ? view.getUint32(p) : HEADERS_OFFSET;
-    const tail = new Uint8Array(Math.max(capacity, rest));
+    const capacity = rest >= HEADERS_OFFSET && !this.resyncing ? readUint32(bytes, p) : HEADERS_OFFSET;
+    // allocUnsafe: small tails come from node's pooled slab, with no zero-fill (this runs per chunk).
+    const tail = Buffer.allocUnsafe(Math.max(capacity, rest));
     tail.set(bytes.subarray(p, end));
     this.pending = tail;
     this.pendingLength = rest;
@@ -284,17 +286,66 @@ export class FrameDecoder {
   }
 }
 
+// Plain byte reads instead of a DataView: constructing one costs ~90 ns, as much as decoding a
+// small frame, and chunks often hold a single frame.
 function readUint32(bytes: Uint8Array, at: number): number {
   return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
 
+function readInt64(bytes: Uint8Array, at: number): bigint {
+  return BigInt.asIntN(64, (BigInt(readUint32(bytes, at)) << 32n) | BigInt(readUint32(bytes, at + 4)));
+}
+
+// Every Kiro frame of one event type carries the very same header block, so the parsed headers of
+// recently seen blocks are kept per block length and reused after a byte compare: cheaper than
+// parsing, and nothing is allocated. Reused header objects are frozen because frames share them.
+const BLOCK_CACHE_SLOTS = 64;
+const BLOCK_CACHE_MAX_BYTES = 512;
+const cachedBlocks: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(BLOCK_CACHE_SLOTS);
+const cachedHeaders: Array<Record<string, FrameHeaderValue>> = new Array<Record<string, FrameHeaderValue>>(
+  BLOCK_CACHE_SLOTS,
+);
+
+/** Whether `bytes[start..]` begins with `expected`; unrolled, as this runs once per frame. */
+function sameBytes(expected: Uint8Array, bytes: Uint8Array, start: number): boolean {
+  const length = expected.length;
+  let i = 0;
+  for (const last4 = length - 4; i <= last4; i += 4) {
+    const p = start + i;
+    if (
+      expected[i] !== bytes[p] ||
+      expected[i + 1] !== bytes[p + 1] ||
+      expected[i + 2] !== bytes[p + 2] ||
+      expected[i + 3] !== bytes[p + 3]
+    ) {
+      return false;
+    }
+  }
+  for (; i < length; i++) if (expected[i] !== bytes[start + i]) return false;
+  return true;
+}
+
+function headersOf(bytes: Uint8Array, start: number, end: number): Record<string, FrameHeaderValue> | string {
+  const length = end - start;
+  if (length === 0 || length > BLOCK_CACHE_MAX_BYTES) return parseHeaders(bytes, start, end);
+  const slot = length & (BLOCK_CACHE_SLOTS - 1);
+  const cached = cachedBlocks[slot];
+  if (cached !== undefined && cached.length === length && sameBytes(cached, bytes, start)) return cachedHeaders[slot];
+  const headers = parseHeaders(bytes, start, end);
+  if (typeof headers === 'string') return headers;
+  // Binary and uuid values are views into the chunk; caching them would pin it and alias it.
+  for (const name in headers) {
+    const type = headers[name].type;
+    if (type === 'binary' || type === 'uuid') return headers;
+  }
+  for (const name in headers) Object.freeze(headers[name]);
+  cachedBlocks[slot] = new Uint8Array(bytes.subarray(start, end));
+  cachedHeaders[slot] = Object.freeze(headers);
+  return headers;
+}
+
 /** Parses `bytes[start..end)` as headers; returns a reason string instead of throwing on bad input. */
-function parseHeaders(
-  bytes: Uint8Array,
-  view: DataView,
-  start: number,
-  end: number,
-): Record<string, FrameHeaderValue> | string {
+function parseHeaders(bytes: Uint8Array, start: number, end: number): Record<string, FrameHeaderValue> | string {
   const headers: Record<string, FrameHeaderValue> = {};
   let p = start;
   while (p < end) {
@@ -315,23 +366,23 @@ function parseHeaders(
       case HEADER_TYPE.byte:
         size = 1;
         if (p + size > end) return `header ${name} overruns the headers`;
-        value = { type: 'byte', value: view.getInt8(p) };
+        value = { type: 'byte', value: (bytes[p] << 24) >> 24 };
         break;
       case HEADER_TYPE.short:
         size = 2;
         if (p + size > end) return `header ${name} overruns the headers`;
-        value = { type: 'short', value: view.getInt16(p) };
+        value = { type: 'short', value: (((bytes[p] << 8) | bytes[p + 1]) << 16) >> 16 };
         break;
       case HEADER_TYPE.integer:
         size = 4;
         if (p + size > end) return `header ${name} overruns the headers`;
-        value = { type: 'integer', value: view.getInt32(p) };
+        value = { type: 'integer', value: readUint32(bytes, p) | 0 };
         break;
       case HEADER_TYPE.long:
       case HEADER_TYPE.timestamp:
         size = 8;
         if (p + size > end) return `header ${name} overruns the headers`;
-        value = { type: type === HEADER_TYPE.long ? 'long' : 'timestamp', value: view.getBigInt64(p) };
+        value = { type: type === HEADER_TYPE.long ? 'long' : 'timestamp', value: readInt64(bytes, p) };
         break;
       case HEADER_TYPE.uuid:
         size = UUID_BYTES;
@@ -341,7 +392,7 @@ function parseHeaders(
       case HEADER_TYPE.binary:
       case HEADER_TYPE.string: {
         if (p + HEADER_VALUE_LENGTH_BYTES > end) return `header ${name} overruns the headers`;
-        const length = view.getUint16(p);
+        const length = (bytes[p] << 8) | bytes[p + 1];
         p += HEADER_VALUE_LENGTH_BYTES;
         size = length;
         if (p + size > end) return `header ${name} overruns the headers`;
