@@ -227,7 +227,10 @@ class HistoryBuilder {
       else if (block.type === 'tool_use') this.addToolUse(block as ToolUseBlock);
     }
     // Kiro has no thinking blocks: previous reasoning goes back inline, as the model emitted it.
-    const converted = thinking !== '' ? (text !== '' ? `<thinking>${thinking}</thinking>\n\n${text}` : `<thinking>${thinking}</thinking>`) : text;
+    let converted = text;
+    if (thinking !== '') {
+      converted = text !== '' ? `<thinking>${thinking}</thinking>\n\n${text}` : `<thinking>${thinking}</thinking>`;
+    }
     if (hasNonSpace(converted)) this.assistantTexts.push(converted);
   }
 
@@ -268,15 +271,16 @@ class HistoryBuilder {
     const last = this.entries[this.entries.length - 1];
     // History must start with user, and the system pair already ends with an assistant.
     if (!last || 'assistantResponseMessage' in last) {
-      this.entries.push({ userInputMessage: { content: USER_FILLER, modelId: this.ctx.modelId, origin: 'AI_EDITOR' } });
+      const filler: KiroUserInputMessage = { content: USER_FILLER, modelId: this.ctx.modelId, origin: 'AI_EDITOR' };
+      this.entries.push({ userInputMessage: filler });
     }
     const toolUses = this.assistantToolUses;
     const content = this.assistantTexts.join('\n\n');
     this.assistantTexts = [];
     this.assistantToolUses = [];
-    const message: KiroAssistantResponseMessage = {
-      content: content !== '' ? content : toolUses.length > 0 ? TOOL_ONLY_ASSISTANT_CONTENT : ASSISTANT_FILLER,
-    };
+    let fallback = ASSISTANT_FILLER;
+    if (toolUses.length > 0) fallback = TOOL_ONLY_ASSISTANT_CONTENT;
+    const message: KiroAssistantResponseMessage = { content: content !== '' ? content : fallback };
     if (toolUses.length > 0) {
       message.toolUses = toolUses;
       this.open = { message, ids: new Set(toolUses.map((u) => u.toolUseId)) };

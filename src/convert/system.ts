@@ -17,8 +17,9 @@ export const CHUNKED_WRITE_POLICY =
   'bypassing these limits via alternative tools. Never ask the user whether to switch approaches. ' +
   'Complete all chunked operations without commentary.';
 
-/** Default and ceiling of `<max_thinking_length>` (§4.9). */
+/** `<max_thinking_length>` when `budget_tokens` is absent (§4.9). */
 export const DEFAULT_THINKING_BUDGET = 20_000;
+/** Larger `budget_tokens` are clamped to this (§4.9). */
 export const MAX_THINKING_BUDGET = 24_576;
 const DEFAULT_EFFORT = 'high';
 
@@ -39,7 +40,8 @@ export function resolveThinking(
 ): ThinkingMode {
   const t = forced ?? requested;
   if (t?.type === 'enabled') {
-    const budget = typeof t.budget_tokens === 'number' && t.budget_tokens > 0 ? t.budget_tokens : DEFAULT_THINKING_BUDGET;
+    const requestedBudget = t.budget_tokens;
+    const budget = typeof requestedBudget === 'number' && requestedBudget > 0 ? requestedBudget : DEFAULT_THINKING_BUDGET;
     return { type: 'enabled', budgetTokens: Math.min(Math.floor(budget), MAX_THINKING_BUDGET) };
   }
   if (t?.type === 'adaptive') {
@@ -86,11 +88,18 @@ function hasNonSpace(s: string): boolean {
 export function buildSystemPair(system: string, thinking: ThinkingMode, modelId: string): KiroHistoryEntry[] {
   const hasSystem = hasNonSpace(system);
   let prefix = thinkingPrefix(thinking);
-  if (prefix && hasSystem && (system.includes('<thinking_mode>') || system.includes('<max_thinking_length>'))) prefix = '';
+  if (prefix && hasSystem && (system.includes('<thinking_mode>') || system.includes('<max_thinking_length>'))) {
+    prefix = '';
+  }
   let content: string;
-  if (hasSystem) content = prefix ? `${prefix}\n${system}\n${CHUNKED_WRITE_POLICY}` : `${system}\n${CHUNKED_WRITE_POLICY}`;
-  else if (prefix) content = prefix;
-  else return [];
+  if (hasSystem) {
+    const withPolicy = `${system}\n${CHUNKED_WRITE_POLICY}`;
+    content = prefix ? `${prefix}\n${withPolicy}` : withPolicy;
+  } else if (prefix) {
+    content = prefix;
+  } else {
+    return [];
+  }
   return [
     { userInputMessage: { content, modelId, origin: 'AI_EDITOR' } },
     { assistantResponseMessage: { content: SYSTEM_ACK } },

@@ -184,11 +184,13 @@ export function normalizeToolSchema(schema: unknown): Json {
 
 /** One Anthropic tool as a Kiro tool specification. */
 export function toKiroToolSpec(tool: ToolParam, namer: ToolNamer): KiroToolSpecification {
-  let description = truncateCodePoints(typeof tool.description === 'string' ? tool.description : '', MAX_TOOL_DESCRIPTION_CHARS);
+  const hint = tool.name === 'Write' ? WRITE_TOOL_HINT : tool.name === 'Edit' ? EDIT_TOOL_HINT : '';
+  // The hint is ASCII, so its length is its code-point count; it must survive the truncation.
+  const raw = typeof tool.description === 'string' ? tool.description : '';
+  let description = truncateCodePoints(raw, MAX_TOOL_DESCRIPTION_CHARS - hint.length);
   // Empty descriptions are not known to be rejected, but the name is a harmless stand-in.
   if (description === '') description = tool.name;
-  if (tool.name === 'Write') description += WRITE_TOOL_HINT;
-  else if (tool.name === 'Edit') description += EDIT_TOOL_HINT;
+  description += hint;
   return {
     toolSpecification: {
       name: namer.kiroName(tool.name),

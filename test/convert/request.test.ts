@@ -450,6 +450,9 @@ describe('convertRequest: tools', () => {
     expect(specs[2].toolSpecification.description).toBe(`Edits a file${EDIT_TOOL_HINT}`);
     // Kiro compares names case-insensitively, so a second "write" would be a duplicate.
     expect(specs).toHaveLength(3);
+    const longWrite = withTools([{ name: 'Write', description: 'w'.repeat(20_000), input_schema: { type: 'object' } }]).specs[0];
+    expect(longWrite.toolSpecification.description).toHaveLength(10_000);
+    expect(longWrite.toolSpecification.description.endsWith(WRITE_TOOL_HINT)).toBe(true);
   });
 
   it('shortens names over 63 bytes everywhere and maps them back', () => {
