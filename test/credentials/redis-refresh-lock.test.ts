@@ -1,0 +1,200 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LockLostError, LockTimeoutError } from '../../src/credentials/redis-lock.js';
+import type { RedisCredentialStore } from '../../src/credentials/redis-store.js';
+import { NotFoundError } from '../../src/errors.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { credential, makeStore, rawClient, sleep, uniquePrefix } from './redis-fixtures.js';
+
+let redis: RedisServer;
+let raw: Redis;
+const open: RedisCredentialStore[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  raw = rawClient(redis.url);
+});
+afterAll(async () => {
+  raw.disconnect();
+  await redis.stop();
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+});
+
+async function started(options: Parameters<typeof makeStore>[1]): Promise<RedisCredentialStore> {
+  const store = makeStore(redis.url, options);
+  open.push(store);
+  await store.init();
+  return store;
+}
+
+describe('withRefreshLock', () => {
+  it('runs refreshes of one credential one at a time across replicas, and later holders see the new token', async () => {
+    const keyPrefix = uniquePrefix();
+    const a = await started({ keyPrefix, seed: [credential(1)], replicaId: 'a' });
+    const b = await started({ keyPrefix, seed: [credential(1)], replicaId: 'b' });
+    let active = 0;
+    let maxActive = 0;
+
+    const refreshOnce = (store: RedisCredentialStore) =>
+      store.withRefreshLock(1, async (fresh) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        try {
+          if (fresh.credential.accessToken === 'refreshed') return 'reused';
+          await sleep(150); // the upstream call
+          await store.update(1, { refreshToken: 'rotated', accessToken: 'refreshed', expiresAt: '2031-01-01T00:00:00.000Z' });
+          return 'refreshed';
+        } finally {
+          active--;
+        }
+      });
+
+    const results = await Promise.all([a, b, a, b, a, b].map(refreshOnce));
+    expect(maxActive).toBe(1);
+    expect(results.filter((r) => r === 'refreshed')).toHaveLength(1);
+    expect(results.filter((r) => r === 'reused')).toHaveLength(5);
+    expect(await raw.exists(`${keyPrefix}lock:refresh:1`)).toBe(0);
+  });
+
+  it('hands fn the credential as Redis has it, not the possibly stale local copy', async () => {
+    const keyPrefix = uniquePrefix();
+    const store = await started({ keyPrefix, seed: [credential(1)] });
+    // Another pod wrote without a notification reaching us (e.g. the message was lost).
+    await raw.hset(`${keyPrefix}cred:1`, 'accessToken', 'written-elsewhere');
+    expect(store.get(1)?.credential.accessToken).toBe('access-1');
+
+    const seen = await store.withRefreshLock(1, async (fresh) => fresh.credential.accessToken);
+    expect(seen).toBe('written-elsewhere');
+    expect(store.get(1)?.credential.accessToken).toBe('written-elsewhere');
+  });
+
+  it('takes over a lock whose holder died without releasing it once the TTL has passed', async () => {
+    const keyPrefix = uniquePrefix();
+    const store = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 800 });
+    await raw.set(`${keyPrefix}lock:refresh:1`, 'dead-holder', 'PX', 800, 'NX');
+
+    const t0 = Date.now();
+    await store.withRefreshLock(1, async () => undefined);
+    const waited = Date.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(600);
+    expect(waited).toBeLessThan(1_600);
+  });
+
+  it('fails with LockTimeoutError when the lock stays taken longer than the wait budget', async () => {
+    const keyPrefix = uniquePrefix();
+    const store = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 500, lockWaitMs: 700 });
+    await raw.set(`${keyPrefix}lock:refresh:1`, 'busy', 'PX', 10_000);
+    let ran = false;
+    const t0 = Date.now();
+    await expect(store.withRefreshLock(1, async () => (ran = true))).rejects.toBeInstanceOf(LockTimeoutError);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(650);
+    expect(ran).toBe(false);
+    expect(await raw.get(`${keyPrefix}lock:refresh:1`)).toBe('busy'); // not ours to touch
+  });
+
+  it('keeps the lock past its TTL while fn runs, so a waiter enters only afterwards', async () => {
+    const keyPrefix = uniquePrefix();
+    const a = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 300, lockWaitMs: 5_000 });
+    const b = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 300, lockWaitMs: 5_000 });
+    const events: string[] = [];
+    let aborted = false;
+
+    const slow = a.withRefreshLock(1, async (_fresh, signal) => {
+      events.push('a:start');
+      await sleep(1_000); // more than 3 TTLs
+      aborted = signal.aborted;
+      events.push('a:end');
+    });
+    await sleep(50);
+    const waiter = b.withRefreshLock(1, async () => void events.push('b:run'));
+    await Promise.all([slow, waiter]);
+    expect(events).toEqual(['a:start', 'a:end', 'b:run']);
+    expect(aborted).toBe(false);
+  });
+
+  it('aborts the signal when the lock is taken away from the holder', async () => {
+    const keyPrefix = uniquePrefix();
+    const store = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 300 });
+    const reason = await store.withRefreshLock(1, async (_fresh, signal) => {
+      await raw.set(`${keyPrefix}lock:refresh:1`, 'usurper', 'PX', 5_000);
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      return signal.reason;
+    });
+    expect(reason).toBeInstanceOf(LockLostError);
+    expect(await raw.get(`${keyPrefix}lock:refresh:1`)).toBe('usurper'); // release left it alone
+  });
+
+  it('rejects an unknown credential with NotFoundError and releases the lock', async () => {
+    const keyPrefix = uniquePrefix();
+    const store = await started({ keyPrefix, seed: [credential(1)] });
+    await expect(store.withRefreshLock(9, async () => 'never')).rejects.toBeInstanceOf(NotFoundError);
+    expect(await raw.exists(`${keyPrefix}lock:refresh:9`)).toBe(0);
+  });
+});
+
+describe('withRefreshLock across processes', () => {
+  let bundleDir: string;
+  let childScript: string;
+
+  beforeAll(async () => {
+    // The child runs the real store; bundling with esbuild avoids needing a TypeScript loader.
+    bundleDir = mkdtempSync(join(tmpdir(), 'kiro-lock-child-'));
+    childScript = join(bundleDir, 'child.cjs');
+    await build({
+      stdin: {
+        contents: `
+          import { RedisCredentialStore } from '../../src/credentials/redis-store.js';
+          const [url, keyPrefix] = process.argv.slice(2);
+          const store = new RedisCredentialStore({
+            url, keyPrefix, resyncIntervalMs: 60000, lockTtlMs: 1000, seed: [], replicaId: 'child',
+          });
+          void (async () => {
+            await store.init();
+            await store.withRefreshLock(1, async () => {
+              process.stdout.write('locked\\n');
+              await new Promise(() => {}); // "refreshing" forever, lock extended by the store
+            });
+          })();
+        `,
+        resolveDir: dirname(fileURLToPath(import.meta.url)),
+        loader: 'ts',
+        sourcefile: 'lock-holder.ts',
+      },
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile: childScript,
+      logLevel: 'silent',
+    });
+  });
+  afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
+
+  it('lets another replica refresh within the lock TTL after the holder is killed with SIGKILL', async () => {
+    const keyPrefix = uniquePrefix();
+    const store = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 1_000, lockWaitMs: 10_000 });
+    const child = spawn(process.execPath, [childScript, redis.url, keyPrefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
+        child.once('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));
+      });
+      await sleep(1_500); // longer than the TTL: only extension keeps it alive
+      expect(await raw.get(`${keyPrefix}lock:refresh:1`)).not.toBeNull();
+
+      child.kill('SIGKILL');
+      const t0 = Date.now();
+      await store.withRefreshLock(1, async () => undefined);
+      expect(Date.now() - t0).toBeLessThan(1_500);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
