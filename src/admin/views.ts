@@ -33,16 +33,33 @@ export function maskApiKey(key: string): string {
   return `${key.slice(0, MASK_VISIBLE)}...${key.slice(-MASK_VISIBLE)}`;
 }
 
-/** Replaces the password (and, if it cannot be parsed, everything before `@`) of a proxy URL. */
-export function redactProxyUrl(proxyUrl: string): string {
+/** A proxy URL with a host, or undefined (unparseable, or no `//`: `user:pass@host` parses as scheme `user:`). */
+function parseProxyUrl(proxyUrl: string): URL | undefined {
   try {
     const url = new URL(proxyUrl);
-    if (!url.password) return proxyUrl;
-    url.password = REDACTED;
-    return url.toString();
+    return url.host ? url : undefined;
   } catch {
+    return undefined;
+  }
+}
+
+/** Replaces the password (and, if it cannot be parsed, everything before `@`) of a proxy URL. */
+export function redactProxyUrl(proxyUrl: string): string {
+  const url = parseProxyUrl(proxyUrl);
+  if (!url) {
     const at = proxyUrl.lastIndexOf('@');
     return at === -1 ? proxyUrl : `${REDACTED}@${proxyUrl.slice(at + 1)}`;
+  }
+  if (!url.password) return proxyUrl;
+  url.password = REDACTED;
+  return url.toString();
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
 }
 
@@ -54,26 +71,31 @@ export function secretsOf(credential: Credential): string[] {
     if (typeof value === 'string' && value.length > 0) values.push(value);
   }
   if (credential.proxyUrl) {
-    try {
-      const password = decodeURIComponent(new URL(credential.proxyUrl).password);
-      if (password) values.push(password);
-    } catch {
-      /* unparseable URL: redactProxyUrl handles it */
-    }
+    const url = parseProxyUrl(credential.proxyUrl);
+    const at = credential.proxyUrl.lastIndexOf('@');
+    if (url?.password) values.push(safeDecode(url.password));
+    else if (!url && at > 0) values.push(credential.proxyUrl.slice(0, at));
   }
   return values;
 }
 
 /**
- * Removes the given secrets from a free-text message (upstream errors, lastError) before it is
- * shown. Longest first, so a secret containing another is removed whole.
+ * Token-shaped runs: 32+ base64/base64url characters mixing letters and digits. Tokens, keys and
+ * secrets look like this; words, hosts (dots break the run) and ARNs (colons) do not.
+ */
+const TOKEN_LIKE = /[A-Za-z0-9+/=_-]{32,}/g;
+
+/**
+ * Removes secrets from a free-text message (upstream errors, lastError) before it is shown: first
+ * the given values (longest first, so a secret containing another goes whole), then anything
+ * token-shaped, since a message may quote a token the credential no longer holds (rotated).
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     if (secret.length >= 4) out = out.split(secret).join(REDACTED);
   }
-  return out;
+  return out.replace(TOKEN_LIKE, (run) => (/\d/.test(run) && /[A-Za-z]/.test(run) ? REDACTED : run));
 }
 
 function iso(epochMs: number | undefined): string | null {
