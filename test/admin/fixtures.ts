@@ -2,8 +2,7 @@
  * Seed credentials for the admin tests. Every secret value contains `SECRET`, so the secret scan
  * can list them and look for each one in every response body.
  */
-import type { Credential, CredentialStats } from '../../src/credentials/types.js';
-import { longToken } from './helpers.js';
+import { longToken, type SeedCredential } from './helpers.js';
 
 export const SECRETS = {
   refresh1: longToken('SECRET-REFRESH-1'),
@@ -16,8 +15,6 @@ export const SECRETS = {
   apiKey3: 'ksk_SECRETAPIKEY3abcdefghijklmnop',
   refresh4: longToken('SECRET-REFRESH-4'),
 } as const;
-
-export type SeedCredential = Credential & { stats?: Partial<CredentialStats> };
 
 const MACHINE_ID = 'a'.repeat(64);
 

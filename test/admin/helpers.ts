@@ -7,8 +7,8 @@ import type { Server } from 'node:http';
 import Koa from 'koa';
 import type { LoadBalancingMode } from '../../src/config.js';
 import type { CredentialStore } from '../../src/credentials/store.js';
-import type { Credential, CredentialRecord, CredentialStats } from '../../src/credentials/types.js';
-import { EMPTY_STATS } from '../../src/credentials/types.js';
+import { MemoryCredentialStore } from '../../src/credentials/memory-store.js';
+import type { Credential, CredentialStats } from '../../src/credentials/types.js';
 import { ApiError, AuthenticationError, NotFoundError } from '../../src/errors.js';
 import { createAdminRouter } from '../../src/admin/routes.js';
 import { serveAdminUi } from '../../src/admin/static.js';
@@ -16,97 +16,23 @@ import type { AdminDeps, Balance, ReplicaInfo } from '../../src/admin/types.js';
 
 export const ADMIN_KEY = 'admin-key-for-tests-0123456789';
 
+export type SeedCredential = Credential & { stats?: Partial<CredentialStats> };
+
 /** A refresh token long enough for kiro.rs's truncation check, unique per `tag`. */
 export function longToken(tag: string): string {
   return `${tag}-${'r'.repeat(120)}`;
 }
 
 /**
- * Minimal in-process CredentialStore (the shared MemoryCredentialStore did not exist when these
- * tests were written). Same contract: sorted local reads, NotFoundError on unknown ids, max+1 ids,
- * change notifications; `undefined` in a patch removes the field, as a persisted store would.
+ * The real single-process store over `seed`, persisting to `path` (array-form credentials.json)
+ * when given. Seeded stats are applied through `updateStats`, as the pool would.
  */
-export class TestStore implements CredentialStore {
-  readonly kind = 'memory' as const;
-  private readonly records = new Map<number, CredentialRecord>();
-  private readonly listeners = new Set<(id: number | null) => void>();
-  /** Every durable write, for assertions. */
-  readonly writes: Array<{ op: 'update' | 'add' | 'remove'; id: number; patch?: object }> = [];
-
-  constructor(seed: ReadonlyArray<Credential & { stats?: Partial<CredentialStats> }> = []) {
-    for (const { stats, ...credential } of seed) {
-      this.records.set(credential.id, { credential, stats: { ...EMPTY_STATS, ...stats } });
-    }
-  }
-
-  async init(): Promise<void> {}
-
-  list(): readonly CredentialRecord[] {
-    return [...this.records.values()].sort(
-      (a, b) => a.credential.priority - b.credential.priority || a.credential.id - b.credential.id,
-    );
-  }
-
-  get(id: number): CredentialRecord | undefined {
-    return this.records.get(id);
-  }
-
-  async update(id: number, patch: Partial<Omit<Credential, 'id'>>): Promise<CredentialRecord> {
-    const record = this.records.get(id);
-    if (!record) throw new NotFoundError(`Credential ${id} not found`);
-    const credential = { ...record.credential, ...patch } as Record<string, unknown>;
-    for (const key of Object.keys(credential)) if (credential[key] === undefined) delete credential[key];
-    const next = { credential: credential as unknown as Credential, stats: record.stats };
-    this.records.set(id, next);
-    this.writes.push({ op: 'update', id, patch });
-    this.emit(id);
-    return next;
-  }
-
-  async add(credential: Omit<Credential, 'id'>): Promise<CredentialRecord> {
-    const id = Math.max(0, ...this.records.keys()) + 1;
-    const record = { credential: { ...credential, id }, stats: { ...EMPTY_STATS } };
-    this.records.set(id, record);
-    this.writes.push({ op: 'add', id });
-    this.emit(id);
-    return record;
-  }
-
-  async remove(id: number): Promise<void> {
-    if (!this.records.delete(id)) throw new NotFoundError(`Credential ${id} not found`);
-    this.writes.push({ op: 'remove', id });
-    this.emit(id);
-  }
-
-  updateStats(id: number, mutate: (current: Readonly<CredentialStats>) => Partial<CredentialStats>): void {
-    const record = this.records.get(id);
-    if (!record) return;
-    const stats = { ...record.stats, ...mutate(record.stats) } as Record<string, unknown>;
-    for (const key of Object.keys(stats)) if (stats[key] === undefined) delete stats[key];
-    this.records.set(id, { credential: record.credential, stats: stats as unknown as CredentialStats });
-    this.emit(id);
-  }
-
-  async withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal) => Promise<T>): Promise<T> {
-    const record = this.records.get(id);
-    if (!record) throw new NotFoundError(`Credential ${id} not found`);
-    return fn(record, new AbortController().signal);
-  }
-
-  onChange(listener: (id: number | null) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  health() {
-    return { ok: true, degraded: false };
-  }
-
-  async close(): Promise<void> {}
-
-  private emit(id: number | null): void {
-    for (const l of this.listeners) l(id);
-  }
+export async function createStore(seed: ReadonlyArray<SeedCredential>, path: string | null = null): Promise<MemoryCredentialStore> {
+  const credentials = seed.map(({ stats: _stats, ...credential }) => credential);
+  const store = new MemoryCredentialStore({ credentials, form: 'array', path });
+  await store.init();
+  for (const { id, stats } of seed) if (stats) store.updateStats(id, () => stats);
+  return store;
 }
 
 /** Records what the routes asked of their dependencies. */

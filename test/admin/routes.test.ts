@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { MemoryCredentialStore } from '../../src/credentials/memory-store.js';
 import type { AdminDeps } from '../../src/admin/types.js';
 import { SECRETS, seedCredentials } from './fixtures.js';
 import {
   ADMIN_KEY,
   NEW_ACCESS_TOKEN,
-  TestStore,
   adminApp,
   client,
+  createStore,
   fakeDeps,
   listen,
   longToken,
@@ -19,19 +23,31 @@ import {
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 let server: TestServer | undefined;
-let store: TestStore;
+let store: MemoryCredentialStore;
+let tmp: string;
+let credentialsPath: string;
 let calls: FakeCalls;
 let deps: AdminDeps;
 let api: ReturnType<typeof client>;
 
 async function start(options: FakeOptions = {}): Promise<void> {
   await server?.close();
-  store = new TestStore(seedCredentials());
+  credentialsPath = path.join(tmp, `credentials-${Math.random().toString(36).slice(2)}.json`);
+  store = await createStore(seedCredentials(), credentialsPath);
   ({ deps, calls } = fakeDeps(store, options));
   server = await listen(adminApp(deps));
   api = client(server.url);
 }
 
+/** credentials.json as the store persisted it. */
+async function persisted(): Promise<Array<Record<string, unknown>>> {
+  return JSON.parse(await readFile(credentialsPath, 'utf8'));
+}
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'admin-routes-'));
+});
+afterAll(() => rm(tmp, { recursive: true, force: true }));
 beforeEach(() => start());
 afterEach(async () => {
   await server?.close();
@@ -199,6 +215,7 @@ describe('POST /credentials', () => {
       machineId: sha256(`KotlinNativeAPI/${request.refreshToken}`),
     });
     expect(calls.balances).toEqual([{ id: 5, fresh: true }]);
+    expect((await persisted()).find((e) => e.id === 5)).toMatchObject({ refreshToken: request.refreshToken, priority: 3 });
   });
 
   it('still adds the credential when the balance query fails, and says so', async () => {
@@ -343,6 +360,7 @@ describe('DELETE /credentials/:id', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ success: true, message: 'Credential 3 deleted' });
     expect(store.get(3)).toBeUndefined();
+    expect((await persisted()).map((e) => e.id)).toEqual([1, 2, 4]);
     const list = await api('GET', '/api/admin/credentials');
     expect(list.body.total).toBe(3);
   });
@@ -353,6 +371,7 @@ describe('POST /credentials/:id/disabled', () => {
     const off = await api('POST', '/api/admin/credentials/1/disabled', { body: { disabled: true } });
     expect(off.body).toEqual({ success: true, message: 'Credential 1 disabled' });
     expect(store.get(1)?.credential).toMatchObject({ disabled: true, disabledReason: 'Manual' });
+    expect((await persisted()).find((e) => e.id === 1)).toMatchObject({ disabled: true });
 
     const on = await api('POST', '/api/admin/credentials/2/disabled', { body: { disabled: false } });
     expect(on.status).toBe(200);
@@ -392,6 +411,7 @@ describe('POST /credentials/:id/priority', () => {
     await api('POST', '/api/admin/credentials/1/priority', { body: { priority: 9 } });
     const list = await api('GET', '/api/admin/credentials');
     expect(list.body.credentials.map((c: { id: number }) => c.id)).toEqual([4, 2, 3, 1]);
+    expect((await persisted()).find((e) => e.id === 1)).toMatchObject({ priority: 9 });
   });
 
   it.each([[-1], [1.5], ['2'], [null], [true], [1e9]])('rejects priority %j with 400', async (priority) => {
@@ -414,7 +434,7 @@ describe('POST /credentials/:id/reset', () => {
     expect(two.credential.disabled).toBe(false);
     expect(two.credential).not.toHaveProperty('disabledReason');
     expect(two.stats).toMatchObject({ failureCount: 0, refreshFailureCount: 0 });
-    expect(two.stats).not.toHaveProperty('cooldownUntil');
+    expect(two.stats.cooldownUntil).toBeUndefined();
   });
 
   it('refuses to reset a credential disabled for invalid configuration', async () => {

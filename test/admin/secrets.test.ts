@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRETS, seedCredentials } from './fixtures.js';
-import { TestStore, adminApp, client, fakeDeps, listen, longToken, NEW_ACCESS_TOKEN, type TestServer } from './helpers.js';
+import { adminApp, createStore, client, fakeDeps, listen, longToken, NEW_ACCESS_TOKEN, type TestServer } from './helpers.js';
 
 const ADDED = {
   refreshToken: longToken('SECRET-ADDED-REFRESH'),
@@ -22,7 +22,7 @@ const bodies: string[] = [];
 let api: ReturnType<typeof client>;
 
 beforeAll(async () => {
-  const store = new TestStore(seedCredentials());
+  const store = await createStore(seedCredentials());
   server = await listen(adminApp(fakeDeps(store).deps));
   api = client(server.url, bodies);
 });
