@@ -143,6 +143,16 @@ export class CommandTracker {
 }
 
 /**
+ * Loads scripts into the script cache of every primary. Done on each (re)connect so EVALSHA does not
+ * hit NOSCRIPT later: the EVAL fallback is a second round trip, which would let a later command
+ * overtake it and break the store's "replies arrive in send order" reasoning (see StatsQueue).
+ */
+export async function preloadScripts(client: RedisClient, scripts: readonly LuaScript[]): Promise<void> {
+  const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
+  await Promise.all(nodes.flatMap((node) => scripts.map((script) => node.script('LOAD', script.source))));
+}
+
+/**
  * A Lua script identified by its SHA-1, computed once. Runs with EVALSHA and falls back to EVAL when
  * the server does not know it (NOSCRIPT: first use, or after a Redis restart flushed the script cache).
  */

@@ -15,6 +15,9 @@ import { LuaScript, type CommandTracker, type RedisClient } from './redis-connec
 const EXTEND = new LuaScript('lock_extend', EXTEND_SCRIPT);
 const RELEASE = new LuaScript('lock_release', RELEASE_SCRIPT);
 
+/** The lock's scripts, for preloading. */
+export const LOCK_SCRIPTS: readonly LuaScript[] = [EXTEND, RELEASE];
+
 /** The lock could not be taken within the wait budget (another replica holds it that long). */
 export class LockTimeoutError extends ApiError {
   constructor(

@@ -24,12 +24,13 @@ import {
   isClusterMode,
   isReplyError,
   LuaScript,
+  preloadScripts,
   waitReady,
   type RedisClient,
   type RedisConnectionOptions,
 } from './redis-connection.js';
 import { ReplicaHeartbeat, type ReplicaInfo } from './redis-heartbeat.js';
-import { KeyedMutex, RedisLock } from './redis-lock.js';
+import { KeyedMutex, LOCK_SCRIPTS, RedisLock } from './redis-lock.js';
 import { applyDelta, deltaToOps, diffStats, StatsQueue } from './redis-stats.js';
 import { LocalCopy, applyCredentialPatch, type LocalEntry } from './redis-local-copy.js';
 import type { CredentialStore } from './store.js';
@@ -186,6 +187,7 @@ export class RedisCredentialStore implements CredentialStore {
     try {
       const timeout = this.options.connectTimeoutMs ?? 10_000;
       await waitReady(this.client, timeout);
+      await this.preload();
       await this.seed(this.options.seed, 'file');
       await waitReady(this.subscriber, timeout);
       await this.subscriber.subscribe(this.keys.events);
@@ -345,6 +347,13 @@ export class RedisCredentialStore implements CredentialStore {
     await this.flushing;
     if (this.online) await this.flushStats();
     await this.heartbeat.stop();
+    if (this.queued.size > 0) {
+      // Nothing else can be done without Redis; say loudly which refreshed tokens die with this process.
+      this.log('error', 'closing while Redis is unreachable: queued credential updates are lost', {
+        credentialIds: [...this.queued.keys()],
+        stats: this.stats.pendingCount,
+      });
+    }
     this.closed = true;
     await Promise.all([quit(this.client), quit(this.subscriber)]);
   }
@@ -363,9 +372,13 @@ export class RedisCredentialStore implements CredentialStore {
   private tick(): void {
     if (this.needsReconcile && this.client.status === 'ready' && Date.now() - this.lastReconcileAt >= RECONCILE_RETRY_MS) {
       void this.reconcile();
-    } else if (this.online) {
+    } else if (this.online && !this.stats.busy) {
       this.flushing = this.flushStats();
     }
+  }
+
+  private async preload(): Promise<void> {
+    await this.tracker.run('script:load', () => preloadScripts(this.client, [...Object.values(SCRIPTS), ...LOCK_SCRIPTS]));
   }
 
   private markDegraded(err: unknown): void {
@@ -395,11 +408,20 @@ export class RedisCredentialStore implements CredentialStore {
     this.needsReconcile = true;
     this.lastReconcileAt = Date.now();
     try {
+      await this.preload();
       const hasMeta = await this.tracker.run('exists:meta', () => this.client.exists(this.keys.meta));
       if (hasMeta === 0) await this.seedFromLocal();
-      for (const [id, q] of [...this.queued]) {
-        await this.replay(id, q);
+      // update() keeps queueing while this runs, so drain until empty rather than over a snapshot.
+      while (this.queued.size > 0) {
+        const [id, q] = this.queued.entries().next().value as [number, QueuedUpdate];
         this.queued.delete(id);
+        try {
+          await this.replay(id, q);
+        } catch (err) {
+          const newer = this.queued.get(id);
+          this.queued.set(id, newer ? { baseRev: q.baseRev, patch: { ...q.patch, ...newer.patch } } : q);
+          throw err;
+        }
       }
       this.needsReconcile = false;
       this.reconciling = false;
@@ -408,7 +430,7 @@ export class RedisCredentialStore implements CredentialStore {
         this.log('info', 'Redis reachable again: local copy reconciled', { downMs: Date.now() - this.degradedSince });
       }
       this.degradedSince = undefined;
-      this.flushing = this.flushStats();
+      if (!this.stats.busy) this.flushing = this.flushStats();
     } catch (err) {
       this.markDegraded(err);
     } finally {
