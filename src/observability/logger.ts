@@ -49,8 +49,10 @@ export function createLogger(opts: LoggerOptions): pino.Logger {
 
   let logger: pino.Logger;
   if (opts.pretty && opts.destination) {
-    // In-process, so tests can read it synchronously.
-    logger = pino(options, pinoPretty({ destination: opts.destination, colorize: false, sync: true }));
+    // Formatted in-process and written synchronously, so a caller-supplied stream sees each line at once.
+    const prettify = pinoPretty.prettyFactory({ colorize: false, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+    const destination = opts.destination;
+    logger = pino(options, { write: (line: string) => destination.write(prettify(line)) });
   } else if (opts.pretty) {
     logger = pino(
       options,
