@@ -138,12 +138,12 @@ function Row({ item, balance, actions }: { item: CredentialItem; balance?: Balan
       <td>
         <BalanceCell id={item.id} state={balance} onLoad={(fresh) => actions.loadBalance(item.id, fresh)} />
       </td>
-      <td className="small">
-        <div>
+      <td className="small usage">
+        <div title="successful / failed requests">
           ✔ {item.successCount} · ✖ {item.failureTotal}
         </div>
-        <div className="muted">
-          consecutive {item.failureCount} · refresh {item.refreshFailureCount}
+        <div className="muted" title="consecutive request failures / consecutive refresh failures (3 disables)">
+          in a row {item.failureCount} / {item.refreshFailureCount}
         </div>
         <div className="muted">in flight {item.inFlight}</div>
         <div className="muted" title={absoluteTime(item.lastUsedAt)}>
@@ -153,7 +153,8 @@ function Row({ item, balance, actions }: { item: CredentialItem; balance?: Balan
       <td className={`small token-${token}`} title={absoluteTime(item.expiresAt)} data-testid={`token-${item.id}`}>
         {item.authMethod === 'api_key' ? 'API key' : token === 'unknown' ? '—' : relativeTime(item.expiresAt)}
       </td>
-      <td className="row-actions">
+      <td>
+        <div className="row-actions">
         <button
           type="button"
           onClick={() => actions.setDisabled(item.id, !item.disabled)}
@@ -179,6 +180,7 @@ function Row({ item, balance, actions }: { item: CredentialItem; balance?: Balan
         >
           Delete
         </button>
+        </div>
       </td>
     </tr>
   );
