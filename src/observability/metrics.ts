@@ -232,6 +232,15 @@ export class GatewayMetrics {
       Object.fromEntries(MODEL_FAMILIES.map((f) => [f, make(f)])) as Record<ModelFamily, T>;
     const byOutcome = <T>(make: (outcome: OutcomeClass) => T): Record<OutcomeClass, T> =>
       Object.fromEntries(OUTCOME_CLASSES.map((o) => [o, make(o)])) as Record<OutcomeClass, T>;
+    // Fixed label sets are exported at 0 from the start, so rate() and dashboards see every series.
+    const counterChild = <L extends string>(c: Counter<L>, label: L, value: string): CounterChild => {
+      c.inc({ [label]: value } as Partial<Record<L, string>>, 0);
+      return c.labels({ [label]: value } as Partial<Record<L, string>>);
+    };
+    const histogramChild = <L extends string>(h: Histogram<L>, label: L, value: string): HistogramChild => {
+      h.zero({ [label]: value } as Partial<Record<L, string>>);
+      return h.labels({ [label]: value } as Partial<Record<L, string>>);
+    };
 
     const ttfb = new Histogram({
       name: `${p}time_to_first_byte_seconds`,
@@ -240,7 +249,7 @@ export class GatewayMetrics {
       buckets: [...BUCKETS.firstByte],
       registers,
     });
-    this.ttfb = byModel((f) => ttfb.labels(f));
+    this.ttfb = byModel((f) => histogramChild(ttfb, 'model', f));
     const streamDuration = new Histogram({
       name: `${p}stream_duration_seconds`,
       help: 'Duration of upstream-backed responses from start to end, by model family.',
@@ -248,7 +257,7 @@ export class GatewayMetrics {
       buckets: [...BUCKETS.stream],
       registers,
     });
-    this.streamDuration = byModel((f) => streamDuration.labels(f));
+    this.streamDuration = byModel((f) => histogramChild(streamDuration, 'model', f));
     new Gauge({
       name: `${p}inflight_streams`,
       help: 'Upstream-backed responses in progress on this replica (HPA custom metric).',
@@ -264,14 +273,14 @@ export class GatewayMetrics {
       labelNames: ['model'],
       registers,
     });
-    this.inputTokens = byModel((f) => inputTokens.labels(f));
+    this.inputTokens = byModel((f) => counterChild(inputTokens, 'model', f));
     const outputTokens = new Counter({
       name: `${p}output_tokens_total`,
       help: 'Output tokens reported to clients, by model family.',
       labelNames: ['model'],
       registers,
     });
-    this.outputTokens = byModel((f) => outputTokens.labels(f));
+    this.outputTokens = byModel((f) => counterChild(outputTokens, 'model', f));
 
     this.upstreamCalls = new Counter({
       name: `${p}upstream_calls_total`,
@@ -286,21 +295,21 @@ export class GatewayMetrics {
       buckets: [...BUCKETS.upstream],
       registers,
     });
-    this.upstreamDuration = byOutcome((o) => upstreamDuration.labels(o));
+    this.upstreamDuration = byOutcome((o) => histogramChild(upstreamDuration, 'outcome', o));
     const retries = new Counter({
       name: `${p}upstream_retries_total`,
       help: 'Upstream attempts retried after a transient failure, by the outcome that caused them.',
       labelNames: ['outcome'],
       registers,
     });
-    this.retries = byOutcome((o) => retries.labels(o));
+    this.retries = byOutcome((o) => counterChild(retries, 'outcome', o));
     const failovers = new Counter({
       name: `${p}credential_failovers_total`,
       help: 'Switches to another credential within a request, by the outcome that caused them.',
       labelNames: ['outcome'],
       registers,
     });
-    this.failovers = byOutcome((o) => failovers.labels(o));
+    this.failovers = byOutcome((o) => counterChild(failovers, 'outcome', o));
 
     new Counter({
       name: `${p}eventstream_frames_total`,
@@ -417,7 +426,7 @@ export class GatewayMetrics {
       labelNames: ['outcome'],
       registers,
     });
-    this.refreshes = Object.fromEntries(REFRESH_OUTCOMES.map((o) => [o, refreshes.labels(o)])) as Record<
+    this.refreshes = Object.fromEntries(REFRESH_OUTCOMES.map((o) => [o, counterChild(refreshes, 'outcome', o)])) as Record<
       RefreshOutcome,
       CounterChild
     >;

@@ -79,7 +79,7 @@ export function parseProm(text: string): PromExposition {
 function parseValue(text: string): number {
   if (text === '+Inf') return Infinity;
   if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  if (text.toLowerCase() === 'nan') return NaN; // prom-client writes "Nan"
   const n = Number(text);
   if (Number.isNaN(n)) throw new Error(`prom-parse: bad value ${text}`);
   return n;
