@@ -5,6 +5,9 @@
  * routes never touch pool state directly. Responses about credentials are built by `views.ts`,
  * which is the only place that knows which fields are safe to show.
  *
+ * Beyond kiro.rs: live stats on each listed credential, `GET /cluster`, and `?refresh=1` on the
+ * balance route to bypass the balance cache.
+ *
  * @example
  *   const admin = createAdminRouter(deps);
  *   app.use(admin.routes());

@@ -31,12 +31,15 @@ export async function readJsonBody(ctx: Context): Promise<unknown> {
     if (size > MAX_BODY_BYTES) throw new RequestTooLargeError(`Request body exceeds ${MAX_BODY_BYTES} bytes`);
     chunks.push(buf);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = Buffer.concat(chunks).toString('utf8').replace(/^\uFEFF/, '');
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new InvalidRequestError(`Request body is not valid JSON: ${(err as Error).message}`);
+    // V8's message quotes the input, which may hold a token: report only where parsing stopped.
+    const position = /position (\d+)/.exec((err as Error).message)?.[1];
+    const where = position ? ` (at character ${position})` : /end of JSON/.test((err as Error).message) ? ' (truncated)' : '';
+    throw new InvalidRequestError(`Request body is not valid JSON${where}`);
   }
 }
 
@@ -64,12 +67,14 @@ export function parseId(raw: string | undefined): number {
   return id;
 }
 
+/** `{"disabled": boolean}`. */
 export function parseDisabledBody(body: unknown): boolean {
   const value = requireObject(body, '{"disabled":true}').disabled;
   if (typeof value !== 'boolean') throw new InvalidRequestError('Field "disabled" must be a boolean');
   return value;
 }
 
+/** A priority: an integer from 0 (preferred) up to a sanity bound. */
 export function parsePriority(value: unknown, field = 'priority'): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PRIORITY) {
     throw new InvalidRequestError(`Field "${field}" must be an integer between 0 and ${MAX_PRIORITY}`);
@@ -77,12 +82,14 @@ export function parsePriority(value: unknown, field = 'priority'): number {
   return value;
 }
 
+/** `{"priority": int ≥ 0}`. */
 export function parsePriorityBody(body: unknown): number {
   const obj = requireObject(body, '{"priority":1}');
   if (!('priority' in obj)) throw new InvalidRequestError('Field "priority" is required');
   return parsePriority(obj.priority);
 }
 
+/** `{"mode": "priority" | "balanced"}`, exact spelling as kiro.rs. */
 export function parseModeBody(body: unknown): LoadBalancingMode {
   const mode = requireObject(body, '{"mode":"balanced"}').mode;
   if (mode !== 'priority' && mode !== 'balanced') {

@@ -18,10 +18,12 @@ const MASK_MIN_LENGTH = 16;
 const MASK_VISIBLE = 4;
 const REDACTED = '***';
 
+/** Hex SHA-256 of a UTF-8 string: kiro.rs's `refreshTokenHash` / `apiKeyHash`, and duplicate detection. */
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
+/** Short display fingerprint of a secret (first 8 hex of its SHA-256). */
 export function fingerprintOf(value: string): string {
   return sha256Hex(value).slice(0, FINGERPRINT_LENGTH);
 }
@@ -145,6 +147,7 @@ export function defaultCurrentId(records: readonly CredentialRecord[]): number |
   return sortByPriority(records).find((r) => !r.credential.disabled)?.credential.id ?? null;
 }
 
+/** Priority ascending (0 first), ties by id: kiro.rs's list order. */
 export function sortByPriority(records: readonly CredentialRecord[]): CredentialRecord[] {
   return [...records].sort((a, b) => a.credential.priority - b.credential.priority || a.credential.id - b.credential.id);
 }

@@ -281,7 +281,9 @@ describe('POST /credentials', () => {
   });
 
   it.each([
-    ['invalid JSON', '{"refreshToken":', /not valid JSON/],
+    ['truncated JSON', '{"refreshToken":', /not valid JSON \(truncated\)/],
+    ['invalid JSON', '{"refreshToken": tok}', /^Request body is not valid JSON$/],
+    ['JSON with a trailing comma', '{"a":1,}', /not valid JSON \(at character 7\)/],
     ['an empty body', '', /must be a JSON object/],
     ['a JSON array', '[]', /must be a JSON object/],
     ['a JSON string', '"token"', /must be a JSON object/],

@@ -50,6 +50,9 @@ describe('admin responses never contain a secret', () => {
     await api('POST', '/api/admin/credentials', { body: { refreshToken: SECRETS.refresh1 } });
     await api('POST', '/api/admin/credentials', { body: { refreshToken: `${SECRETS.refresh1}...` } });
     await api('POST', '/api/admin/credentials', { raw: `{"refreshToken":"${SECRETS.refresh1}"` });
+    await api('POST', '/api/admin/credentials', { raw: `{"refreshToken":${SECRETS.refresh1}}` });
+    await api('POST', '/api/admin/credentials', { raw: `{"refreshToken":"${SECRETS.refresh1}",}` });
+    await api('POST', '/api/admin/credentials', { raw: `${SECRETS.clientSecret2}` });
     await snapshot();
 
     for (const id of [1, 2, 3, 4, 5, 6]) {
@@ -78,6 +81,8 @@ describe('admin responses never contain a secret', () => {
     for (const secret of ALL_SECRETS) {
       expect(joined.includes(secret), `a response contains ${secret.slice(0, 24)}…`).toBe(false);
     }
+    // Every seeded secret contains this marker, so even a partial quote of one would show up.
+    expect(joined).not.toContain('SECRET');
     // And the scan is not vacuous: the credentials did show up.
     expect(joined).toContain('refreshTokenHash');
     expect(joined).toContain('user:***@127.0.0.1:1080');
