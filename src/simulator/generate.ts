@@ -1,0 +1,143 @@
+/**
+ * POST /generateAssistantResponse: auth, size limit, §12.2 validation, account mode, then the
+ * default reply or the request's script as an AWS event stream.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Account } from './accounts.js';
+import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  authenticate,
+  IMPROPERLY_FORMED_BODY,
+  INVALID_BEARER_BODY,
+  modeAnswer,
+  parseJson,
+  readBody,
+  record,
+  sendJson,
+  type Exchange,
+  type SimContext,
+} from './context.js';
+import type { Reply, StreamPlan } from './reply.js';
+import { contextUsageFor } from './reply.js';
+import { extractScript, ScriptError, type Script } from './script.js';
+import { countCall } from './stats.js';
+import { sendPlan } from './stream.js';
+import { findMalformation } from './validate.js';
+
+const EVENT_STREAM_TYPE = 'application/vnd.amazon.eventstream';
+const INPUT_TOO_LONG_BODY = { message: 'Input is too long.', reason: 'CONTENT_LENGTH_EXCEEDS_THRESHOLD' };
+
+interface StreamTracker {
+  signal: AbortSignal;
+  markSelfClosed(): void;
+}
+
+/** Counts the stream in flight until the response closes, telling client aborts from the rest. */
+function trackStream(ctx: SimContext, res: ServerResponse): StreamTracker {
+  const stats = ctx.stats;
+  stats.streamsInFlight++;
+  const ac = new AbortController();
+  let selfClosed = false;
+  res.once('close', () => {
+    stats.streamsInFlight--;
+    if (res.writableFinished) stats.streamsCompleted++;
+    else if (!selfClosed) stats.streamsAborted++;
+    ac.abort();
+  });
+  return { signal: ac.signal, markSelfClosed: () => (selfClosed = true) };
+}
+
+function streamHead(res: ServerResponse, contentLength?: number): void {
+  const headers: Record<string, string | number> = { 'content-type': EVENT_STREAM_TYPE, 'x-amzn-requestid': randomUUID() };
+  if (contentLength !== undefined) headers['content-length'] = contentLength;
+  res.writeHead(200, headers);
+}
+
+/** Resolves false if the client left during the wait. */
+async function waitFirstByte(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (ms <= 0) return true;
+  try {
+    await sleep(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Handles one generateAssistantResponse call. */
+export async function handleGenerate(ctx: SimContext, ex: Exchange): Promise<void> {
+  const { opts, stats } = ctx;
+  const { bytes, size, tooLarge } = await readBody(ex.req, opts.maxInputBytes);
+  const account = authenticate(ctx, ex.req);
+  countCall(stats, 'generate', account?.id);
+  const reject = (status: number, answer: unknown, body: unknown, rejection?: string) => {
+    if (status === 400) stats.rejected++;
+    sendJson(ex.res, status, answer);
+    record(ctx, ex, body, account, status, rejection);
+  };
+  if (account === undefined && !opts.acceptAnyToken) return reject(403, INVALID_BEARER_BODY, undefined);
+  if (tooLarge) {
+    return reject(400, INPUT_TOO_LONG_BODY, undefined, `body of ${size} bytes exceeds maxInputBytes ${opts.maxInputBytes}`);
+  }
+  const parsed = parseJson(bytes);
+  if (!parsed.ok) return reject(400, IMPROPERLY_FORMED_BODY, parsed.text, 'body is not JSON');
+  const body = parsed.value;
+  const problem = findMalformation(body);
+  if (problem !== undefined) return reject(400, IMPROPERLY_FORMED_BODY, body, problem);
+
+  const mode = account ? ctx.accounts.take(account, 'generate') : 'ok';
+  if (mode !== 'ok') {
+    const { status, body: answer } = modeAnswer(mode);
+    sendJson(ex.res, status, answer);
+    record(ctx, ex, body, account, status);
+    return;
+  }
+
+  // findMalformation() has checked this path exists.
+  const message = (body as { conversationState: { currentMessage: { userInputMessage: { content: string; modelId: string } } } })
+    .conversationState.currentMessage.userInputMessage;
+  let script: Script | undefined;
+  try {
+    script = extractScript(message.content);
+  } catch (err) {
+    if (!(err instanceof ScriptError)) throw err;
+    return reject(400, { message: `Simulator script error: ${err.message}`, reason: 'SIMULATOR_SCRIPT' }, body, err.message);
+  }
+  const percentage = contextUsageFor(size, message.modelId);
+
+  if (script === undefined && opts.chunkDelayMs === 0 && opts.firstByteLatencyMs === 0) {
+    // The benchmark's path: one pre-encoded buffer, one write.
+    const reply = ctx.replies.defaultBody(percentage);
+    trackStream(ctx, ex.res);
+    streamHead(ex.res, reply.length);
+    ex.res.end(reply);
+    record(ctx, ex, body, account, 200);
+    return;
+  }
+  const reply: Reply = script ? ctx.replies.compile(script, percentage) : { kind: 'stream', plan: ctx.replies.defaultPlan(percentage) };
+  await answer(ctx, ex, reply, body, account);
+}
+
+async function answer(ctx: SimContext, ex: Exchange, reply: Reply, body: unknown, account: Account | undefined): Promise<void> {
+  const { res } = ex;
+  if (reply.kind === 'reset') {
+    record(ctx, ex, body, account, 0, 'script: reset');
+    ex.req.socket.destroy();
+    return;
+  }
+  if (reply.kind === 'http') {
+    const ac = new AbortController();
+    res.once('close', () => ac.abort());
+    if (!(await waitFirstByte(reply.firstByteLatencyMs, ac.signal))) return;
+    sendJson(res, reply.status, reply.body, reply.headers);
+    record(ctx, ex, body, account, reply.status);
+    return;
+  }
+  const plan: StreamPlan = reply.plan;
+  const tracker = trackStream(ctx, res);
+  if (!(await waitFirstByte(plan.firstByteLatencyMs, tracker.signal))) return;
+  streamHead(res);
+  record(ctx, ex, body, account, 200);
+  await sendPlan(res, plan, tracker.signal, tracker.markSelfClosed);
+}
