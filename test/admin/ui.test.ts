@@ -95,7 +95,7 @@ describe('admin UI', () => {
     await page.getByTestId('login-key').fill('not-the-key');
     await page.getByTestId('login-submit').click();
     await expect.poll(() => page.getByTestId('login-error').textContent()).toContain('Wrong admin key');
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
   });
 
   it('signs in and lists the credentials', async () => {
@@ -104,7 +104,7 @@ describe('admin UI', () => {
     await page.getByTestId('credential-row-1').waitFor();
     expect(await page.getByTestId('credential-status-1').textContent()).toContain('Enabled');
     expect(await page.getByTestId('credentials-summary').textContent()).toContain('1 of 1 enabled');
-    expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual(['kiro-gateway-admin-key']);
+    expect(await page.evaluate('Object.keys(sessionStorage)')).toEqual(['kiro-gateway-admin-key']);
   });
 
   it('adds a credential through the form', async () => {
@@ -184,6 +184,6 @@ describe('admin UI', () => {
   it('signs out and forgets the key', async () => {
     await page.getByTestId('logout').click();
     await page.getByTestId('login-form').waitFor();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
   });
 });
