@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Span } from '@opentelemetry/api';
+import { isSpanContextValid, type Span } from '@opentelemetry/api';
 import type { Context, Middleware, Next } from 'koa';
 import pino from 'pino';
 import pinoPretty from 'pino-pretty';
@@ -253,10 +253,11 @@ export interface RequestLoggerOptions {
  * Koa middleware: assigns the request id (`ctx.state.requestId`, `request-id` and `x-request-id`
  * response headers), puts a child logger on `ctx.state.log`, and writes ONE line when the
  * response has ended — streamed responses included — with method, path (never the query
- * string), status, duration, `ctx.state.logFields`, the trace id when a span is recording, and
- * `clientDisconnected: true` when the client left early. Level: `error` for 5xx, `info`
- * otherwise (`debug` for quiet paths). Mount it outside the error handler so it sees the final
- * status, and inside the tracing middleware so it can log the trace id.
+ * string), status, duration, `ctx.state.logFields`, and `clientDisconnected: true` when the
+ * client left early. The child logger (hence every line of the request) carries `traceId` when
+ * the tracing middleware runs outside this one. Level: `error` for 5xx, `info` otherwise
+ * (`debug` for quiet paths). Mount order: tracing → request logger → metrics → error handler →
+ * router, so it sees the final status and the span.
  */
 export function createRequestLogger(logger: pino.Logger, opts: RequestLoggerOptions = {}): Middleware {
   const trustIncoming = opts.trustIncomingId ?? true;
@@ -271,7 +272,12 @@ export function createRequestLogger(logger: pino.Logger, opts: RequestLoggerOpti
     ctx.set('x-request-id', requestId);
     const state = ctx.state as ObservabilityState;
     state.requestId = requestId;
-    const log = logger.child({ requestId });
+    // The tracing middleware (mounted outside) has already started the server span; binding its
+    // trace id makes every line of this request, the summary included, findable from the trace.
+    const spanContext = state.span?.spanContext();
+    const log = spanContext && isSpanContextValid(spanContext)
+      ? logger.child({ requestId, traceId: spanContext.traceId })
+      : logger.child({ requestId });
     state.log = log;
 
     return whenResponseDone(ctx, next, (end) => {
@@ -284,8 +290,6 @@ export function createRequestLogger(logger: pino.Logger, opts: RequestLoggerOpti
         durationMs: Math.round((end.endedAt - startedAt) * 10) / 10,
         ...state.logFields,
       };
-      const spanContext = state.span?.isRecording() ? state.span.spanContext() : undefined;
-      if (spanContext) line.traceId = spanContext.traceId;
       const userAgent = ctx.get('user-agent');
       if (userAgent !== '') line.userAgent = userAgent.slice(0, MAX_LOGGED_USER_AGENT);
       if (end.clientDisconnected) line.clientDisconnected = true;
