@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { Agent, ProxyAgent, request, Socks5ProxyAgent, type Dispatcher } from 'undici';
 import { withRegion, type GatewayConfig } from '../config.js';
+import { ApiError, GatewayError, InvalidRequestError } from '../errors.js';
 import type { Credential } from './types.js';
 
 /** New token material; absent fields keep their old values (§2.2 update rules). */
@@ -296,4 +297,16 @@ function classify(status: number, body: string, cred: Credential): RefreshError 
   if (status === 429) return new RefreshError('rate_limited', message, { status });
   if (status >= 500) return new RefreshError('server', message, { status });
   return new RefreshError('rejected', message, { status });
+}
+
+/**
+ * Maps a refresh failure for the admin API: the auth service rejecting the credential becomes a
+ * 4xx (InvalidRequestError), the service or the network failing becomes a 502 ApiError.
+ */
+export function refreshErrorToGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (err instanceof RefreshError && err.kind !== 'network' && err.kind !== 'server') {
+    return new InvalidRequestError(err.message, { cause: err });
+  }
+  return new ApiError(err instanceof RefreshError ? err.message : 'token refresh failed', { status: 502, cause: err });
 }
