@@ -65,6 +65,12 @@ export class LocalCopy {
     return !prev || prev.rev !== entry.rev || JSON.stringify(prev.record) !== JSON.stringify(entry.record);
   }
 
+  /** Stores an entry without notifying anyone: the hot path's stats changes (as the memory store does). */
+  replace(id: number, entry: LocalEntry): void {
+    this.map.set(id, entry);
+    this.sorted = undefined;
+  }
+
   /** Removes an entry; returns whether it existed. */
   delete(id: number, emit: boolean): boolean {
     const existed = this.map.delete(id);

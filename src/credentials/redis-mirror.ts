@@ -194,7 +194,7 @@ export class CredentialMirror {
     return reply === 1;
   }
 
-  /** The hot path: local change now, delta for the next flush. No I/O. */
+  /** The hot path: local change now, delta for the next flush. No I/O, no change notification. */
   recordStats(id: number, mutate: (current: Readonly<CredentialStats>) => Partial<CredentialStats>): void {
     const entry = this.local.get(id);
     if (!entry) return;
@@ -202,7 +202,7 @@ export class CredentialMirror {
     if (!delta) return;
     this.stats.record(id, delta);
     const stats = applyDelta(entry.record.stats, delta);
-    this.local.set(id, { ...entry, record: { credential: entry.record.credential, stats } }, true);
+    this.local.replace(id, { ...entry, record: { credential: entry.record.credential, stats } });
   }
 
   /** Sends all pending stats deltas in one script call; on a transport error they are kept and the error rethrown. */
