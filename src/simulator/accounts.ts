@@ -29,8 +29,8 @@ export type RefreshOutcome =
 export class AccountRegistry {
   private readonly byId = new Map<string, Account>();
   private readonly byRefreshToken = new Map<string, Account>();
-  /** Refresh tokens replaced by a rotation: refreshing with one is `invalid_grant`. */
-  private readonly retired = new Set<string>();
+  /** Refresh tokens replaced by a rotation (refreshing with one is `invalid_grant`), and their account. */
+  private readonly retired = new Map<string, Account>();
   private readonly accessTokens = new Map<string, { account: Account; expiresAt: number }>();
 
   constructor(
@@ -79,8 +79,9 @@ export class AccountRegistry {
   refresh(refreshToken: string): RefreshOutcome {
     let account = this.byRefreshToken.get(refreshToken);
     if (account === undefined) {
-      if (refreshToken.length < MIN_REFRESH_TOKEN_LENGTH || this.retired.has(refreshToken)) {
-        return { ok: false, account: undefined, reason: 'invalid-grant' };
+      const retiredFrom = this.retired.get(refreshToken);
+      if (retiredFrom !== undefined || refreshToken.length < MIN_REFRESH_TOKEN_LENGTH) {
+        return { ok: false, account: retiredFrom, reason: 'invalid-grant' };
       }
       account = this.create(refreshToken);
     }
@@ -90,7 +91,7 @@ export class AccountRegistry {
 
     if (this.opts.rotateRefreshTokens) {
       this.byRefreshToken.delete(account.refreshToken);
-      this.retired.add(account.refreshToken);
+      this.retired.set(account.refreshToken, account);
       account.refreshToken = `aor${randomBytes(96).toString('base64url')}`;
       this.byRefreshToken.set(account.refreshToken, account);
     }
