@@ -8,8 +8,10 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import convict from 'convict';
 
+/** `priority`: one sticky credential, lowest priority number first; `balanced`: least used first. */
 export type LoadBalancingMode = 'priority' | 'balanced';
 
+/** The loaded configuration; see {@link loadConfig} and `generateConfigTable()` for every key. */
 export interface GatewayConfig {
   // --- kiro.rs config.json keys (same names, same meaning) ---
   host: string;

@@ -284,6 +284,7 @@ export class CredentialPool {
     let retrySame: number | undefined;
 
     while (state.attempts < limits.maxAttemptsPerRequest) {
+      signal.throwIfAborted();
       let pick = this.pick(opus, state, retrySame);
       retrySame = undefined;
       // Back off after a transient failure, or when only a credential cooling down after a 429 is
@@ -339,6 +340,8 @@ export class CredentialPool {
         return { value: result.value, lease };
       }
       lease.release();
+      // The client left: whatever the attempt reports is a consequence, not the credential's fault.
+      signal.throwIfAborted();
       const failure = this.classify(result);
       this.emit({ type: 'attempt', credentialId: id, attempt: state.attempts, outcome: failure.outcome, status: failure.status, durationMs });
       this.log('debug', 'upstream attempt failed', { credentialId: id, attempt: state.attempts, outcome: failure.outcome, status: failure.status, detail: failure.detail });

@@ -581,6 +581,21 @@ describe('abort and hot path', () => {
     expect(pool.inFlight(1)).toBe(0);
   });
 
+  it('does not blame the credential for a failure caused by the abort', async () => {
+    const s = setup([cred(1), cred(2)]);
+    const ac = new AbortController();
+    const reason = new Error('client gone');
+    const err = await s.pool
+      .execute({ kiroModelId: SONNET, signal: ac.signal }, async () => {
+        ac.abort(reason);
+        return NETWORK; // what an HTTP client reports for an aborted request
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBe(reason);
+    expect(s.events.filter((e) => e.type === 'attempt')).toHaveLength(0);
+    expect(s.pool.inFlight(1)).toBe(0);
+  });
+
   it('serves a request with a valid token without waiting for any store write', async () => {
     const never = new Promise<never>(() => {});
     const s = setup([cred(1)], {
