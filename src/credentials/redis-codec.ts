@@ -10,8 +10,10 @@ export const CRED_KEY = 'cred:';
 /** Suffix of the per-credential stats hash: `${prefix}stats:${id}`. */
 export const STATS_KEY = 'stats:';
 
-/** Internal hash fields next to the Credential fields (the `_` keeps them apart from kiro.rs names). */
+// Internal hash fields next to the Credential fields; the `_` keeps them apart from kiro.rs names.
+/** Revision, bumped by every durable write; offline updates compare against it. */
 export const REV_FIELD = '_rev';
+/** SHA-256 of the original refresh token / API key (see seedHashOf). */
 export const SEED_HASH_FIELD = '_seed';
 /** `expiresAt` as epoch ms, so Lua can compare token ages without parsing RFC 3339. */
 export const EXPIRES_MS_FIELD = '_exp';
