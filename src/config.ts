@@ -246,8 +246,8 @@ function buildSchema(): SchemaTree {
     host: setting('Listen address.', String, '127.0.0.1', 'KIRO_HOST'),
     port: setting('Listen port.', 'kiro-port', 8080, 'KIRO_PORT'),
     apiKey: setting(
-      'Key clients must send (`x-api-key` or `Authorization: Bearer`). Required. Not KIRO_API_KEY, which keeps its kiro.rs meaning (an API-key credential).',
-      nonEmptyString,
+      'Key clients must send (`x-api-key` or `Authorization: Bearer`). Without it the gateway starts but rejects every client request. Not KIRO_API_KEY, which keeps its kiro.rs meaning (an API-key credential).',
+      String,
       '',
       'KIRO_CLIENT_API_KEY',
       { sensitive: true },

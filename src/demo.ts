@@ -39,7 +39,7 @@ async function main(): Promise<void> {
       2,
     ),
   );
-  const { config } = loadConfig({
+  const config = loadConfig({
     argv: ['--credentials', credentialsPath],
     env: {
       ...process.env,

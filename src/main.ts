@@ -5,9 +5,10 @@ import { createLogger } from './observability/logger.js';
 
 /** Process entry: load config, build the gateway, listen, drain on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
-  let loaded;
+  const warnings: string[] = [];
+  let config;
   try {
-    loaded = loadConfig();
+    config = loadConfig({ warn: (m) => warnings.push(m) });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`kiro-gateway: invalid configuration: ${err.message}\n`);
@@ -15,7 +16,6 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { config, warnings } = loaded;
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
   for (const warning of warnings) logger.warn(warning);
 

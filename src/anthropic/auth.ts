@@ -8,14 +8,13 @@ function digest(value: string): Buffer {
 
 /** The key a client sent: `x-api-key`, else `Authorization: Bearer …`. */
 export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
-  const xApiKey = headers['x-api-key'];
-  if (typeof xApiKey === 'string' && xApiKey.length > 0) return xApiKey.trim();
+  const header = headers['x-api-key'];
+  const xApiKey = Array.isArray(header) ? header[0] : header;
+  if (xApiKey) return xApiKey;
   const authorization = headers.authorization;
-  if (typeof authorization === 'string') {
-    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
-    if (match) return match[1]!.trim();
-  }
-  return undefined;
+  const value = Array.isArray(authorization) ? authorization[0] : authorization;
+  const match = value ? /^Bearer\s+(.+)$/i.exec(value.trim()) : null;
+  return match ? match[1]!.trim() : undefined;
 }
 
 /**
@@ -34,7 +33,10 @@ export function requireApiKey(expectedKey: string, realm = 'API key') {
     if (key === undefined) {
       throw new AuthenticationError(`Missing ${realm}: send it in the x-api-key header or as Authorization: Bearer <key>`);
     }
-    if (!expectedKey || !timingSafeEqual(digest(key), expected)) {
+    if (!expectedKey) {
+      throw new AuthenticationError('The gateway has no client API key configured: set apiKey in config.json or KIRO_CLIENT_API_KEY');
+    }
+    if (!timingSafeEqual(digest(key), expected)) {
       throw new AuthenticationError(`Invalid ${realm}`);
     }
     await next();

@@ -31,7 +31,9 @@ export async function readJsonBody(ctx: Context, limitBytes: number): Promise<un
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new InvalidRequestError(`Request body is not valid JSON: ${(err as Error).message}`);
+    // V8's message quotes the input, which may hold a secret: report only where parsing stopped.
+    const position = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new InvalidRequestError(`Request body is not valid JSON${position ? ` (at character ${position})` : ''}`);
   }
 }
 

@@ -8,7 +8,7 @@ import { handleCountTokens } from './count-tokens.js';
 
 /** The model list in Anthropic's shape, keeping kiro.rs's extra fields for its clients. */
 function modelsPayload() {
-  const data = MODEL_LIST.map((m) => ({
+  const data = MODEL_LIST.data.map((m) => ({
     ...m,
     type: 'model',
     created_at: new Date(m.created * 1000).toISOString(),

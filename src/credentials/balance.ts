@@ -4,6 +4,7 @@
  * (free tiers cannot use Opus) and the quota reset date of a QuotaExceeded credential.
  */
 import { randomUUID } from 'node:crypto';
+import { apiRegionFor } from '../kiro/client.js';
 import { request, type Dispatcher } from 'undici';
 import { withRegion, type GatewayConfig } from '../config.js';
 import { ApiError, GatewayError, NotFoundError } from '../errors.js';
@@ -189,7 +190,7 @@ export class BalanceService {
   private async call(id: number, token: string): Promise<{ ok: boolean; status: number; body: string }> {
     const cred = this.store.get(id)?.credential;
     if (!cred) throw new NotFoundError(`credential ${id} not found`);
-    const region = cred.apiRegion || this.config.apiRegion || this.config.region || 'us-east-1';
+    const region = apiRegionFor(cred, this.config);
     let url = `${withRegion(this.config.upstream.apiBaseUrl, region)}/getUsageLimits?origin=AI_EDITOR&resourceType=AGENTIC_REQUEST`;
     if (cred.profileArn) url += `&profileArn=${encodeURIComponent(cred.profileArn)}`;
     const timeout = AbortSignal.timeout(BALANCE_TIMEOUT_MS);

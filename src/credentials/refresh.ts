@@ -83,12 +83,12 @@ export class UpstreamDispatchers {
 
   constructor(
     private readonly config: GatewayConfig,
-    opts: { dispatcher?: Dispatcher } = {},
+    opts: { dispatcher?: Dispatcher; agent?: Agent.Options } = {},
   ) {
     this.fixed = opts.dispatcher !== undefined;
     this.direct =
       opts.dispatcher ??
-      new Agent({ connectTimeout: config.upstream.connectTimeoutMs, keepAliveTimeout: 30_000 });
+      new Agent({ connectTimeout: config.upstream.connectTimeoutMs, keepAliveTimeout: 30_000, ...opts.agent });
   }
 
   /** The dispatcher for this credential's calls (an injected dispatcher is used for everything). */

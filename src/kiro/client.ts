@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { UpstreamDispatchers } from '../credentials/refresh.js';
+import { withRegion } from '../config.js';
 import type { GatewayConfig } from '../config.js';
 import type { Credential } from '../credentials/types.js';
 
@@ -20,16 +22,10 @@ export interface UpstreamStream {
 }
 
 const KIRO_SDK_VERSION = '1.0.34';
-const USAGE_SDK_VERSION = '1.0.0';
 
 /** Resolves the API region as kiro.rs does: credential apiRegion → config apiRegion → config region. */
 export function apiRegionFor(cred: Credential, config: GatewayConfig): string {
   return cred.apiRegion || config.apiRegion || config.region || 'us-east-1';
-}
-
-/** Replaces `{region}` in a configured upstream URL template. */
-export function fillRegion(template: string, region: string): string {
-  return template.replaceAll('{region}', region);
 }
 
 /** Puts `profileArn` in front of an already serialised Kiro body without re-serialising it. */
@@ -39,27 +35,25 @@ export function withProfileArn(serialisedBody: string, profileArn: string | unde
 }
 
 /**
- * HTTP client for the Kiro API: generateAssistantResponse, getUsageLimits and the MCP endpoint.
+ * HTTP client for the Kiro API: generateAssistantResponse and the MCP endpoint (getUsageLimits lives in BalanceService).
  * Connections are kept alive (one undici Agent per process, one ProxyAgent per proxy URL).
  */
 export class KiroClient {
-  private readonly agent: Dispatcher;
-  private readonly proxies = new Map<string, Dispatcher>();
+  private readonly dispatchers: UpstreamDispatchers;
 
   constructor(
     private readonly config: GatewayConfig,
     opts: { dispatcher?: Dispatcher } = {},
   ) {
-    this.agent =
-      opts.dispatcher ??
-      new Agent({
+    this.dispatchers = new UpstreamDispatchers(config, {
+      dispatcher: opts.dispatcher,
+      agent: {
         connections: config.upstream.maxConnections || null,
-        connectTimeout: config.upstream.connectTimeoutMs,
-        keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 600_000,
         headersTimeout: config.upstream.timeoutMs,
         bodyTimeout: config.upstream.idleTimeoutMs,
-      });
+      },
+    });
   }
 
   /** Sends a generateAssistantResponse request; `body` is the serialised Kiro body without profileArn. */
@@ -70,9 +64,10 @@ export class KiroClient {
     signal: AbortSignal,
   ): Promise<UpstreamResult<UpstreamStream>> {
     const region = apiRegionFor(cred, this.config);
-    const url = `${fillRegion(this.config.upstream.apiBaseUrl, region)}/generateAssistantResponse`;
+    const url = `${withRegion(this.config.upstream.apiBaseUrl, region)}/generateAssistantResponse`;
     const headers = this.streamingHeaders(cred, accessToken, region);
-    return this.send(url, 'POST', headers, withProfileArn(body, cred.profileArn), cred, signal, true);
+    const result = await this.send(url, 'POST', headers, withProfileArn(body, cred.profileArn), cred, signal, true);
+    return result as UpstreamResult<UpstreamStream>;
   }
 
   /** Calls the MCP endpoint (web search) with a JSON-RPC body; answers JSON. */
@@ -83,7 +78,7 @@ export class KiroClient {
     signal: AbortSignal,
   ): Promise<UpstreamResult<string>> {
     const region = apiRegionFor(cred, this.config);
-    const url = `${fillRegion(this.config.upstream.apiBaseUrl, region)}/mcp`;
+    const url = `${withRegion(this.config.upstream.apiBaseUrl, region)}/mcp`;
     const headers = this.streamingHeaders(cred, accessToken, region);
     delete headers['x-amzn-codewhisperer-optout'];
     delete headers['x-amzn-kiro-agent-mode'];
@@ -92,27 +87,9 @@ export class KiroClient {
     return result as UpstreamResult<string>;
   }
 
-  /** GET getUsageLimits for a credential (protocol §1.3); answers the raw JSON text. */
-  async usageLimits(cred: Credential, accessToken: string, signal?: AbortSignal): Promise<UpstreamResult<string>> {
-    const region = apiRegionFor(cred, this.config);
-    let url = `${fillRegion(this.config.upstream.apiBaseUrl, region)}/getUsageLimits?origin=AI_EDITOR&resourceType=AGENTIC_REQUEST`;
-    if (cred.profileArn) url += `&profileArn=${encodeURIComponent(cred.profileArn)}`;
-    const suffix = `KiroIDE-${this.config.kiroVersion}-${cred.machineId}`;
-    const headers: Record<string, string> = {
-      'x-amz-user-agent': `aws-sdk-js/${USAGE_SDK_VERSION} ${suffix}`,
-      'user-agent': `aws-sdk-js/${USAGE_SDK_VERSION} ua/2.1 os/${this.config.systemVersion} lang/js md/nodejs#${this.config.nodeVersion} api/codewhispererruntime#${USAGE_SDK_VERSION} m/N,E ${suffix}`,
-      'amz-sdk-invocation-id': randomUUID(),
-      'amz-sdk-request': 'attempt=1; max=1',
-      authorization: `Bearer ${accessToken}`,
-    };
-    if (cred.authMethod === 'api_key') headers.tokentype = 'API_KEY';
-    const result = await this.send(url, 'GET', headers, undefined, cred, signal ?? new AbortController().signal, false);
-    return result as UpstreamResult<string>;
-  }
-
   /** Closes pooled connections. */
   async close(): Promise<void> {
-    await Promise.allSettled([this.agent.close(), ...[...this.proxies.values()].map((p) => p.close())]);
+    await this.dispatchers.close();
   }
 
   private streamingHeaders(cred: Credential, accessToken: string, _region: string): Record<string, string> {
@@ -131,21 +108,6 @@ export class KiroClient {
     return headers;
   }
 
-  private dispatcherFor(cred: Credential): Dispatcher {
-    const proxyUrl = cred.proxyUrl === 'direct' ? '' : cred.proxyUrl || this.config.proxyUrl;
-    if (!proxyUrl) return this.agent;
-    const username = cred.proxyUrl ? cred.proxyUsername : this.config.proxyUsername;
-    const password = cred.proxyUrl ? cred.proxyPassword : this.config.proxyPassword;
-    const key = `${proxyUrl}\u0000${username ?? ''}\u0000${password ?? ''}`;
-    let proxy = this.proxies.get(key);
-    if (!proxy) {
-      const token = username ? `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}` : undefined;
-      proxy = new ProxyAgent({ uri: proxyUrl, token });
-      this.proxies.set(key, proxy);
-    }
-    return proxy;
-  }
-
   private async send(
     url: string,
     method: 'GET' | 'POST',
@@ -162,7 +124,7 @@ export class KiroClient {
         headers,
         body,
         signal,
-        dispatcher: this.dispatcherFor(cred),
+        dispatcher: this.dispatchers.for(cred),
         headersTimeout: this.config.upstream.timeoutMs,
         bodyTimeout: this.config.upstream.idleTimeoutMs,
       });
