@@ -89,6 +89,30 @@ const BACKOFF_JITTER = 0.25;
 /** Both auth services issue one-hour tokens; assumed when an answer omits `expiresIn`. */
 const DEFAULT_TOKEN_LIFETIME_MS = 3_600_000;
 
+/**
+ * Test-only pause points inside a token refresh, for the cluster tests that kill -9 a replica at an
+ * exact step (test/cluster/rotation-safety.test.ts). Env `KIRO_TEST_REFRESH_PAUSE` = `before` (lock
+ * held, upstream not called yet) | `after-upstream` (new tokens received, not stored) | `after-write`
+ * (stored, lock not released yet). The first refresh of the process that reaches the point writes
+ * `KIRO_TEST_REFRESH_PAUSE <point> credential=<id>` to stderr and waits `KIRO_TEST_REFRESH_PAUSE_MS`
+ * (default 30000) before carrying on. Read once at load; unset (always, outside tests) it costs one
+ * `undefined` check per refresh.
+ */
+type RefreshPausePoint = 'before' | 'after-upstream' | 'after-write';
+const TEST_REFRESH_PAUSE: RefreshPausePoint | undefined = (() => {
+  const v = process.env.KIRO_TEST_REFRESH_PAUSE;
+  return v === 'before' || v === 'after-upstream' || v === 'after-write' ? v : undefined;
+})();
+let testRefreshPaused = false;
+
+async function testRefreshPause(point: RefreshPausePoint, id: number): Promise<void> {
+  if (testRefreshPaused || point !== TEST_REFRESH_PAUSE) return;
+  testRefreshPaused = true;
+  process.stderr.write(`KIRO_TEST_REFRESH_PAUSE ${point} credential=${id}\n`);
+  const ms = Number(process.env.KIRO_TEST_REFRESH_PAUSE_MS ?? 30_000);
+  await new Promise<void>((resolve) => setTimeout(resolve, Number.isFinite(ms) ? ms : 30_000));
+}
+
 interface Failure {
   outcome: AttemptOutcome | 'refresh_failed';
   status?: number;
@@ -585,6 +609,7 @@ export class CredentialPool {
       if (cred.authMethod === 'api_key' && cred.kiroApiKey) return cred.kiroApiKey;
       // Another request or replica may have refreshed while we waited for the lock.
       if (this.isFresh(cred) && (!force || cred.accessToken !== rejectedToken)) return cred.accessToken!;
+      if (TEST_REFRESH_PAUSE) await testRefreshPause('before', id);
       const started = this.now();
       let result;
       try {
@@ -597,12 +622,14 @@ export class CredentialPool {
       const patch: Partial<Credential> = { accessToken: result.accessToken, expiresAt };
       if (result.refreshToken) patch.refreshToken = result.refreshToken;
       if (result.profileArn) patch.profileArn = result.profileArn;
+      if (TEST_REFRESH_PAUSE) await testRefreshPause('after-upstream', id);
       try {
         await this.store.update(id, patch);
       } catch (err) {
         // The token still works for this process; losing a rotated refresh token is what hurts.
         this.log('error', 'refreshed token could not be stored', { credentialId: id, error: describeError(err) });
       }
+      if (TEST_REFRESH_PAUSE) await testRefreshPause('after-write', id);
       this.store.updateStats(id, () => ({ refreshFailureCount: 0 }));
       this.emit({ type: 'refresh', credentialId: id, outcome: 'success', durationMs: this.now() - started });
       this.log('debug', 'access token refreshed', { credentialId: id, expiresAt });

@@ -1,0 +1,68 @@
+/**
+ * Issue "Credential pool shared across replicas" — refresh race: three gateway processes on one
+ * Redis, one credential whose token is already expired, 500 concurrent requests spread over the
+ * three. The simulator rotates refresh tokens and answers refreshes slowly, so every request arrives
+ * while the refresh is in flight: exactly one refresh may reach the auth service, and every request
+ * must succeed (a second refresh would use the retired token and get invalid_grant).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { adminCredentials, message, sha256, startCluster, type Cluster } from '../helpers/replicas.js';
+import { refreshTokenFor } from '../helpers/stack.js';
+
+const REQUESTS = 500;
+const REFRESH_LATENCY_MS = 1_000;
+
+let redis: RedisServer;
+let sim: Simulator;
+let cluster: Cluster;
+const token = refreshTokenFor('race');
+
+beforeAll(async () => {
+  redis = await startRedis();
+  sim = await createSimulator({ rotateRefreshTokens: true, refreshLatencyMs: REFRESH_LATENCY_MS, recentRequests: 1_000 });
+  cluster = await startCluster({
+    n: 3,
+    simUrl: sim.url,
+    redisUrl: redis.url,
+    credentials: [{ id: 1, refreshToken: token, authMethod: 'social', expiresAt: new Date(Date.now() - 60_000).toISOString() }],
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await cluster?.close();
+  await sim?.close();
+  await redis?.stop();
+});
+
+describe('refresh race across replicas', () => {
+  it(`${REQUESTS} concurrent requests over 3 replicas with an expired token cause exactly one refresh`, async () => {
+    const { replicas } = cluster;
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: REQUESTS }, (_, i) => message(replicas[i % replicas.length]!.url).catch((err: Error) => ({ status: -1, body: err.message, ms: 0 }))),
+    );
+    const elapsed = performance.now() - started;
+
+    const failures = results.filter((r) => r.status !== 200);
+    expect(failures.slice(0, 3), `${failures.length} of ${REQUESTS} failed`).toEqual([]);
+    expect(sim.stats.refresh).toBe(1);
+    expect(sim.stats.byAccount[token]).toMatchObject({ refresh: 1, generate: REQUESTS });
+    // Every request waited for the one refresh, none started a second one after it.
+    expect(Math.min(...results.map((r) => r.ms))).toBeGreaterThanOrEqual(REFRESH_LATENCY_MS * 0.9);
+    expect(elapsed).toBeLessThan(30_000);
+
+    // All replicas hold the rotated token, and the counters of all three add up in Redis.
+    for (const r of replicas) {
+      const cred = (await adminCredentials(r.url)).get(1)!;
+      expect(cred.refreshTokenHash).not.toBe(sha256(token));
+      expect(cred.disabled).toBe(false);
+    }
+    const hashes = await Promise.all(replicas.map(async (r) => (await adminCredentials(r.url)).get(1)!.refreshTokenHash));
+    expect(new Set(hashes).size).toBe(1);
+    await expect
+      .poll(async () => (await Promise.all(replicas.map(async (r) => (await adminCredentials(r.url)).get(1)!.successCount))), { timeout: 5_000 })
+      .toEqual([REQUESTS, REQUESTS, REQUESTS]);
+  });
+});
