@@ -38,5 +38,7 @@ export async function readJsonBody(ctx: Context, limitBytes: number): Promise<un
 }
 
 function tooLarge(limitBytes: number): RequestTooLargeError {
-  return new RequestTooLargeError(`Request body exceeds the ${Math.round(limitBytes / 1024 / 1024)} MB limit`);
+  // Whole MB for the usual limits; bytes when a small limit would round to "0 MB".
+  const limit = limitBytes % (1024 * 1024) === 0 ? `${limitBytes / 1024 / 1024} MB` : `${limitBytes}-byte`;
+  return new RequestTooLargeError(`Request body exceeds the ${limit} limit`);
 }
