@@ -3,13 +3,14 @@
  * value comes from a fixed, small set (route templates, model families, outcome classes,
  * credential ids) — never a raw URL, model string, request id or secret.
  *
- * Hot paths (one call per upstream frame or SSE event) only bump plain numbers; they are moved
- * into the prom-client counters when Prometheus scrapes (`collect`). prom-client's own `inc()`
- * hashes its labels and allocates on every call, which is fine per request but not per chunk.
+ * Counters and histograms are small cell-based metrics registered on a prom-client `Registry`
+ * (see `CellMetric`): recording is a few arithmetic operations on a pre-created series, cheap
+ * enough for one call per upstream frame or SSE event. Gauges computed at scrape time and the
+ * default process metrics are plain prom-client.
  */
 import { performance } from 'node:perf_hooks';
 import type { Context, Middleware, Next } from 'koa';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { CredentialRecord, DisabledReason } from '../credentials/types.js';
 import { UNMATCHED_ROUTE, matchedRoute, responseStatus, whenResponseDone } from './logger.js';
 
@@ -137,12 +138,144 @@ export interface StreamMetrics {
   end(): void;
 }
 
-type CounterChild = { inc(value?: number): void };
-type HistogramChild = { observe(value: number): void };
+type Labels = Readonly<Record<string, string>>;
+
+/** One counter series. Recording is `cell.value += n`: no hashing, no allocation. */
+class CounterCell {
+  value = 0;
+  constructor(readonly labels: Labels) {}
+}
+
+/** One histogram series: per-bucket counts (non-cumulative until exported), sum and count. */
+class HistogramCell {
+  sum = 0;
+  count = 0;
+  readonly buckets: Float64Array;
+  constructor(
+    readonly labels: Labels,
+    private readonly bounds: readonly number[],
+  ) {
+    this.buckets = new Float64Array(bounds.length);
+  }
+
+  /** Adds one observation; above the last bound it only lands in `+Inf` (= count). */
+  observe(value: number): void {
+    this.sum += value;
+    this.count++;
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]) {
+        this.buckets[i]++;
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * Counters and histograms the recording side touches directly. prom-client's own `inc()` /
+ * `observe()` hash the label object and turn float bucket bounds into property keys on every
+ * call (about 1 µs per histogram observation); these keep one object per series, found once,
+ * and only build the exposition at scrape time. They register on a prom-client `Registry` like
+ * any metric (`get()`, `reset()`, `aggregator`), so exposition, JSON and cluster aggregation
+ * work unchanged.
+ */
+abstract class CellMetric<C extends CounterCell | HistogramCell> {
+  readonly aggregator = 'sum' as const;
+  protected readonly cells = new Map<string, C>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** The series for `labels`, created on first use (keep the result; lookups build a key). */
+  cell(labels: Labels = {}): C {
+    const key = Object.values(labels).join('\u0000');
+    let cell = this.cells.get(key);
+    if (!cell) {
+      cell = this.create(labels);
+      this.cells.set(key, cell);
+    }
+    return cell;
+  }
+
+  protected abstract create(labels: Labels): C;
+}
+
+class FastCounter extends CellMetric<CounterCell> {
+  readonly type = 'counter' as const;
+
+  protected create(labels: Labels): CounterCell {
+    return new CounterCell(labels);
+  }
+
+  /** prom-client metric interface: the current values. */
+  async get(): Promise<{ name: string; help: string; type: 'counter'; aggregator: 'sum'; values: { labels: Labels; value: number }[] }> {
+    const values = [...this.cells.values()].map((c) => ({ labels: c.labels, value: c.value }));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** prom-client metric interface (`registry.resetMetrics()`). */
+  reset(): void {
+    for (const c of this.cells.values()) c.value = 0;
+  }
+}
+
+class FastHistogram extends CellMetric<HistogramCell> {
+  readonly type = 'histogram' as const;
+  private readonly leLabels: readonly string[];
+
+  constructor(name: string, help: string, registry: Registry, private readonly bounds: readonly number[]) {
+    super(name, help, registry);
+    this.leLabels = bounds.map(String);
+  }
+
+  protected create(labels: Labels): HistogramCell {
+    return new HistogramCell(labels, this.bounds);
+  }
+
+  /** prom-client metric interface: `_bucket` (cumulative, with `le`), `_sum` and `_count` samples. */
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: { labels: Labels; value: number; metricName: string }[];
+  }> {
+    const bucketName = `${this.name}_bucket`;
+    const values: { labels: Labels; value: number; metricName: string }[] = [];
+    for (const c of this.cells.values()) {
+      let cumulative = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        cumulative += c.buckets[i];
+        values.push({ labels: { ...c.labels, le: this.leLabels[i] }, value: cumulative, metricName: bucketName });
+      }
+      values.push({ labels: { ...c.labels, le: '+Inf' }, value: c.count, metricName: bucketName });
+      values.push({ labels: c.labels, value: c.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: c.labels, value: c.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** prom-client metric interface (`registry.resetMetrics()`). */
+  reset(): void {
+    for (const c of this.cells.values()) {
+      c.sum = 0;
+      c.count = 0;
+      c.buckets.fill(0);
+    }
+  }
+}
 
 /**
  * All gateway metrics, registered on one registry. Create one per process and pass it to the
- * components that record; serve {@link GatewayMetrics.metricsText} on the metrics port.
+ * components that record; serve {@link GatewayMetrics.metricsText} on the metrics port. Every
+ * recording method costs a few arithmetic operations on a pre-created series (HTTP, upstream and
+ * Redis series are created on first use and cached).
  *
  * Metrics (prefix `kiro_gateway_`):
  * - `http_requests_total`, `http_request_duration_seconds` {route, method, status}
@@ -163,39 +296,37 @@ export class GatewayMetrics {
   /** Content-Type for the exposition text. */
   readonly contentType: string;
 
-  private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
-  private readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
-  private readonly httpChildren = new Map<string, { count: CounterChild; duration: HistogramChild }>();
+  private readonly httpRequests: FastCounter;
+  private readonly httpDuration: FastHistogram;
+  private readonly httpCells = new Map<string, { count: CounterCell; duration: HistogramCell }>();
 
-  private readonly ttfb: Record<ModelFamily, HistogramChild>;
-  private readonly streamDuration: Record<ModelFamily, HistogramChild>;
-  private readonly inputTokens: Record<ModelFamily, CounterChild>;
-  private readonly outputTokens: Record<ModelFamily, CounterChild>;
+  private readonly ttfb: Record<ModelFamily, HistogramCell>;
+  private readonly streamDuration: Record<ModelFamily, HistogramCell>;
+  private readonly inputTokens: Record<ModelFamily, CounterCell>;
+  private readonly outputTokens: Record<ModelFamily, CounterCell>;
 
-  private readonly upstreamCalls: Counter<'outcome' | 'credential'>;
-  private readonly upstreamCallChildren = new Map<string, CounterChild>();
-  private readonly upstreamDuration: Record<OutcomeClass, HistogramChild>;
-  private readonly retries: Record<OutcomeClass, CounterChild>;
-  private readonly failovers: Record<OutcomeClass, CounterChild>;
+  private readonly upstreamCalls: FastCounter;
+  private readonly upstreamCallCells = new Map<string, CounterCell>();
+  private readonly upstreamDuration: Record<OutcomeClass, HistogramCell>;
+  private readonly retries: Record<OutcomeClass, CounterCell>;
+  private readonly failovers: Record<OutcomeClass, CounterCell>;
 
-  private readonly refreshes: Record<RefreshOutcome, CounterChild>;
-  private readonly lockWait: Histogram;
-  private readonly lockContention: Counter;
-  private readonly clientDisconnects: Counter;
-
-  private readonly redisDuration: Histogram<'command'>;
-  private readonly redisErrors: Counter<'command'>;
-  private readonly redisCommands: ReadonlySet<string>;
-  private readonly redisLabels = new Map<string, string>();
-  private readonly redisChildren = new Map<string, { duration: HistogramChild; errors: CounterChild }>();
-
-  // Hot-path accumulators, flushed into their counters at scrape time.
-  private pendingFrames = 0;
-  private pendingFrameBytes = 0;
-  private pendingCrcErrors = 0;
-  private readonly pendingSse = new Float64Array(SSE_EVENT_TYPES.length);
+  private readonly frames: CounterCell;
+  private readonly frameBytes: CounterCell;
+  private readonly crcErrors: CounterCell;
+  private readonly sseEvents: readonly CounterCell[];
   private readonly sseIndex: Readonly<Record<string, number>>;
+  private readonly clientDisconnects: CounterCell;
   private inflight = 0;
+
+  private readonly refreshes: Record<RefreshOutcome, CounterCell>;
+  private readonly lockWait: HistogramCell;
+  private readonly lockContention: CounterCell;
+
+  private readonly redisDuration: FastHistogram;
+  private readonly redisErrors: FastCounter;
+  private readonly redisCommands: ReadonlySet<string>;
+  private readonly redisCells = new Map<string, { duration: HistogramCell; errors: CounterCell }>();
 
   private credentialSource: (() => readonly CredentialRecord[]) | undefined;
   private readonly nearExpiryMs: number;
@@ -210,54 +341,36 @@ export class GatewayMetrics {
     this.now = opts.now ?? Date.now;
     const p = opts.prefix ?? DEFAULT_PREFIX;
     const registers = [registry];
-    // prom-client calls `collect` with the metric as `this`; `self` reaches our accumulators.
+    // prom-client calls a gauge's `collect` with the gauge as `this`; `self` reaches our state.
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
 
-    this.httpRequests = new Counter({
-      name: `${p}http_requests_total`,
-      help: 'HTTP requests served, by route template, method and status.',
-      labelNames: ['route', 'method', 'status'],
-      registers,
-    });
-    this.httpDuration = new Histogram({
-      name: `${p}http_request_duration_seconds`,
-      help: 'Time from request start to the end of the response (whole stream for SSE).',
-      labelNames: ['route', 'method', 'status'],
-      buckets: [...BUCKETS.http],
-      registers,
-    });
+    const counter = (name: string, help: string) => new FastCounter(`${p}${name}`, help, registry);
+    const histogram = (name: string, help: string, bounds: readonly number[]) =>
+      new FastHistogram(`${p}${name}`, help, registry, bounds);
+    // Fixed label sets are created (at 0) up front, so rate() and dashboards see every series.
+    const perValue = <V extends string, C>(values: readonly V[], make: (v: V) => C): Record<V, C> =>
+      Object.fromEntries(values.map((v) => [v, make(v)])) as Record<V, C>;
 
-    const byModel = <T>(make: (family: ModelFamily) => T): Record<ModelFamily, T> =>
-      Object.fromEntries(MODEL_FAMILIES.map((f) => [f, make(f)])) as Record<ModelFamily, T>;
-    const byOutcome = <T>(make: (outcome: OutcomeClass) => T): Record<OutcomeClass, T> =>
-      Object.fromEntries(OUTCOME_CLASSES.map((o) => [o, make(o)])) as Record<OutcomeClass, T>;
-    // Fixed label sets are exported at 0 from the start, so rate() and dashboards see every series.
-    const counterChild = <L extends string>(c: Counter<L>, label: L, value: string): CounterChild => {
-      c.inc({ [label]: value } as Partial<Record<L, string>>, 0);
-      return c.labels({ [label]: value } as Partial<Record<L, string>>);
-    };
-    const histogramChild = <L extends string>(h: Histogram<L>, label: L, value: string): HistogramChild => {
-      h.zero({ [label]: value } as Partial<Record<L, string>>);
-      return h.labels({ [label]: value } as Partial<Record<L, string>>);
-    };
+    this.httpRequests = counter('http_requests_total', 'HTTP requests served, by route template, method and status.');
+    this.httpDuration = histogram(
+      'http_request_duration_seconds',
+      'Time from request start to the end of the response (whole stream for SSE).',
+      BUCKETS.http,
+    );
 
-    const ttfb = new Histogram({
-      name: `${p}time_to_first_byte_seconds`,
-      help: 'Time from request start to the first byte sent to the client, by model family.',
-      labelNames: ['model'],
-      buckets: [...BUCKETS.firstByte],
-      registers,
-    });
-    this.ttfb = byModel((f) => histogramChild(ttfb, 'model', f));
-    const streamDuration = new Histogram({
-      name: `${p}stream_duration_seconds`,
-      help: 'Duration of upstream-backed responses from start to end, by model family.',
-      labelNames: ['model'],
-      buckets: [...BUCKETS.stream],
-      registers,
-    });
-    this.streamDuration = byModel((f) => histogramChild(streamDuration, 'model', f));
+    const ttfb = histogram(
+      'time_to_first_byte_seconds',
+      'Time from request start to the first byte sent to the client, by model family.',
+      BUCKETS.firstByte,
+    );
+    this.ttfb = perValue(MODEL_FAMILIES, (model) => ttfb.cell({ model }));
+    const streamDuration = histogram(
+      'stream_duration_seconds',
+      'Duration of upstream-backed responses from start to end, by model family.',
+      BUCKETS.stream,
+    );
+    this.streamDuration = perValue(MODEL_FAMILIES, (model) => streamDuration.cell({ model }));
     new Gauge({
       name: `${p}inflight_streams`,
       help: 'Upstream-backed responses in progress on this replica (HPA custom metric).',
@@ -267,97 +380,45 @@ export class GatewayMetrics {
       },
     });
 
-    const inputTokens = new Counter({
-      name: `${p}input_tokens_total`,
-      help: 'Input tokens reported to clients, by model family.',
-      labelNames: ['model'],
-      registers,
-    });
-    this.inputTokens = byModel((f) => counterChild(inputTokens, 'model', f));
-    const outputTokens = new Counter({
-      name: `${p}output_tokens_total`,
-      help: 'Output tokens reported to clients, by model family.',
-      labelNames: ['model'],
-      registers,
-    });
-    this.outputTokens = byModel((f) => counterChild(outputTokens, 'model', f));
+    const inputTokens = counter('input_tokens_total', 'Input tokens reported to clients, by model family.');
+    this.inputTokens = perValue(MODEL_FAMILIES, (model) => inputTokens.cell({ model }));
+    const outputTokens = counter('output_tokens_total', 'Output tokens reported to clients, by model family.');
+    this.outputTokens = perValue(MODEL_FAMILIES, (model) => outputTokens.cell({ model }));
 
-    this.upstreamCalls = new Counter({
-      name: `${p}upstream_calls_total`,
-      help: 'Upstream (Kiro) HTTP calls by outcome class and credential id.',
-      labelNames: ['outcome', 'credential'],
-      registers,
-    });
-    const upstreamDuration = new Histogram({
-      name: `${p}upstream_call_duration_seconds`,
-      help: 'Time from sending an upstream call to its response headers (or failure), by outcome class.',
-      labelNames: ['outcome'],
-      buckets: [...BUCKETS.upstream],
-      registers,
-    });
-    this.upstreamDuration = byOutcome((o) => histogramChild(upstreamDuration, 'outcome', o));
-    const retries = new Counter({
-      name: `${p}upstream_retries_total`,
-      help: 'Upstream attempts retried after a transient failure, by the outcome that caused them.',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.retries = byOutcome((o) => counterChild(retries, 'outcome', o));
-    const failovers = new Counter({
-      name: `${p}credential_failovers_total`,
-      help: 'Switches to another credential within a request, by the outcome that caused them.',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.failovers = byOutcome((o) => counterChild(failovers, 'outcome', o));
-
-    new Counter({
-      name: `${p}eventstream_frames_total`,
-      help: 'AWS event-stream frames decoded from upstream responses.',
-      registers,
-      collect: function (this: Counter): void {
-        self.flushInto(this, 'pendingFrames');
-      },
-    });
-    new Counter({
-      name: `${p}eventstream_bytes_total`,
-      help: 'Bytes of AWS event-stream frames decoded from upstream responses.',
-      registers,
-      collect: function (this: Counter): void {
-        self.flushInto(this, 'pendingFrameBytes');
-      },
-    });
-    new Counter({
-      name: `${p}eventstream_crc_errors_total`,
-      help: 'Event-stream frames rejected for a bad prelude or message CRC.',
-      registers,
-      collect: function (this: Counter): void {
-        self.flushInto(this, 'pendingCrcErrors');
-      },
-    });
-    this.sseIndex = Object.freeze(
-      Object.fromEntries(SSE_EVENT_TYPES.map((t, i) => [t, i])) as Record<string, number>,
+    this.upstreamCalls = counter('upstream_calls_total', 'Upstream (Kiro) HTTP calls by outcome class and credential id.');
+    const upstreamDuration = histogram(
+      'upstream_call_duration_seconds',
+      'Time from sending an upstream call to its response headers (or failure), by outcome class.',
+      BUCKETS.upstream,
     );
-    const pendingSse = this.pendingSse;
-    new Counter({
-      name: `${p}sse_events_total`,
-      help: 'SSE events written to clients, by event name.',
-      labelNames: ['event'],
-      registers,
-      collect: function (this: Counter<'event'>): void {
-        for (let i = 0; i < pendingSse.length; i++) {
-          const n = pendingSse[i];
-          pendingSse[i] = 0;
-          // inc(0) still creates the series, so every event name is always exported.
-          this.inc({ event: SSE_EVENT_TYPES[i] }, n);
-        }
-      },
-    });
-    this.clientDisconnects = new Counter({
-      name: `${p}client_disconnects_total`,
-      help: 'Responses whose client closed the connection before the response was complete.',
-      registers,
-    });
+    this.upstreamDuration = perValue(OUTCOME_CLASSES, (outcome) => upstreamDuration.cell({ outcome }));
+    const retries = counter(
+      'upstream_retries_total',
+      'Upstream attempts retried after a transient failure, by the outcome that caused them.',
+    );
+    this.retries = perValue(OUTCOME_CLASSES, (outcome) => retries.cell({ outcome }));
+    const failovers = counter(
+      'credential_failovers_total',
+      'Switches to another credential within a request, by the outcome that caused them.',
+    );
+    this.failovers = perValue(OUTCOME_CLASSES, (outcome) => failovers.cell({ outcome }));
+
+    this.frames = counter('eventstream_frames_total', 'AWS event-stream frames decoded from upstream responses.').cell();
+    this.frameBytes = counter(
+      'eventstream_bytes_total',
+      'Bytes of AWS event-stream frames decoded from upstream responses.',
+    ).cell();
+    this.crcErrors = counter(
+      'eventstream_crc_errors_total',
+      'Event-stream frames rejected for a bad prelude or message CRC.',
+    ).cell();
+    const sseEvents = counter('sse_events_total', 'SSE events written to clients, by event name.');
+    this.sseEvents = SSE_EVENT_TYPES.map((event) => sseEvents.cell({ event }));
+    this.sseIndex = Object.freeze(Object.fromEntries(SSE_EVENT_TYPES.map((t, i) => [t, i])) as Record<string, number>);
+    this.clientDisconnects = counter(
+      'client_disconnects_total',
+      'Responses whose client closed the connection before the response was complete.',
+    ).cell();
 
     new Gauge({
       name: `${p}credentials_enabled`,
@@ -420,51 +481,27 @@ export class GatewayMetrics {
       },
     });
 
-    const refreshes = new Counter({
-      name: `${p}token_refreshes_total`,
-      help: 'Token refresh attempts by outcome.',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.refreshes = Object.fromEntries(REFRESH_OUTCOMES.map((o) => [o, counterChild(refreshes, 'outcome', o)])) as Record<
-      RefreshOutcome,
-      CounterChild
-    >;
-    this.lockWait = new Histogram({
-      name: `${p}refresh_lock_wait_seconds`,
-      help: 'Time spent waiting for a credential refresh lock.',
-      buckets: [...BUCKETS.lockWait],
-      registers,
-    });
-    this.lockContention = new Counter({
-      name: `${p}refresh_lock_contention_total`,
-      help: 'Refresh lock acquisitions that found the lock held by another request or replica.',
-      registers,
-    });
+    const refreshes = counter('token_refreshes_total', 'Token refresh attempts by outcome.');
+    this.refreshes = perValue(REFRESH_OUTCOMES, (outcome) => refreshes.cell({ outcome }));
+    this.lockWait = histogram(
+      'refresh_lock_wait_seconds',
+      'Time spent waiting for a credential refresh lock.',
+      BUCKETS.lockWait,
+    ).cell();
+    this.lockContention = counter(
+      'refresh_lock_contention_total',
+      'Refresh lock acquisitions that found the lock held by another request or replica.',
+    ).cell();
 
     this.redisCommands = new Set([...DEFAULT_REDIS_COMMANDS, ...(opts.redisCommands ?? [])].map((c) => c.toLowerCase()));
-    this.redisDuration = new Histogram({
-      name: `${p}redis_command_duration_seconds`,
-      help: 'Redis command latency by command (unknown commands are labelled other).',
-      labelNames: ['command'],
-      buckets: [...BUCKETS.redis],
-      registers,
-    });
-    this.redisErrors = new Counter({
-      name: `${p}redis_errors_total`,
-      help: 'Redis commands that failed, by command.',
-      labelNames: ['command'],
-      registers,
-    });
+    this.redisDuration = histogram(
+      'redis_command_duration_seconds',
+      'Redis command latency by command (unknown commands are labelled other).',
+      BUCKETS.redis,
+    );
+    this.redisErrors = counter('redis_errors_total', 'Redis commands that failed, by command.');
 
     if (opts.collectDefault ?? true) collectDefaultMetrics({ register: registry });
-  }
-
-  private flushInto(counter: Counter, field: 'pendingFrames' | 'pendingFrameBytes' | 'pendingCrcErrors'): void {
-    const n = this[field];
-    if (n === 0) return;
-    this[field] = 0;
-    counter.inc(n);
   }
 
   private credentialRecords(): readonly CredentialRecord[] {
@@ -482,18 +519,19 @@ export class GatewayMetrics {
     const m = (HTTP_METHODS as readonly string[]).includes(method) ? method : 'OTHER';
     const s = Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'other';
     const key = `${route} ${m} ${s}`;
-    let children = this.httpChildren.get(key);
-    if (!children) {
-      children = { count: this.httpRequests.labels(route, m, s), duration: this.httpDuration.labels(route, m, s) };
-      if (this.httpChildren.size < LABEL_CACHE_LIMIT) this.httpChildren.set(key, children);
+    let cells = this.httpCells.get(key);
+    if (!cells) {
+      const labels = { route, method: m, status: s };
+      cells = { count: this.httpRequests.cell(labels), duration: this.httpDuration.cell(labels) };
+      if (this.httpCells.size < LABEL_CACHE_LIMIT) this.httpCells.set(key, cells);
     }
-    children.count.inc();
-    children.duration.observe(seconds);
+    cells.count.value++;
+    cells.duration.observe(seconds);
   }
 
   /** Counts a response whose client left before it was complete. */
   recordClientDisconnect(): void {
-    this.clientDisconnects.inc();
+    this.clientDisconnects.value++;
   }
 
   /**
@@ -531,8 +569,8 @@ export class GatewayMetrics {
   /** Adds the usage of one response. */
   recordTokens(model: string, inputTokens: number, outputTokens: number): void {
     const family = modelFamily(model);
-    if (inputTokens > 0) this.inputTokens[family].inc(inputTokens);
-    if (outputTokens > 0) this.outputTokens[family].inc(outputTokens);
+    if (inputTokens > 0) this.inputTokens[family].value += inputTokens;
+    if (outputTokens > 0) this.outputTokens[family].value += outputTokens;
   }
 
   /** Counts one upstream HTTP call and its latency (to response headers or failure). */
@@ -540,71 +578,63 @@ export class GatewayMetrics {
     const o = knownOutcome(outcome);
     const c = credentialLabel(credentialId);
     const key = `${o} ${c}`;
-    let child = this.upstreamCallChildren.get(key);
-    if (!child) {
-      child = this.upstreamCalls.labels(o, c);
-      if (this.upstreamCallChildren.size < LABEL_CACHE_LIMIT) this.upstreamCallChildren.set(key, child);
+    let cell = this.upstreamCallCells.get(key);
+    if (!cell) {
+      cell = this.upstreamCalls.cell({ outcome: o, credential: c });
+      if (this.upstreamCallCells.size < LABEL_CACHE_LIMIT) this.upstreamCallCells.set(key, cell);
     }
-    child.inc();
+    cell.value++;
     this.upstreamDuration[o].observe(seconds);
   }
 
   /** Counts a retry (same or next credential) caused by `outcome`. */
   recordRetry(outcome: OutcomeClass): void {
-    this.retries[knownOutcome(outcome)].inc();
+    this.retries[knownOutcome(outcome)].value++;
   }
 
   /** Counts a switch to another credential caused by `outcome`. */
   recordFailover(outcome: OutcomeClass): void {
-    this.failovers[knownOutcome(outcome)].inc();
+    this.failovers[knownOutcome(outcome)].value++;
   }
 
-  /** Counts one decoded event-stream frame of `bytes` bytes. Hot path: no allocation. */
+  /** Counts one decoded event-stream frame of `bytes` bytes. Hot path: two additions. */
   recordFrame(bytes: number): void {
-    this.pendingFrames++;
-    this.pendingFrameBytes += bytes;
+    this.frames.value++;
+    this.frameBytes.value += bytes;
   }
 
   /** Counts one frame rejected for a bad CRC. */
   recordCrcError(): void {
-    this.pendingCrcErrors++;
+    this.crcErrors.value++;
   }
 
-  /** Counts one SSE event written to a client. Hot path: no allocation. */
+  /** Counts one SSE event written to a client (unknown names count as `other`). Hot path. */
   recordSseEvent(event: string): void {
-    this.pendingSse[this.sseIndex[event] ?? SSE_EVENT_TYPES.length - 1]++;
+    this.sseEvents[this.sseIndex[event] ?? SSE_EVENT_TYPES.length - 1].value++;
   }
 
   /** Counts one token-refresh attempt. */
   recordRefresh(outcome: RefreshOutcome): void {
-    (this.refreshes[outcome] ?? this.refreshes.rejected).inc();
+    (this.refreshes[outcome] ?? this.refreshes.rejected).value++;
   }
 
   /** Observes the wait for a refresh lock; `contended` when it was held by someone else. */
   observeRefreshLockWait(seconds: number, contended: boolean): void {
     this.lockWait.observe(seconds);
-    if (contended) this.lockContention.inc();
+    if (contended) this.lockContention.value++;
   }
 
   /** Observes one Redis command; `failed` also counts it in `redis_errors_total`. */
   observeRedisCommand(command: string, seconds: number, failed = false): void {
-    const label = this.redisLabel(command);
-    let children = this.redisChildren.get(label);
-    if (!children) {
-      children = { duration: this.redisDuration.labels(label), errors: this.redisErrors.labels(label) };
-      this.redisChildren.set(label, children);
+    let cells = this.redisCells.get(command);
+    if (!cells) {
+      const lower = command.toLowerCase();
+      const label = { command: this.redisCommands.has(lower) ? lower : 'other' };
+      cells = { duration: this.redisDuration.cell(label), errors: this.redisErrors.cell(label) };
+      if (this.redisCells.size < LABEL_CACHE_LIMIT) this.redisCells.set(command, cells);
     }
-    children.duration.observe(seconds);
-    if (failed) children.errors.inc();
-  }
-
-  private redisLabel(command: string): string {
-    const cached = this.redisLabels.get(command);
-    if (cached !== undefined) return cached;
-    const lower = command.toLowerCase();
-    const label = this.redisCommands.has(lower) ? lower : 'other';
-    if (this.redisLabels.size < LABEL_CACHE_LIMIT) this.redisLabels.set(command, label);
-    return label;
+    cells.duration.observe(seconds);
+    if (failed) cells.errors.value++;
   }
 
   /**

@@ -160,13 +160,20 @@ export interface SecretScrubberOptions {
 }
 
 /**
+ * Secrets up to this length are matched by one combined regular expression (one native scan
+ * whatever their number); longer ones (access and refresh tokens, often longer than the line
+ * itself) by `includes`, which is skipped outright when the secret is longer than the text.
+ */
+const REGEX_NEEDLE_MAX_LENGTH = 128;
+
+/**
  * Builds `scrub(text)`, which replaces every occurrence of a known secret value with
- * `[REDACTED]`. `source` is called on every scrub; when it returns the same array instance as
- * last time the prepared needle list is reused, so return a cached array and replace it only
- * when the secrets change (a token refresh). Costs nothing when the list is empty; otherwise one
- * `includes` per secret per call (each a few tens of nanoseconds on a log line). Secrets are also
- * matched in their JSON-escaped form, since the text is usually a serialized log line. If
- * `source` throws, the previous list keeps being used.
+ * `[REDACTED]`. `source` is called on every scrub; the prepared matchers are rebuilt only when
+ * the list changes (same instance: nothing to check; a new array with the same strings: one pass
+ * of comparisons), so returning a cached array replaced on token refresh is cheapest. Costs nothing when the list is empty; a typical request
+ * line with a few short keys and dozens of long tokens costs a few hundred nanoseconds. Secrets
+ * are also matched in their JSON-escaped form, since the text is usually a serialized log line.
+ * If `source` throws, the previous list keeps being used.
  */
 export function createSecretScrubber(
   source: () => readonly string[],
@@ -174,7 +181,9 @@ export function createSecretScrubber(
 ): (text: string) => string {
   const minLength = opts.minLength ?? 8;
   let lastList: readonly string[] | undefined;
-  let needles: string[] = [];
+  let longNeedles: string[] = [];
+  let shortTest: RegExp | undefined;
+  let shortReplace: RegExp | undefined;
 
   const prepare = (list: readonly string[]): void => {
     const set = new Set<string>();
@@ -184,8 +193,13 @@ export function createSecretScrubber(
       const escaped = JSON.stringify(s).slice(1, -1);
       if (escaped !== s) set.add(escaped);
     }
-    // Longest first, so a secret that contains another one is replaced whole.
-    needles = [...set].sort((a, b) => b.length - a.length);
+    // Longest first everywhere, so a secret that contains another one is replaced whole.
+    const needles = [...set].sort((a, b) => b.length - a.length);
+    longNeedles = needles.filter((n) => n.length > REGEX_NEEDLE_MAX_LENGTH);
+    const short = needles.filter((n) => n.length <= REGEX_NEEDLE_MAX_LENGTH);
+    const pattern = short.map(escapeRegExp).join('|');
+    shortTest = short.length > 0 ? new RegExp(pattern) : undefined;
+    shortReplace = short.length > 0 ? new RegExp(pattern, 'g') : undefined;
     lastList = list;
   };
 
@@ -196,15 +210,29 @@ export function createSecretScrubber(
     } catch {
       list = lastList;
     }
-    if (list !== undefined && list !== lastList) prepare(list);
-    if (needles.length === 0) return text;
+    if (list !== undefined && list !== lastList) {
+      if (lastList !== undefined && sameStrings(list, lastList)) lastList = list;
+      else prepare(list);
+    }
     let out = text;
-    for (let i = 0; i < needles.length; i++) {
-      const needle = needles[i];
+    for (let i = 0; i < longNeedles.length; i++) {
+      const needle = longNeedles[i];
       if (needle.length <= out.length && out.includes(needle)) out = out.replaceAll(needle, REDACTED);
     }
+    if (shortTest?.test(out)) out = out.replace(shortReplace!, REDACTED);
     return out;
   };
+}
+
+/** A fresh array with the same secrets must not cost a rebuild (the regex compile is the expensive part). */
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /**

@@ -89,6 +89,15 @@ describe('createSecretScrubber', () => {
     expect(scrub('short is too short to be scrubbed')).toBe('short is too short to be scrubbed');
   });
 
+  it('handles long tokens and short keys together, even when one contains the other', () => {
+    const longToken = `aoaAAAAAG${'x'.repeat(900)}-key-inside-1234-${'y'.repeat(100)}`;
+    const shortKey = 'key-inside-1234';
+    const regexy = 'a.b*c+(d)?[e]|f$^';
+    const scrub = createSecretScrubber(() => [shortKey, longToken, regexy]);
+    expect(scrub(`t=${longToken} k=${shortKey} r=${regexy} z=aXbbbc`)).toBe(`t=${REDACTED} k=${REDACTED} r=${REDACTED} z=aXbbbc`);
+    expect(scrub('nothing here')).toBe('nothing here');
+  });
+
   it('matches the JSON-escaped form of a secret', () => {
     const secret = 'abc"def\\ghi-123';
     const scrub = createSecretScrubber(() => [secret]);

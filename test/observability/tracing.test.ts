@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import Koa from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -43,9 +43,13 @@ function everything(spans: ReadableSpan[]): string {
   return JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, status: s.status })));
 }
 
-/** A gateway-shaped app: tracing → request logger → router, with a streaming /v1/messages. */
-async function startApp(exporter: InMemorySpanExporter) {
-  handle = initTracing({ exporter, env: {}, scrub: (t) => t.replaceAll(ACCESS_TOKEN, '[REDACTED]') });
+/**
+ * A gateway-shaped app: tracing → request logger → router, with a streaming /v1/messages. With
+ * `asyncContext` the handler relies on implicit parents; without, it passes them explicitly.
+ */
+async function startApp(exporter: InMemorySpanExporter, asyncContext = false) {
+  handle = initTracing({ exporter, env: {}, asyncContext, scrub: (t) => t.replaceAll(ACCESS_TOKEN, '[REDACTED]') });
+  const parentOf = (span: Span | undefined) => (asyncContext ? {} : { parent: span });
   const logs = captureLogs();
   const app = new Koa();
   app.use(createTracingMiddleware(handle.tracer));
@@ -60,14 +64,22 @@ async function startApp(exporter: InMemorySpanExporter) {
         setSafeAttributes(span, { [SPAN_ATTRS.credentialId]: 3, refreshToken: REFRESH_TOKEN });
         return 3;
       },
+      parentOf(state.span),
     );
-    await withChildSpan(SPAN_NAMES.tokenRefresh, { [SPAN_ATTRS.credentialId]: credentialId }, async () => {
-      await withChildSpan(SPAN_NAMES.refreshLockWait, undefined, () => sleep(5));
-    });
+    await withChildSpan(
+      SPAN_NAMES.tokenRefresh,
+      { [SPAN_ATTRS.credentialId]: credentialId },
+      async (refreshSpan) => {
+        await sleep(1);
+        await withChildSpan(SPAN_NAMES.refreshLockWait, undefined, () => sleep(5), parentOf(refreshSpan));
+      },
+      parentOf(state.span),
+    );
     await withChildSpan(SPAN_NAMES.upstreamCall, { [SPAN_ATTRS.credentialId]: credentialId }, () => sleep(5), {
       kind: SpanKind.CLIENT,
+      ...parentOf(state.span),
     });
-    const stream = StreamSpan.start();
+    const stream = asyncContext ? StreamSpan.start() : StreamSpan.start(SPAN_NAMES.stream, undefined, state.span);
     ctx.respond = false;
     ctx.res.writeHead(200, { 'content-type': 'text/event-stream' });
     try {
@@ -110,9 +122,14 @@ async function startApp(exporter: InMemorySpanExporter) {
     ctx.body = 'nope';
   });
   router.get('/child-fails', async (ctx) => {
-    await withChildSpan('failing.child', undefined, async () => {
-      throw new Error('child broke');
-    }).catch(() => undefined);
+    await withChildSpan(
+      'failing.child',
+      undefined,
+      async () => {
+        throw new Error('child broke');
+      },
+      parentOf((ctx.state as ObservabilityState).span),
+    ).catch(() => undefined);
     ctx.body = 'ok';
   });
   app.use(router.routes());
@@ -176,9 +193,12 @@ describe('initTracing', () => {
 });
 
 describe('createTracingMiddleware', () => {
-  it('builds the request span tree for a streamed response', async () => {
+  it.each([
+    ['explicit parents', false],
+    ['AsyncLocalStorage context', true],
+  ])('builds the request span tree for a streamed response (%s)', async (_label, asyncContext) => {
     const exporter = new InMemorySpanExporter();
-    const { url, logs } = await startApp(exporter);
+    const { url, logs } = await startApp(exporter, asyncContext);
     const res = await fetch(`${url}/v1/messages`, { method: 'POST' });
     expect((await res.text()).split('content_block_delta')).toHaveLength(6);
     const spans = await waitFor(
@@ -337,9 +357,22 @@ describe('withChildSpan', () => {
     expect(span.attributes['error.type']).toBe('Error');
   });
 
-  it('makes the child span active inside fn', async () => {
+  it('without asyncContext, a span with no explicit parent is a root span and nothing is made active', async () => {
     const exporter = new InMemorySpanExporter();
     handle = initTracing({ exporter, env: {} });
+    await withChildSpan('outer', undefined, async (outer) => {
+      expect(trace.getActiveSpan()).toBeUndefined();
+      await withChildSpan('inner', undefined, () => undefined);
+      await withChildSpan('inner-explicit', undefined, () => undefined, { parent: outer });
+    });
+    const spans = exporter.getFinishedSpans();
+    expect(byName(spans, 'inner').parentSpanContext).toBeUndefined();
+    expect(byName(spans, 'inner-explicit').parentSpanContext?.spanId).toBe(byName(spans, 'outer').spanContext().spanId);
+  });
+
+  it('with asyncContext, makes the child span active inside fn', async () => {
+    const exporter = new InMemorySpanExporter();
+    handle = initTracing({ exporter, env: {}, asyncContext: true });
     let inner: string | undefined;
     await withChildSpan('outer', undefined, async (span) => {
       await sleep(1);
