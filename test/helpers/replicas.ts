@@ -7,7 +7,7 @@
  * per test file, serialized across parallel test files by a lock directory). Set
  * KIRO_CLUSTER_SKIP_BUILD=1 to use dist/ as it is (it must exist).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,20 +39,25 @@ function isStale(): boolean {
   return statSync(GATEWAY_MAIN).mtimeMs < newestMtime(join(ROOT, 'src'));
 }
 
-const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
-let built = false;
+let building: Promise<void> | undefined;
 
 /**
  * Makes sure dist/src/main.js exists and is not older than src/. Builds with tsc under a lock so
  * parallel test files do not compile at the same time. Type errors elsewhere in the tree do not stop
- * tsc from emitting; only a missing main.js afterwards fails (with tsc's output).
+ * tsc from emitting; only a missing main.js afterwards fails (with tsc's output). Asynchronous, so
+ * the test process keeps serving its sockets (simulator, Redis clients) while tsc runs.
  */
-export function ensureBuilt(): void {
-  if (built) return;
+export function ensureBuilt(): Promise<void> {
+  building ??= build().catch((err: unknown) => {
+    building = undefined;
+    throw err;
+  });
+  return building;
+}
+
+async function build(): Promise<void> {
   if (process.env.KIRO_CLUSTER_SKIP_BUILD === '1') {
     if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run \`npm run build\` first (KIRO_CLUSTER_SKIP_BUILD=1 is set)`);
-    built = true;
     return;
   }
   const lock = join(tmpdir(), `kiro-gw-build-${createHash('sha1').update(ROOT).digest('hex').slice(0, 12)}.lock`);
@@ -69,24 +74,33 @@ export function ensureBuilt(): void {
         // gone meanwhile
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
-      sleepSync(250);
+      await sleep(250);
     }
   }
   try {
-    if (isStale()) {
-      const res = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8', timeout: BUILD_TIMEOUT_MS });
-      if (!existsSync(GATEWAY_MAIN)) {
-        throw new Error(
-          `could not build ${GATEWAY_MAIN} (\`npx tsc -p tsconfig.build.json\` exited ${res.status}):\n${res.stdout}${res.stderr}` +
-            '\nRun `npm run build` and fix the errors, or set KIRO_CLUSTER_SKIP_BUILD=1 to use an existing dist/.',
-        );
-      }
-      if (res.status !== 0) process.stderr.write(`[replicas] tsc reported errors but emitted dist/ (using it):\n${res.stdout.slice(0, 2000)}\n`);
+    if (!isStale()) return;
+    const res = await new Promise<{ status: number | null; output: string }>((resolve) => {
+      const child = spawn('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      const add = (c: Buffer) => (output = (output + c.toString('utf8')).slice(-20_000));
+      child.stdout.on('data', add);
+      child.stderr.on('data', add);
+      const timer = setTimeout(() => child.kill('SIGKILL'), BUILD_TIMEOUT_MS);
+      child.once('close', (status) => {
+        clearTimeout(timer);
+        resolve({ status, output });
+      });
+    });
+    if (!existsSync(GATEWAY_MAIN)) {
+      throw new Error(
+        `could not build ${GATEWAY_MAIN} (\`npx tsc -p tsconfig.build.json\` exited ${res.status}):\n${res.output}` +
+          '\nRun `npm run build` and fix the errors, or set KIRO_CLUSTER_SKIP_BUILD=1 to use an existing dist/.',
+      );
     }
+    if (res.status !== 0) process.stderr.write(`[replicas] tsc reported errors but emitted dist/ (using it):\n${res.output.slice(0, 2000)}\n`);
   } finally {
     rmdirSync(lock);
   }
-  built = true;
 }
 
 // --- processes ----------------------------------------------------------------------------------
@@ -124,7 +138,7 @@ export interface ReplicaOptions {
 
 /** Starts one gateway process and waits for its "listening on" line. */
 export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
-  ensureBuilt();
+  await ensureBuilt();
   const name = opts.name ?? 'gw';
   const env: Record<string, string> = {
     ...gatewayEnv(opts.simUrl),
@@ -237,7 +251,7 @@ export interface Cluster {
 
 /** Starts `n` gateway processes in parallel sharing one credentials.json (and Redis, when given). */
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
-  ensureBuilt();
+  await ensureBuilt();
   const credentialsPath = typeof opts.credentials === 'string' ? opts.credentials : writeCredentials(opts.credentials);
   const started = await Promise.allSettled(
     Array.from({ length: opts.n }, (_, i) =>
