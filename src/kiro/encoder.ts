@@ -19,6 +19,7 @@ import {
 
 const NAME_LENGTH_BYTES = 1;
 const TYPE_BYTES = 1;
+const INTEGER_BYTES = { byte: 1, short: 2, integer: 4 } as const;
 const utf8 = new TextEncoder();
 
 /** Shorthand for a string header value. */
@@ -42,13 +43,13 @@ export function encodeHeaders(headers: Record<string, FrameHeaderValue>): Uint8A
         valueSize = 0;
         break;
       case 'byte':
-        valueSize = 1;
-        break;
       case 'short':
-        valueSize = 2;
-        break;
       case 'integer':
-        valueSize = 4;
+        valueSize = INTEGER_BYTES[header.type];
+        const limit = 2 ** (valueSize * 8 - 1);
+        if (!Number.isInteger(header.value) || header.value < -limit || header.value >= limit) {
+          throw new RangeError(`${header.type} header ${nameText} out of range: ${header.value}`);
+        }
         break;
       case 'long':
       case 'timestamp':

@@ -69,10 +69,14 @@ describe('encodeFrame', () => {
     expect(encodeFrame({}, new Uint8Array(0))).toEqual(fixture('positive', 'empty-frame.bin'));
   });
 
-  it('rejects empty header names, oversized string values and uuids of the wrong size', () => {
+  it('rejects empty header names, oversized string values, wrong-size uuids and out-of-range integers', () => {
     expect(() => encodeFrame({ '': stringHeader('x') }, new Uint8Array(0))).toThrow('header name');
     expect(() => encodeFrame({ a: stringHeader('x'.repeat(40_000)) }, new Uint8Array(0))).toThrow('exceeds');
     expect(() => encodeFrame({ u: { type: 'uuid', value: new Uint8Array(3) } }, new Uint8Array(0))).toThrow('uuid');
+    expect(() => encodeFrame({ b: { type: 'byte', value: 128 } }, new Uint8Array(0))).toThrow('out of range');
+    expect(() => encodeFrame({ s: { type: 'short', value: -32769 } }, new Uint8Array(0))).toThrow('out of range');
+    expect(() => encodeFrame({ i: { type: 'integer', value: 1.5 } }, new Uint8Array(0))).toThrow('out of range');
+    expect(() => encodeFrame({ b: { type: 'byte', value: -128 }, i: { type: 'integer', value: 2 ** 31 - 1 } }, new Uint8Array(0))).not.toThrow();
   });
 });
 
