@@ -273,7 +273,8 @@ function parentContext(parent: Span | undefined): OtelContext {
  * refresh (lock wait included) and the upstream call. `fn` receives the span: pass it as
  * `parent` to nested calls. `attrs` go through {@link safeAttributes}; inside `fn`, prefer
  * {@link setSafeAttributes}. With `asyncContext: true` the span is also made active for `fn`.
- * When tracing is off, `fn` gets a non-recording span and nothing else happens.
+ * Spans come from the tracer of the live `initTracing()` handle; when tracing is off, `fn` gets a
+ * non-recording span and nothing else happens.
  *
  * @example
  * const lease = await withChildSpan(SPAN_NAMES.credentialSelect, { [SPAN_ATTRS.model]: model },
