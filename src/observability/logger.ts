@@ -116,7 +116,7 @@ export interface ObservabilityState {
   requestId?: string;
   /** Child logger bound to `requestId` (set by the request logger). */
   log?: pino.Logger;
-  /** Filled by the handler, read when the response ends. */
+  /** Filled by the handler, read when the response ends; the request logger starts it as `{}`. */
   logFields?: RequestLogFields;
   /** The server span (set by the tracing middleware). */
   span?: Span;
@@ -279,6 +279,8 @@ export function createRequestLogger(logger: pino.Logger, opts: RequestLoggerOpti
       ? logger.child({ requestId, traceId: spanContext.traceId })
       : logger.child({ requestId });
     state.log = log;
+    // Handlers may add fields one by one (`ctx.state.logFields.model = …`) or replace the object.
+    state.logFields ??= {};
 
     return whenResponseDone(ctx, next, (end) => {
       const status = responseStatus(ctx, end);

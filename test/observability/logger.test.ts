@@ -163,6 +163,7 @@ describe('createRequestLogger', () => {
       r.get('/hello', (ctx) => {
         seen = ctx.state as ObservabilityState;
         seen.log?.info('inside handler');
+        seen.logFields!.model = 'claude-haiku-4-5'; // starts as {}, fields can be added one by one
         ctx.body = 'hi';
       }),
     );
@@ -172,7 +173,8 @@ describe('createRequestLogger', () => {
     expect(id).toMatch(/^req_[0-9A-Za-z]{24}$/);
     expect(res.headers.get('x-request-id')).toBe(id);
     expect(seen?.requestId).toBe(id);
-    await waitFor(() => requestLines().length === 1, 2000, 'request line');
+    const [line] = await waitFor(() => (requestLines().length === 1 ? requestLines() : undefined), 2000, 'request line');
+    expect(line).toMatchObject({ requestId: id, model: 'claude-haiku-4-5', status: 200 });
     const handlerLine = out.json().find((l) => l.msg === 'inside handler');
     expect(handlerLine?.requestId).toBe(id);
   });
