@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     },
   });
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
-  const gateway = await buildGateway(config, { log: (level, msg, fields) => logger[level](fields ?? {}, msg) });
+  const gateway = await buildGateway(config, { logger });
   const { url } = await gateway.listen();
 
   process.stdout.write(`

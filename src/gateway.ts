@@ -3,6 +3,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type Koa from 'koa';
+import Router from '@koa/router';
+import type { Logger } from 'pino';
+import { createRequestLogger } from './observability/logger.js';
+import { GatewayMetrics, createMetricsMiddleware } from './observability/metrics.js';
+import { createTracingMiddleware, type TracingHandle } from './observability/tracing.js';
+import { createRequestObserver, recordPoolEvent } from './observability/request-observer.js';
+import { SECRET_FIELDS } from './credentials/types.js';
 import type { GatewayConfig } from './config.js';
 import { createApp } from './server.js';
 import { Lifecycle } from './lifecycle.js';
@@ -35,6 +42,12 @@ export interface Gateway {
 
 export interface BuildOptions {
   replicaId?: string;
+  /** Request log lines and component logs; none when omitted. */
+  logger?: Logger;
+  /** Prometheus metrics; a fresh registry (without default process metrics) when omitted. */
+  metrics?: GatewayMetrics;
+  /** OpenTelemetry; spans are recorded only when this handle is enabled. */
+  tracing?: TracingHandle;
   /** Logs a message from components that do not take a pino logger. */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -48,6 +61,7 @@ async function createStore(
   replicaId: string,
   log: BuildOptions['log'],
   heartbeat: () => Record<string, unknown>,
+  metrics: GatewayMetrics,
 ): Promise<CredentialStore> {
   if (!usesRedis(config)) {
     return MemoryCredentialStore.fromFile(config.credentialsPath, config, {
@@ -69,23 +83,47 @@ async function createStore(
     replicaId,
     log,
     heartbeat,
+    onRedisCommand: (name, ms, ok) => metrics.observeRedisCommand(name, ms / 1000, !ok),
   });
 }
 
 /** Builds store, pool, client and app from configuration. */
 export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {}): Promise<Gateway> {
   const replicaId = opts.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const logger = opts.logger;
+  const log: BuildOptions['log'] = opts.log ?? (logger ? (level, msg, fields) => logger[level](fields ?? {}, msg) : undefined);
+  const metrics = opts.metrics ?? new GatewayMetrics({ collectDefault: false });
   const lifecycle = new Lifecycle();
-  const store = await createStore(config, replicaId, opts.log, () => ({ inFlight: lifecycle.inFlight }));
+  const store = await createStore(config, replicaId, log, () => ({ inFlight: lifecycle.inFlight }), metrics);
   await store.init();
+  metrics.setCredentialSource(() => store.list());
   const refresher = new TokenRefresher(config);
-  const pool = new CredentialPool({ store, refresher, config, log: opts.log });
+  const pool = new CredentialPool({ store, refresher, config, log, onEvent: (e) => recordPoolEvent(metrics, e) });
   const client = new KiroClient(config);
   const balance = new BalanceService({ store, pool, config });
   const admin = createAdminRouter(adminDeps(config, store, pool, balance, refresher, lifecycle, replicaId));
-  const app = createApp({ config, store, pool, client, lifecycle, routers: [admin], extraRoutes: [serveAdminUi()] });
+  const middleware: Koa.Middleware[] = [];
+  if (opts.tracing?.enabled) middleware.push(createTracingMiddleware(opts.tracing.tracer));
+  if (logger) middleware.push(createRequestLogger(logger, { quietPaths: ['/healthz', '/readyz', '/metrics'] }));
+  middleware.push(createMetricsMiddleware(metrics));
+  const routers: Router[] = [admin];
+  if (config.metrics.enabled && !config.metrics.port) routers.push(metricsRouter(metrics));
+  const app = createApp({
+    config,
+    store,
+    pool,
+    client,
+    lifecycle,
+    middleware,
+    routers,
+    extraRoutes: [serveAdminUi()],
+    observer: createRequestObserver(metrics),
+    onServerError: (err, ctx) =>
+      (ctx.state.log ?? logger)?.error({ err: describe(err), path: ctx.path }, 'request failed with a server error'),
+  });
 
   let server: Server | undefined;
+  let metricsServer: Server | undefined;
   return {
     app,
     config,
@@ -102,9 +140,13 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
         server!.once('error', reject);
         server!.listen(config.port, config.host, () => resolve());
       });
-      const address = server.address() as AddressInfo;
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return { url: `http://${host}:${address.port}`, server };
+      if (config.metrics.enabled && config.metrics.port) {
+        const metricsApp = new (await import('koa')).default();
+        metricsApp.use(metricsRouter(metrics).routes());
+        metricsServer = createServer(metricsApp.callback());
+        await new Promise<void>((resolve) => metricsServer!.listen(config.metrics.port, config.host, () => resolve()));
+      }
+      return { url: urlOf(server), server };
     },
     async close(graceMs = config.shutdown.graceMs) {
       const closed = server ? new Promise<void>((resolve) => server!.close(() => resolve())) : Promise.resolve();
@@ -114,6 +156,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
       await closed;
       pool.dispose();
       await Promise.allSettled([store.close(), client.close(), refresher.close(), balance.close()]);
+      if (metricsServer) await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
     },
   };
 }
@@ -161,5 +204,43 @@ function adminDeps(
         inFlight: Number(r.info.inFlight ?? 0),
       }));
     },
+  };
+}
+
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+function describe(err: unknown): { name: string; message: string } {
+  return err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
+}
+
+/** `GET /metrics` in the Prometheus text format. */
+function metricsRouter(metrics: GatewayMetrics): Router {
+  const router = new Router();
+  router.get('/metrics', async (ctx) => {
+    ctx.set('content-type', metrics.contentType);
+    ctx.body = await metrics.metricsText();
+  });
+  return router;
+}
+
+/**
+ * Every secret value the process knows (keys from config, tokens of every credential), for the
+ * logger's last-line-of-defence scrubber. Recomputed only when credentials change.
+ */
+export function secretSource(config: GatewayConfig, store: Pick<CredentialStore, 'list' | 'onChange'>): () => readonly string[] {
+  let cached: string[] | undefined;
+  store.onChange(() => {
+    cached = undefined;
+  });
+  return () => {
+    if (cached) return cached;
+    const values = [config.apiKey, config.adminApiKey, config.proxyPassword, config.countTokensApiKey, config.kiroApiKeyCredential];
+    for (const { credential } of store.list()) for (const field of SECRET_FIELDS) values.push(credential[field] ?? '');
+    cached = values.filter((v) => v.length >= 8);
+    return cached;
   };
 }

@@ -1,33 +1,40 @@
 #!/usr/bin/env node
-import { loadConfig, ConfigError } from './config.js';
-import { buildGateway } from './gateway.js';
+import { loadConfig, ConfigError, type GatewayConfig } from './config.js';
+import { buildGateway, secretSource } from './gateway.js';
 import { createLogger } from './observability/logger.js';
+import { GatewayMetrics } from './observability/metrics.js';
+import { initTracing } from './observability/tracing.js';
 
 /** Process entry: load config, build the gateway, listen, drain on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const warnings: string[] = [];
-  let config;
+  let config: GatewayConfig;
   try {
     config = loadConfig({ warn: (m) => warnings.push(m) });
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`kiro-gateway: invalid configuration: ${err.message}\n`);
+      process.stderr.write(`kiro-gateway: ${err.message}\n`);
       process.exit(2);
     }
     throw err;
   }
-  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
+  let secrets: () => readonly string[] = () => [];
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, secrets: () => secrets() });
   for (const warning of warnings) logger.warn(warning);
 
-  const gateway = await buildGateway(config, {
-    log: (level, msg, fields) => logger[level](fields ?? {}, msg),
-  });
+  const tracing = initTracing({ serviceVersion: process.env.npm_package_version });
+  const metrics = new GatewayMetrics({ collectDefault: true });
+  const gateway = await buildGateway(config, { logger, metrics, tracing });
+  secrets = secretSource(config, gateway.store);
   const { url } = await gateway.listen();
   logger.info(
-    { url, store: gateway.store.kind, credentials: gateway.store.list().length, replica: gateway.replicaId },
+    { url, store: gateway.store.kind, credentials: gateway.store.list().length, replica: gateway.replicaId, tracing: tracing.enabled },
     `kiro-gateway listening on ${url}`,
   );
   if (!config.apiKey) logger.warn('no apiKey configured: every client request will be rejected (set apiKey or KIRO_CLIENT_API_KEY)');
+  if (gateway.store.list().length === 0) {
+    logger.warn(`no credentials loaded from ${config.credentialsPath}: requests will fail until one is added (credentials.json or the admin API)`);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -36,8 +43,9 @@ async function main(): Promise<void> {
     logger.info({ signal, inFlight: gateway.lifecycle.inFlight }, 'shutting down: draining open streams');
     try {
       await gateway.close();
+      await tracing.shutdown();
       logger.info('shutdown complete');
-      logger.flush?.();
+      logger.flush();
       process.exit(0);
     } catch (err) {
       logger.error({ err }, 'shutdown failed');

@@ -48,7 +48,9 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
   const request = validateMessagesRequest(raw);
   const converted = convertRequest(request, { conversationId: sessionIdHeader(ctx) });
   const obs = deps.observer.begin(ctx, request.model);
+  (ctx.state.logFields as Record<string, unknown>).stream = request.stream === true;
 
+  let failed: unknown;
   const controller = new AbortController();
   const untrack = deps.lifecycle.track(controller);
   const res = ctx.res;
@@ -64,10 +66,10 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
     }
     const body = JSON.stringify(converted.body);
     const { value: upstream, lease } = await deps.pool.execute(
-      { kiroModelId: converted.kiroModelId, signal: controller.signal },
-      (l) => deps.client.generate(body, l.credential, l.accessToken, controller.signal),
+      { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e) },
+      (l) => obs.attempt(l.credential.id, () => deps.client.generate(body, l.credential, l.accessToken, controller.signal)),
     );
-    obs.upstreamReady(lease.credential.id);
+    obs.upstreamReady(lease.credential.id, lease.attempt);
     try {
       const converter = new KiroToAnthropicStream({
         model: request.model,
@@ -85,9 +87,13 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
     } finally {
       lease.release();
     }
+  } catch (err) {
+    failed = err;
+    throw err;
   } finally {
     res.off('close', onClose);
     untrack();
+    obs.end(failed);
   }
 }
 
@@ -192,7 +198,7 @@ async function streamResponse(
           first = false;
           obs.firstByte();
         }
-        obs.sseEvents(events.length);
+        obs.sseEvents(events);
         return write(res, encodeSseEvents(events), signal);
       };
       await emit(converter.start());
@@ -209,7 +215,7 @@ async function streamResponse(
       // A failed buffered stream shows only the error: partial content would be accounted as a full turn.
       const out = failed ? held.slice(-1) : held;
       obs.firstByte();
-      obs.sseEvents(out.length);
+      obs.sseEvents(out);
       await write(res, encodeSseEvents(out), signal);
     }
   } finally {

@@ -1,4 +1,6 @@
 import type { Context } from 'koa';
+import type { StreamEvent } from './types.js';
+import type { PoolEvent } from '../credentials/pool.js';
 
 /** The converter facts an observer records at the end of a stream. */
 export interface StreamOutcome {
@@ -9,12 +11,18 @@ export interface StreamOutcome {
 
 /** Per-request hooks of the messages pipeline: metrics, traces and the request log line hang here. */
 export interface RequestObservation {
-  upstreamReady(credentialId: number): void;
+  /** Request-scoped pool events (a wait for a token refresh). */
+  poolEvent(e: PoolEvent): void;
+  /** Wraps one upstream attempt (for its span). */
+  attempt<T>(credentialId: number, call: () => Promise<T>): Promise<T>;
+  upstreamReady(credentialId: number, attempts: number): void;
   firstByte(): void;
   frame(bytes: number): void;
   frameError(err: Error): void;
-  sseEvents(count: number): void;
+  sseEvents(events: readonly StreamEvent[]): void;
   finished(outcome: StreamOutcome, failure?: { type: string; message: string }): void;
+  /** Always called once when the request is over, whatever happened. */
+  end(error?: unknown): void;
 }
 
 /** Creates one observation per messages request. */
@@ -22,31 +30,30 @@ export interface RequestObserver {
   begin(ctx: Context, model: string): RequestObservation;
 }
 
-const NOOP_OBSERVATION: RequestObservation = {
-  upstreamReady() {},
-  firstByte() {},
-  frame() {},
-  frameError() {},
-  sseEvents() {},
-  finished() {},
-};
-
-/** Records only the log fields; used when metrics and tracing are off. */
+/** Records only the log fields; used when no observer is configured (tests of the bare app). */
 export const logFieldsObserver: RequestObserver = {
   begin(ctx, model) {
     const fields: Record<string, unknown> = (ctx.state.logFields ??= {});
     fields.model = model;
     return {
-      ...NOOP_OBSERVATION,
-      upstreamReady(credentialId) {
+      poolEvent() {},
+      attempt: (_id, call) => call(),
+      upstreamReady(credentialId, attempts) {
         fields.credentialId = credentialId;
+        fields.attempts = attempts;
       },
+      firstByte() {},
+      frame() {},
+      frameError() {},
+      sseEvents() {},
       finished(outcome, failure) {
         fields.inputTokens = outcome.inputTokens;
         fields.outputTokens = outcome.outputTokens;
         fields.stopReason = outcome.stopReason;
+        fields.outcome = failure ? 'truncated' : 'ok';
         if (failure) fields.streamError = failure.message;
       },
+      end() {},
     };
   },
 };

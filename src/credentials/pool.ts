@@ -56,7 +56,17 @@ export type AttemptOutcome =
 export type PoolEvent =
   | { type: 'attempt'; credentialId: number; attempt: number; outcome: AttemptOutcome; status?: number; durationMs: number }
   | { type: 'failover'; fromId: number; reason: AttemptOutcome | 'refresh_failed' }
-  | { type: 'refresh'; credentialId: number; outcome: 'success' | 'failure'; kind?: RefreshErrorKind; durationMs: number }
+  /** A refresh under the lock; `skipped` = another holder had refreshed while we waited. */
+  | {
+      type: 'refresh';
+      credentialId: number;
+      outcome: 'success' | 'failure' | 'skipped';
+      kind?: RefreshErrorKind;
+      durationMs: number;
+      lockWaitMs?: number;
+    }
+  /** Request-scoped (execute's `onEvent` only): this request waited for a token refresh. */
+  | { type: 'refresh_wait'; credentialId: number; outcome: 'success' | 'failure'; durationMs: number }
   | { type: 'disable'; credentialId: number; reason: DisabledReason }
   | { type: 'enable'; credentialId: number; reason: 'self_heal' | 'quota_reset' };
 
@@ -288,10 +298,13 @@ export class CredentialPool {
 
   /** Runs `attempt` with credentials in policy order until one succeeds. */
   async execute<T>(
-    request: { kiroModelId: string; signal: AbortSignal },
+    request: { kiroModelId: string; signal: AbortSignal; onEvent?: (e: PoolEvent) => void },
     attempt: (lease: Lease) => Promise<AttemptResult<T>>,
   ): Promise<{ value: T; lease: Lease }> {
     const { signal } = request;
+    const tokenFor = request.onEvent
+      ? (id: number, rejected: string | null) => this.observedToken(id, rejected, signal, request.onEvent!)
+      : (id: number, rejected: string | null) => this.obtainToken(id, rejected, signal);
     signal.throwIfAborted();
     const limits = this.config.pool;
     const opus = request.kiroModelId.toLowerCase().includes('opus');
@@ -330,7 +343,7 @@ export class CredentialPool {
       const lease = this.acquire(id);
       let token: string;
       try {
-        token = await this.obtainToken(id, null, signal);
+        token = await tokenFor(id, null);
       } catch (err) {
         lease.release();
         if (signal.aborted) throw signal.reason;
@@ -395,7 +408,7 @@ export class CredentialPool {
           if (pick.record.credential.authMethod !== 'api_key' && !state.forced.has(id)) {
             state.forced.add(id);
             try {
-              await this.obtainToken(id, lease.accessToken, signal);
+              await tokenFor(id, lease.accessToken);
               retrySame = id;
               continue;
             } catch (err) {
@@ -440,6 +453,26 @@ export class CredentialPool {
    * `rejected` is null for a normal lookup, else the token the upstream refused (forced refresh):
    * a stored token that differs from it was refreshed by someone else meanwhile and is reused.
    */
+  /** obtainToken, telling `onEvent` when the request had to wait for a refresh (for its trace). */
+  private async observedToken(
+    id: number,
+    rejected: string | null,
+    signal: AbortSignal,
+    onEvent: (e: PoolEvent) => void,
+  ): Promise<string> {
+    const started = this.now();
+    const pending = this.obtainToken(id, rejected, signal);
+    if (!this.refreshing.has(id)) return pending;
+    try {
+      const token = await pending;
+      onEvent({ type: 'refresh_wait', credentialId: id, outcome: 'success', durationMs: this.now() - started });
+      return token;
+    } catch (err) {
+      onEvent({ type: 'refresh_wait', credentialId: id, outcome: 'failure', durationMs: this.now() - started });
+      throw err;
+    }
+  }
+
   private obtainToken(id: number, rejected: string | undefined | null, signal?: AbortSignal): Promise<string> {
     const record = this.store.get(id);
     if (!record) return Promise.reject(new NotFoundError(`credential ${id} not found`));
@@ -604,11 +637,16 @@ export class CredentialPool {
   }
 
   private async refreshUnderLock(id: number, force: boolean, rejectedToken: string | undefined): Promise<string> {
+    const lockRequested = this.now();
     return this.store.withRefreshLock(id, async (fresh, lockSignal) => {
+      const lockWaitMs = this.now() - lockRequested;
       const cred = fresh.credential;
       if (cred.authMethod === 'api_key' && cred.kiroApiKey) return cred.kiroApiKey;
       // Another request or replica may have refreshed while we waited for the lock.
-      if (this.isFresh(cred) && (!force || cred.accessToken !== rejectedToken)) return cred.accessToken!;
+      if (this.isFresh(cred) && (!force || cred.accessToken !== rejectedToken)) {
+        this.emit({ type: 'refresh', credentialId: id, outcome: 'skipped', durationMs: 0, lockWaitMs });
+        return cred.accessToken!;
+      }
       if (TEST_REFRESH_PAUSE) await testRefreshPause('before', id);
       const started = this.now();
       let result;
@@ -631,7 +669,7 @@ export class CredentialPool {
       }
       if (TEST_REFRESH_PAUSE) await testRefreshPause('after-write', id);
       this.store.updateStats(id, () => ({ refreshFailureCount: 0 }));
-      this.emit({ type: 'refresh', credentialId: id, outcome: 'success', durationMs: this.now() - started });
+      this.emit({ type: 'refresh', credentialId: id, outcome: 'success', durationMs: this.now() - started, lockWaitMs });
       this.log('debug', 'access token refreshed', { credentialId: id, expiresAt });
       return result.accessToken;
     });

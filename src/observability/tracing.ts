@@ -438,3 +438,36 @@ function fieldAttributes(f: RequestLogFields): Attributes {
   if (typeof f.stream === 'boolean') a[SPAN_ATTRS.stream] = f.stream;
   return a;
 }
+
+/**
+ * Starts a child span of `parent` that the caller ends (for spans that do not wrap one call, such as
+ * credential selection, which ends when the upstream answers). Undefined when tracing is off.
+ */
+export function startChildSpan(name: string, attrs: Attributes | undefined, parent: Span | undefined): Span | undefined {
+  const tracer = activeTracer;
+  if (!tracer) return undefined;
+  return tracer.startSpan(name, { attributes: attrs ? safeAttributes(attrs) : undefined }, parentContext(parent));
+}
+
+/**
+ * Records a span that already happened (its start is `durationMs` ago), e.g. a token refresh the
+ * pool reports once it is over. `failed` marks it as an error.
+ */
+export function recordPastSpan(
+  name: string,
+  durationMs: number,
+  attrs: Attributes | undefined,
+  parent: Span | undefined,
+  failed = false,
+): void {
+  const tracer = activeTracer;
+  if (!tracer) return;
+  const end = Date.now();
+  const span = tracer.startSpan(
+    name,
+    { attributes: attrs ? safeAttributes(attrs) : undefined, startTime: end - durationMs },
+    parentContext(parent),
+  );
+  if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: 'failed' });
+  span.end(end);
+}
