@@ -15,7 +15,7 @@ import { createApp } from './server.js';
 import { Lifecycle } from './lifecycle.js';
 import { KiroClient } from './kiro/client.js';
 import type { CredentialStore } from './credentials/store.js';
-import { envApiKeyCredential, loadCredentialsFile } from './credentials/file.js';
+import { envApiKeyCredential, loadCredentialsFile, writeFileAtomic } from './credentials/file.js';
 import { MemoryCredentialStore } from './credentials/memory-store.js';
 import type { RedisCredentialStore } from './credentials/redis-store.js';
 import { TokenRefresher } from './credentials/refresh.js';
@@ -100,6 +100,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
   const refresher = new TokenRefresher(config);
   const pool = new CredentialPool({ store, refresher, config, log, onEvent: (e) => recordPoolEvent(metrics, e) });
   const client = new KiroClient(config);
+  followSharedMode(store, pool);
   const balance = new BalanceService({ store, pool, config });
   const admin = createAdminRouter(adminDeps(config, store, pool, balance, refresher, lifecycle, replicaId));
   const middleware: Koa.Middleware[] = [];
@@ -178,7 +179,10 @@ function adminDeps(
     inFlight: (id) => pool.inFlight(id),
     currentId: () => pool.currentId(),
     getMode: () => pool.mode,
-    setMode: (mode) => pool.setMode(mode),
+    setMode: async (mode) => {
+      await store.setSetting(LOAD_BALANCING_MODE, mode);
+      if (store.kind === 'memory' && config.configPath) await persistModeToConfig(config.configPath, mode);
+    },
     refreshToken: async (id) => {
       await pool.accessTokenFor(id, { force: true });
     },
@@ -243,4 +247,25 @@ export function secretSource(config: GatewayConfig, store: Pick<CredentialStore,
     cached = values.filter((v) => v.length >= 8);
     return cached;
   };
+}
+
+const LOAD_BALANCING_MODE = 'loadBalancingMode';
+
+/** The load-balancing mode is shared: an admin change on any replica reaches every pool. */
+function followSharedMode(store: CredentialStore, pool: CredentialPool): void {
+  const apply = (value: string | undefined) => {
+    if (value === 'priority' || value === 'balanced') pool.setMode(value);
+  };
+  apply(store.getSetting(LOAD_BALANCING_MODE));
+  store.onSettingChange((key, value) => {
+    if (key === LOAD_BALANCING_MODE) apply(value);
+  });
+}
+
+/** kiro.rs persists the mode in config.json; so does the single-process mode (atomically). */
+async function persistModeToConfig(path: string, mode: string): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  json.loadBalancingMode = mode;
+  await writeFileAtomic(path, `${JSON.stringify(json, null, 2)}\n`);
 }

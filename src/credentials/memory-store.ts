@@ -49,6 +49,8 @@ export class MemoryCredentialStore implements CredentialStore {
   private readonly ephemeralIds = new Set<number>();
   private readonly originalEntries: Map<number, CredentialFileEntry>;
   private readonly listeners = new Set<(id: number | null) => void>();
+  private readonly settings = new Map<string, string>();
+  private readonly settingListeners = new Set<(key: string, value: string) => void>();
   private readonly refreshLocks = new KeyedMutex<number>();
   private sorted: CredentialRecord[] | null = null;
   private form: CredentialsFileForm;
@@ -169,6 +171,22 @@ export class MemoryCredentialStore implements CredentialStore {
   onChange(listener: (id: number | null) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  getSetting(key: string): string | undefined {
+    return this.settings.get(key);
+  }
+
+  /** One process: nothing to share. Persisting (kiro.rs writes config.json) is the gateway's job. */
+  async setSetting(key: string, value: string): Promise<void> {
+    if (this.settings.get(key) === value) return;
+    this.settings.set(key, value);
+    for (const listener of this.settingListeners) listener(key, value);
+  }
+
+  onSettingChange(listener: (key: string, value: string) => void): () => void {
+    this.settingListeners.add(listener);
+    return () => this.settingListeners.delete(listener);
   }
 
   health(): { ok: boolean; degraded: boolean; detail?: string } {

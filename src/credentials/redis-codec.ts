@@ -42,6 +42,8 @@ export interface RedisKeys {
   readonly meta: string;
   readonly events: string;
   readonly replicas: string;
+  /** Hash of shared gateway settings (load-balancing mode). */
+  readonly settings: string;
   cred(id: number): string;
   stats(id: number): string;
   refreshLock(id: number): string;
@@ -60,6 +62,7 @@ export function redisKeys(keyPrefix: string, cluster = false): RedisKeys {
     seq: `${prefix}seq`,
     seedHashes: `${prefix}seedhash`,
     meta: `${prefix}meta`,
+    settings: `${prefix}settings`,
     events: `${prefix}events`,
     replicas: `${prefix}replicas`,
     cred: (id) => `${prefix}${CRED_KEY}${id}`,

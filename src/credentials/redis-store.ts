@@ -90,6 +90,8 @@ export class RedisCredentialStore implements CredentialStore {
   readonly kind = 'redis' as const;
 
   private readonly keys: RedisKeys;
+  private readonly settings = new Map<string, string>();
+  private readonly settingListeners = new Set<(key: string, value: string) => void>();
   private readonly tracker: CommandTracker;
   private readonly client: RedisClient;
   private readonly subscriber: RedisClient;
@@ -159,6 +161,7 @@ export class RedisCredentialStore implements CredentialStore {
       await waitReady(this.subscriber, timeout);
       await this.subscriber.subscribe(this.keys.events);
       await this.mirror.read(undefined); // after subscribing, so no change falls in between
+      await this.readSettings();
     } catch (err) {
       this.client.disconnect();
       this.subscriber.disconnect();
@@ -167,13 +170,44 @@ export class RedisCredentialStore implements CredentialStore {
     this.initialized = true;
     this.every(this.options.statsFlushIntervalMs ?? 200, () => this.tick());
     this.every(this.options.resyncIntervalMs, () => {
-      if (this.online) this.mirror.read(undefined).catch((err) => this.markDegraded(err));
+      if (!this.online) return;
+      this.mirror.read(undefined).catch((err) => this.markDegraded(err));
+      this.readSettings().catch((err) => this.markDegraded(err));
     });
     this.heartbeat.start();
   }
 
   list(): readonly CredentialRecord[] {
     return this.local.list();
+  }
+
+  getSetting(key: string): string | undefined {
+    return this.settings.get(key);
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.durable(`change setting ${key}`, async () => {
+      await this.client.hset(this.keys.settings, key, value);
+      await this.client.publish(this.keys.events, JSON.stringify({ id: null, replica: this.options.replicaId, kind: 'settings' }));
+    });
+    this.applySetting(key, value);
+  }
+
+  onSettingChange(listener: (key: string, value: string) => void): () => void {
+    this.settingListeners.add(listener);
+    return () => this.settingListeners.delete(listener);
+  }
+
+  private applySetting(key: string, value: string): void {
+    if (this.settings.get(key) === value) return;
+    this.settings.set(key, value);
+    for (const listener of this.settingListeners) listener(key, value);
+  }
+
+  /** Settings change rarely: they are re-read on every notification and resync, all at once. */
+  private async readSettings(): Promise<void> {
+    const all = await this.client.hgetall(this.keys.settings);
+    for (const [key, value] of Object.entries(all)) this.applySetting(key, value);
   }
 
   get(id: number): CredentialRecord | undefined {
@@ -368,6 +402,10 @@ export class RedisCredentialStore implements CredentialStore {
       return;
     }
     if (event.replica === this.options.replicaId) return; // our own write: the local copy has it
+    if (event.kind === 'settings') {
+      this.readSettings().catch((err) => this.markDegraded(err));
+      return;
+    }
     this.scheduleReread(typeof event.id === 'number' ? event.id : null);
   }
 

@@ -48,6 +48,15 @@ export interface CredentialStore {
   /** Subscribes to changes made here or by other replicas; `id` is null for "everything may have changed". */
   onChange(listener: (id: number | null) => void): () => void;
 
+  /** A shared gateway setting (e.g. `loadBalancingMode`) from the local copy; undefined if never set. No I/O. */
+  getSetting(key: string): string | undefined;
+
+  /** Sets a shared setting for every replica and persists it (Redis; the memory store keeps it in process). */
+  setSetting(key: string, value: string): Promise<void>;
+
+  /** Subscribes to setting changes made here or by other replicas. */
+  onSettingChange(listener: (key: string, value: string) => void): () => void;
+
   /** Readiness detail: `degraded` means serving from the local copy while the backend is unreachable. */
   health(): { ok: boolean; degraded: boolean; detail?: string };
 
