@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { loadConfig } from '../../src/config.js';
-import { buildGateway, type Gateway } from '../../src/gateway.js';
+import { buildGateway, type BuildOptions, type Gateway } from '../../src/gateway.js';
 import type { CredentialFileEntry } from '../../src/credentials/types.js';
 
 export const API_KEY = 'sk-test-client-key-0123456789abcdef';
@@ -37,6 +37,8 @@ export interface StackOptions {
   sim?: SimulatorOptions;
   /** Reuse a running simulator. */
   simulator?: Simulator;
+  /** Logger, metrics registry and tracing handle handed to `buildGateway` (observability tests). */
+  observability?: Pick<BuildOptions, 'logger' | 'metrics' | 'tracing'>;
 }
 
 /** Gateway settings pointing at a simulator. */
@@ -72,7 +74,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   );
   const env = gatewayEnv(sim.url, opts.env);
   const config = loadConfig({ argv: ['--credentials', credentialsPath], env, warn: () => {} });
-  const gateway = await buildGateway(config);
+  const gateway = await buildGateway(config, { ...opts.observability });
   const { url } = await gateway.listen();
   const client = new Anthropic({ baseURL: url, apiKey: API_KEY, maxRetries: 0, logLevel: 'error' });
   return {
