@@ -10,17 +10,8 @@ import type { AuthMethod, Credential, DisabledReason } from '../credentials/type
 import type { CredentialStore } from '../credentials/store.js';
 
 /** getUsageLimits digest (docs/kiro-protocol.md §1.3); also the body of `GET /credentials/:id/balance`. */
-export interface Balance {
-  id: number;
-  subscriptionTitle: string | null;
-  currentUsage: number;
-  usageLimit: number;
-  remaining: number;
-  /** 0..100. */
-  usagePercentage: number;
-  /** Unix epoch seconds (float), as kiro.rs; null when unknown. */
-  nextResetAt: number | null;
-}
+export type { Balance } from '../credentials/balance.js';
+import type { Balance } from '../credentials/balance.js';
 
 /** One gateway process as seen through the shared store. */
 export interface ReplicaInfo {

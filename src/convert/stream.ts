@@ -5,6 +5,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { estimateTextOutputTokens } from './tokens.js';
 import type { StopReason, StreamEvent } from '../anthropic/types.js';
 import type { KiroEvent } from '../kiro/types.js';
 import { ThinkingExtractor, type ThinkingSink } from './thinking.js';
@@ -51,20 +52,6 @@ const enum Open {
   None,
   Text,
   Thinking,
-}
-
-const CJK_FIRST = 0x4e00;
-const CJK_LAST = 0x9fff;
-
-/** §7.4 output estimate of one text fragment: ceil(cjk / 1.5) + ceil(other / 4), at least 1. */
-function estimateTextTokens(text: string): number {
-  let cjk = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= CJK_FIRST && c <= CJK_LAST) cjk++;
-  }
-  const other = text.length - cjk;
-  return Math.max(1, Math.floor((cjk * 2 + 2) / 3) + Math.floor((other + 3) / 4));
 }
 
 /** A tool input must be a JSON object; empty input means `{}`. */
@@ -239,7 +226,7 @@ export class KiroToAnthropicStream {
     switch (event.kind) {
       case 'text':
         if (event.content.length === 0) break;
-        this.output += estimateTextTokens(event.content);
+        this.output += estimateTextOutputTokens(event.content);
         if (this.extractor) this.extractor.push(event.content);
         else this.emitText(event.content);
         break;
@@ -360,7 +347,7 @@ export class KiroToAnthropicStream {
   private emitNotice(text: string): void {
     this.truncated = true;
     if (this.open === Open.Text && !this.openEmpty) this.closeOpen();
-    this.output += estimateTextTokens(text);
+    this.output += estimateTextOutputTokens(text);
     this.emitText(text);
     this.closeOpen();
   }

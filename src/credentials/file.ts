@@ -8,7 +8,7 @@ import { open, readFile, readdir, realpath, rename, stat, unlink } from 'node:fs
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, type GatewayConfig } from '../config.js';
 import { machineIdFor } from './machine-id.js';
-import type { AuthMethod, Credential, CredentialFileEntry, DisabledReason } from './types.js';
+import { DISABLED_REASONS, type AuthMethod, type Credential, type CredentialFileEntry, type DisabledReason } from './types.js';
 
 /** Shape the file had when loaded; `missing` (no file or empty file) is written as an array. */
 export type CredentialsFileForm = 'object' | 'array' | 'missing';
@@ -24,15 +24,6 @@ export interface LoadedCredentials {
   needsWriteBack: boolean;
 }
 
-const DISABLED_REASONS: readonly DisabledReason[] = [
-  'Manual',
-  'TooManyFailures',
-  'TooManyRefreshFailures',
-  'QuotaExceeded',
-  'InvalidRefreshToken',
-  'InvalidConfig',
-  'Suspended',
-];
 
 const STRING_FIELDS = [
   'accessToken',

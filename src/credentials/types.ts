@@ -5,14 +5,18 @@
 
 export type AuthMethod = 'social' | 'idc' | 'api_key';
 
-export type DisabledReason =
-  | 'Manual'
-  | 'TooManyFailures'
-  | 'TooManyRefreshFailures'
-  | 'QuotaExceeded'
-  | 'InvalidRefreshToken'
-  | 'InvalidConfig'
-  | 'Suspended';
+/** Why a credential is disabled (kiro.rs's reasons plus `Suspended`). */
+export const DISABLED_REASONS = [
+  'Manual',
+  'TooManyFailures',
+  'TooManyRefreshFailures',
+  'QuotaExceeded',
+  'InvalidRefreshToken',
+  'InvalidConfig',
+  'Suspended',
+] as const;
+
+export type DisabledReason = (typeof DISABLED_REASONS)[number];
 
 /** One entry of credentials.json exactly as kiro.rs reads and writes it (all optional on input). */
 export interface CredentialFileEntry {

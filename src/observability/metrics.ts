@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Context, Middleware, Next } from 'koa';
 import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { CredentialRecord, DisabledReason } from '../credentials/types.js';
+import { DISABLED_REASONS as CREDENTIAL_DISABLED_REASONS, type CredentialRecord, type DisabledReason } from '../credentials/types.js';
 import { UNMATCHED_ROUTE, matchedRoute, responseStatus, whenResponseDone } from './logger.js';
 
 /**
@@ -76,16 +76,7 @@ export const SSE_EVENT_TYPES = [
 ] as const;
 
 /** `reason` label values of the disabled-credentials gauge; unknown reasons become `Other`. */
-export const DISABLED_REASONS = [
-  'Manual',
-  'TooManyFailures',
-  'TooManyRefreshFailures',
-  'QuotaExceeded',
-  'InvalidRefreshToken',
-  'InvalidConfig',
-  'Suspended',
-  'Other',
-] as const satisfies ReadonlyArray<DisabledReason | 'Other'>;
+export const DISABLED_REASONS = [...CREDENTIAL_DISABLED_REASONS, 'Other'] as const;
 
 /** Redis commands timed under their own name (lower case); others are labelled `other`. */
 export const DEFAULT_REDIS_COMMANDS: readonly string[] = [
