@@ -2,45 +2,14 @@
  * The admin UI in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core; no
  * browser download) against the real admin router, static middleware and memory store.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { statSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemoryCredentialStore } from '../../src/credentials/memory-store.js';
-import { packageRoot } from '../../src/admin/static.js';
+import { artifactPath, dismissNotices, ensureUiBuilt, launchBrowser, newAdminPage } from './browser.js';
 import { ADMIN_KEY, adminApp, createStore, fakeDeps, listen, longToken, type TestServer } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = packageRoot();
-const UI_DIR = path.join(ROOT, 'admin-ui');
-const DIST_INDEX = path.join(UI_DIR, 'dist', 'index.html');
-const SCREENSHOT = path.join(ROOT, 'test-artifacts', 'admin-credentials.png');
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the UI when dist is missing or older than its sources, so the test never runs a stale UI. */
-function ensureUiBuilt(): void {
-  const sourcesMtime = Math.max(
-    newestMtime(path.join(UI_DIR, 'src')),
-    statSync(path.join(UI_DIR, 'index.html')).mtimeMs,
-    statSync(path.join(UI_DIR, 'vite.config.ts')).mtimeMs,
-  );
-  if (existsSync(DIST_INDEX) && statSync(DIST_INDEX).mtimeMs >= sourcesMtime) return;
-  const vite = path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build', '--config', 'admin-ui/vite.config.ts', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  if (result.status !== 0) throw new Error(`admin UI build failed:\n${result.stdout}\n${result.stderr}`);
-}
+const SCREENSHOT = artifactPath('admin-credentials.png');
 
 let server: TestServer;
 let store: MemoryCredentialStore;
@@ -49,7 +18,6 @@ let page: Page;
 let getMode: () => string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   ensureUiBuilt();
   store = await createStore([
     {
@@ -67,21 +35,8 @@ beforeAll(async () => {
   const { deps } = fakeDeps(store);
   getMode = () => deps.getMode();
   server = await listen(adminApp(deps));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
-  page.setDefaultTimeout(10_000);
+  browser = await launchBrowser();
+  page = await newAdminPage(browser);
 });
 
 afterAll(async () => {
@@ -161,9 +116,7 @@ describe('admin UI', () => {
   });
 
   it('saves a screenshot of the credential list', async () => {
-    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-    const notices = page.locator('.notice button');
-    while ((await notices.count()) > 0) await notices.first().click();
+    await dismissNotices(page);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
   });
