@@ -3,17 +3,43 @@
  * Three processes (simulator, gateway, this load generator) on one machine; streaming requests at
  * 1 and 50 concurrent streams; req/s and time to first body byte (p50/p99); the ratio of the two.
  * Every response is checked: all upstream text chunks must arrive, in order.
+ *
+ * Redis scenario (skipped with BENCH_REDIS=0, or when redis-server is not installed): a second
+ * gateway process with KIRO_REDIS_URL pointing at a redis-server the bench starts on a free port.
+ * - memory store vs Redis store: the same load on both gateways;
+ * - Redis commands on the hot path: every command the Redis gateway sends is captured with MONITOR
+ *   and attributed (EVALSHA by script SHA, SET/MULTI by key) during an idle window and during the
+ *   load windows; anything that is not a background task (batched stats flush, heartbeat, resync)
+ *   counts as a synchronous hot-path command, and must be 0;
+ * - in-process micro-benchmark of `CredentialPool.execute` with an instant attempt, memory vs Redis
+ *   store: the latency the pool adds, and the store's own command counter across each call.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { Pool } from 'undici';
+import { loadConfig } from '../src/config.js';
+import { ADD_SCRIPT, FLUSH_STATS_SCRIPT, READ_SCRIPT, RECONCILE_SCRIPT, REMOVE_SCRIPT, SEED_SCRIPT, UPDATE_SCRIPT } from '../src/credentials/lua/credentials.js';
+import { EXTEND_SCRIPT, RELEASE_SCRIPT } from '../src/credentials/lua/lock.js';
+import { MemoryCredentialStore } from '../src/credentials/memory-store.js';
+import { CredentialPool } from '../src/credentials/pool.js';
+import { RedisCredentialStore } from '../src/credentials/redis-store.js';
+import type { CredentialStore } from '../src/credentials/store.js';
+import type { Credential } from '../src/credentials/types.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20);
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,50').split(',').map(Number);
 const ROOT = new URL('../../', import.meta.url).pathname;
+const WITH_REDIS = process.env.BENCH_REDIS !== '0';
+const REDIS_BINARY = process.env.REDIS_SERVER_BIN ?? 'redis-server';
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? DURATION_MS);
+const MICRO_ITERATIONS = Number(process.env.BENCH_MICRO_ITERATIONS ?? 20_000);
+const REDIS_PREFIX = 'bench:';
 
 function startProcess(script: string, args: string[], env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
@@ -50,6 +76,26 @@ interface Result {
   requests: number;
   errors: number;
   outOfOrder: number;
+  /** Sorted TTFB samples (ms) and wall time (s), for merging runs. */
+  ttfb: number[];
+  elapsed: number;
+}
+
+/** Combines runs of the same configuration (e.g. the halves of an ABBA sequence). */
+function merge(runs: Result[]): Result {
+  const ttfb = runs.flatMap((r) => r.ttfb).sort((a, b) => a - b);
+  const elapsed = runs.reduce((a, r) => a + r.elapsed, 0);
+  const sum = (k: 'requests' | 'errors' | 'outOfOrder') => runs.reduce((a, r) => a + r[k], 0);
+  return {
+    rps: ttfb.length / elapsed,
+    p50: percentile(ttfb, 50),
+    p99: percentile(ttfb, 99),
+    requests: sum('requests'),
+    errors: sum('errors'),
+    outOfOrder: sum('outOfOrder'),
+    ttfb,
+    elapsed,
+  };
 }
 
 async function load(
@@ -59,12 +105,13 @@ async function load(
   body: string,
   concurrency: number,
   verify: (text: string) => boolean,
+  durationMs = DURATION_MS,
 ): Promise<Result> {
   const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
   const ttfb: number[] = [];
   let errors = 0;
   let outOfOrder = 0;
-  const deadline = performance.now() + DURATION_MS;
+  const deadline = performance.now() + durationMs;
   const started = performance.now();
   const worker = async () => {
     while (performance.now() < deadline) {
@@ -91,25 +138,231 @@ async function load(
   const elapsed = (performance.now() - started) / 1000;
   await pool.close();
   ttfb.sort((a, b) => a - b);
-  return { rps: ttfb.length / elapsed, p50: percentile(ttfb, 50), p99: percentile(ttfb, 99), requests: ttfb.length, errors, outOfOrder };
+  return { rps: ttfb.length / elapsed, p50: percentile(ttfb, 50), p99: percentile(ttfb, 99), requests: ttfb.length, errors, outOfOrder, ttfb, elapsed };
 }
 
 function expectedChunks(): string[] {
   return Array.from({ length: CHUNKS }, (_, i) => `chunk-${String(i).padStart(4, '0')} `);
 }
 
+// --- processes ----------------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a gateway on a port chosen here and waits for /healthz: at log level `warn` the gateway
+ * does not print its "listening on" line, and a quiet log keeps logging out of the measurement.
+ */
+async function startGateway(credentialsPath: string, env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'dist/src/main.js'), '--credentials', credentialsPath], {
+    env: { ...process.env, ...env, KIRO_PORT: String(port), KIRO_HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4_000)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${stderr}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, child };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`gateway did not start within 20 s: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A throwaway redis-server (no persistence) on a free loopback port; undefined when not installed. */
+async function startRedisServer(): Promise<{ url: string; port: number; child: ChildProcess } | undefined> {
+  const probe = spawnSync(REDIS_BINARY, ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) return undefined;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'kiro-bench-redis-'));
+  const child = spawn(REDIS_BINARY, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  client.on('error', () => {});
+  const deadline = Date.now() + 10_000;
+  try {
+    for (;;) {
+      try {
+        if (client.status === 'wait') await client.connect();
+        if ((await client.ping()) === 'PONG') return { url, port, child };
+      } catch {
+        // starting
+      }
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    client.disconnect();
+  }
+}
+
+// --- Redis command accounting -------------------------------------------------------------------
+
+interface Captured {
+  at: number;
+  kind: string;
+}
+
+/** Script SHA-1 → name, for attributing EVALSHA calls. */
+const SCRIPT_NAMES = new Map(
+  Object.entries({
+    read: READ_SCRIPT,
+    seed: SEED_SCRIPT,
+    add: ADD_SCRIPT,
+    update: UPDATE_SCRIPT,
+    reconcile: RECONCILE_SCRIPT,
+    remove: REMOVE_SCRIPT,
+    flush_stats: FLUSH_STATS_SCRIPT,
+    lock_extend: EXTEND_SCRIPT,
+    lock_release: RELEASE_SCRIPT,
+  }).map(([name, source]) => [createHash('sha1').update(source).digest('hex'), name]),
+);
+
+/** What a command is for: `background:*` (timers of the store), or anything else (would be the hot path). */
+function classify(args: string[]): string {
+  const cmd = (args[0] ?? '').toLowerCase();
+  const key = args[1] ?? '';
+  if (cmd === 'evalsha' || cmd === 'eval') {
+    const name = cmd === 'evalsha' ? (SCRIPT_NAMES.get(key) ?? 'unknown-script') : 'eval';
+    if (name === 'flush_stats') return 'background:stats-flush';
+    if (name === 'read') return 'background:resync';
+    return `script:${name}`;
+  }
+  if (['multi', 'exec'].includes(cmd)) return 'background:heartbeat';
+  if (key.startsWith(`${REDIS_PREFIX}replica`)) return 'background:heartbeat';
+  if (cmd === 'hgetall' && key === `${REDIS_PREFIX}settings`) return 'background:resync'; // shared settings, re-read with each resync
+  if (cmd === 'set' && key.startsWith(`${REDIS_PREFIX}lock:`)) return 'refresh-lock';
+  return `cmd:${cmd}`;
+}
+
+/** Captures every command of other clients with MONITOR until `stop()`. */
+async function monitorRedis(url: string): Promise<{ captured: Captured[]; stop(): Promise<void> }> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  const monitor = await client.monitor();
+  const captured: Captured[] = [];
+  // Commands run inside a Lua script show up too, with source "lua": the script call itself is what was sent.
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua') captured.push({ at: Date.now(), kind: classify(args) });
+  });
+  return {
+    captured,
+    async stop() {
+      monitor.disconnect();
+      client.disconnect();
+    },
+  };
+}
+
+function countKinds(captured: Captured[], from: number, to: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of captured) if (c.at >= from && c.at < to) out.set(c.kind, (out.get(c.kind) ?? 0) + 1);
+  return out;
+}
+
+// --- pool micro-benchmark ------------------------------------------------------------------------
+
+interface Micro {
+  p50us: number;
+  p99us: number;
+  meanUs: number;
+  /** Store commands issued between the call and its resolution, summed over all calls. */
+  commandsInside: number;
+  /** Commands the store's timers sent during the run (batched flushes). */
+  commandsTotal: number;
+}
+
+function benchCredential(): Credential {
+  return {
+    id: 1,
+    authMethod: 'social',
+    refreshToken: 'm'.repeat(120),
+    accessToken: 'bench-access-token',
+    expiresAt: new Date(Date.now() + 24 * 3_600_000).toISOString(),
+    priority: 0,
+    machineId: 'a'.repeat(64),
+    disabled: false,
+  };
+}
+
+/**
+ * Times `pool.execute` with an attempt that succeeds at once: what the pool itself adds to a request
+ * (pick, token, lease, stats). Every 500 calls the loop yields to the event loop so the store's
+ * timers (stats flush) run as they would under real traffic.
+ */
+async function microPool(store: CredentialStore, commands: () => number): Promise<Micro> {
+  const config = loadConfig({ argv: [], env: {}, warn: () => {} });
+  const pool = new CredentialPool({
+    store,
+    config,
+    refresher: { refresh: () => Promise.reject(new Error('the bench credential never needs a refresh')) },
+  });
+  const signal = new AbortController().signal;
+  const request = { kiroModelId: 'claude-sonnet-4.5', signal };
+  const attempt = async () => ({ ok: true as const, value: 1 });
+  const times: number[] = [];
+  let inside = 0;
+  const startCommands = commands();
+  for (let i = 0; i < MICRO_ITERATIONS + 2_000; i++) {
+    const before = commands();
+    const t0 = performance.now();
+    const { lease } = await pool.execute(request, attempt);
+    const dt = performance.now() - t0;
+    lease.release();
+    inside += commands() - before;
+    if (i >= 2_000) times.push(dt * 1000); // after warm-up
+    if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+  }
+  pool.dispose();
+  times.sort((a, b) => a - b);
+  return {
+    p50us: percentile(times, 50),
+    p99us: percentile(times, 99),
+    meanUs: times.reduce((a, b) => a + b, 0) / times.length,
+    commandsInside: inside,
+    commandsTotal: commands() - startCommands,
+  };
+}
+
+// --- main ----------------------------------------------------------------------------------------
+
+const fmt = (r: Result) => `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}`;
+
 async function main(): Promise<void> {
   const chunks = expectedChunks();
   const text = chunks.join('');
+  const children: ChildProcess[] = [];
   const sim = await startProcess('dist/src/simulator/main.js', [
     '--port', '0', '--accept-any-token', '--chunks', String(CHUNKS), '--text', text,
   ], {});
+  children.push(sim.child);
   const dir = mkdtempSync(join(tmpdir(), 'kiro-bench-'));
-  const credentialsPath = join(dir, 'credentials.json');
-  writeFileSync(credentialsPath, JSON.stringify([{ refreshToken: 'b'.repeat(120), authMethod: 'social' }]));
-  const gw = await startProcess('dist/src/main.js', ['--credentials', credentialsPath], {
-    KIRO_PORT: '0',
-    KIRO_HOST: '127.0.0.1',
+  const credentialsFile = (name: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify([{ refreshToken: 'b'.repeat(120), authMethod: 'social' }]));
+    return path;
+  };
+  const gatewayEnv = {
     KIRO_CLIENT_API_KEY: 'bench-key',
     KIRO_UPSTREAM_API_BASE_URL: sim.url,
     KIRO_UPSTREAM_SOCIAL_REFRESH_URL: `${sim.url}/refreshToken`,
@@ -117,7 +370,7 @@ async function main(): Promise<void> {
     KIRO_LOG_LEVEL: 'warn',
     KIRO_LOG_PRETTY: 'false',
     ...(process.env.BENCH_GATEWAY_ENV ? JSON.parse(process.env.BENCH_GATEWAY_ENV) : {}),
-  });
+  };
 
   const kiroBody = JSON.stringify({
     conversationState: {
@@ -144,21 +397,130 @@ async function main(): Promise<void> {
     }
     return true;
   };
+  const gwHeaders = { 'content-type': 'application/json', 'x-api-key': 'bench-key' };
 
   const rows: string[] = [];
+  const storeRows: string[] = [];
+  const redisLines: string[] = [];
   try {
+    const gw = await startGateway(credentialsFile('memory.json'), gatewayEnv);
+    children.push(gw.child);
+    const redis = WITH_REDIS ? await startRedisServer() : undefined;
+    if (WITH_REDIS && !redis) redisLines.push(`Redis scenario skipped: ${REDIS_BINARY} could not be run (install redis-server or set REDIS_SERVER_BIN).`);
+    let gwr: { url: string; child: ChildProcess } | undefined;
+    let mon: Awaited<ReturnType<typeof monitorRedis>> | undefined;
+    const windows: Array<{ label: string; spans: Array<[number, number]>; requests: number }> = [];
+    if (redis) {
+      children.push(redis.child);
+      gwr = await startGateway(credentialsFile('redis.json'), { ...gatewayEnv, KIRO_REDIS_URL: redis.url, KIRO_REDIS_KEY_PREFIX: REDIS_PREFIX });
+      children.push(gwr.child);
+      // Warm up both: the first request refreshes the token (for Redis: lock + update script); let the stats flush settle.
+      await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
+      await load(gwr.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
+      await new Promise((r) => setTimeout(r, 500));
+      mon = await monitorRedis(redis.url);
+      const idleFrom = Date.now();
+      await new Promise((r) => setTimeout(r, IDLE_MS));
+      windows.push({ label: 'idle (no requests)', spans: [[idleFrom, Date.now()]], requests: 0 });
+    }
+
     for (const c of CONCURRENCIES) {
       const direct = await load(sim.url, '/generateAssistantResponse', { 'content-type': 'application/json', authorization: 'Bearer bench' }, kiroBody, c, inOrder);
-      const via = await load(gw.url, '/v1/messages', { 'content-type': 'application/json', 'x-api-key': 'bench-key' }, anthropicBody, c, inOrder);
+      let viaMemory: Result;
+      if (gwr) {
+        // Memory and Redis gateways alternate A-B-B-A in half-length runs, so drift of a shared machine hits both alike.
+        const half = DURATION_MS / 2;
+        const spans: Array<[number, number]> = [];
+        const onRedis = async () => {
+          const from = Date.now();
+          const r = await load(gwr!.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+          spans.push([from, Date.now()]);
+          return r;
+        };
+        const m1 = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+        const r1 = await onRedis();
+        const r2 = await onRedis();
+        const m2 = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+        viaMemory = merge([m1, m2]);
+        const viaRedis = merge([r1, r2]);
+        windows.push({ label: `load, ${c} stream${c === 1 ? '' : 's'}`, spans, requests: viaRedis.requests - viaRedis.errors - viaRedis.outOfOrder });
+        storeRows.push(
+          `| ${c} | ${viaMemory.rps.toFixed(0)} | ${viaRedis.rps.toFixed(0)} | ${fmt(viaMemory)} | ${fmt(viaRedis)} | ` +
+            `${(viaRedis.p50 - viaMemory.p50).toFixed(2)} / ${(viaRedis.p99 - viaMemory.p99).toFixed(2)} | ${viaRedis.errors} | ${viaRedis.outOfOrder} |`,
+        );
+      } else {
+        viaMemory = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder);
+      }
+      const via = viaMemory;
       rows.push(
         `| ${c} | ${direct.rps.toFixed(0)} | ${via.rps.toFixed(0)} | ${(via.rps / direct.rps).toFixed(2)}× | ` +
-          `${direct.p50.toFixed(2)} / ${direct.p99.toFixed(2)} | ${via.p50.toFixed(2)} / ${via.p99.toFixed(2)} | ` +
-          `${(via.p50 - direct.p50).toFixed(2)} | ${via.errors + direct.errors} | ${via.outOfOrder + direct.outOfOrder} |`,
+          `${fmt(direct)} | ${fmt(via)} | ${(via.p50 - direct.p50).toFixed(2)} | ${via.errors + direct.errors} | ${via.outOfOrder + direct.outOfOrder} |`,
       );
     }
+
+    if (redis && mon) {
+      await mon.stop();
+      redisLines.push('### Redis commands sent by the Redis-backed gateway');
+      redisLines.push('');
+      redisLines.push(
+        'Method: MONITOR on the bench redis-server captures every command the gateway sends (commands run inside ' +
+          'Lua scripts are left out: the script call is what was sent). EVALSHA is attributed by script SHA, ' +
+          'SET/MULTI/ZADD by key. Background = the store\'s timers (stats flush every 200 ms when there is something ' +
+          'to send, heartbeat every 5 s, full resync every 30 s); they do not scale with requests. Anything else ' +
+          'during a load window would be a command on the request path ("synchronous"). Load windows are the Redis ' +
+          'gateway\'s runs only; the idle window, before them, is as long as one of them.',
+      );
+      redisLines.push('');
+      redisLines.push('| window | s | requests ok | all commands | background: stats flush / heartbeat / resync | other (hot path) | commands per request |');
+      redisLines.push('|---|---|---|---|---|---|---|');
+      let hotPath = 0;
+      for (const w of windows) {
+        const kinds = new Map<string, number>();
+        for (const [from, to] of w.spans) for (const [k, n] of countKinds(mon.captured, from, to)) kinds.set(k, (kinds.get(k) ?? 0) + n);
+        const seconds = w.spans.reduce((a, [from, to]) => a + (to - from), 0) / 1000;
+        const total = [...kinds.values()].reduce((a, b) => a + b, 0);
+        const bg = (k: string) => kinds.get(`background:${k}`) ?? 0;
+        const other = [...kinds].filter(([k]) => !k.startsWith('background:'));
+        const otherCount = other.reduce((a, [, n]) => a + n, 0);
+        if (w.requests > 0) hotPath += otherCount;
+        redisLines.push(
+          `| ${w.label} | ${seconds.toFixed(1)} | ${w.requests} | ${total} | ${bg('stats-flush')} / ${bg('heartbeat')} / ${bg('resync')} | ` +
+            `${otherCount}${other.length ? ` (${other.map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''} | ` +
+            `${w.requests > 0 ? (total / w.requests).toFixed(4) : '—'} |`,
+        );
+      }
+      redisLines.push('');
+      redisLines.push(`Synchronous Redis commands on the request path: ${hotPath} ${hotPath === 0 ? '(OK)' : '(EXPECTED 0)'}`);
+      redisLines.push('');
+
+      // In-process: the pool's own cost with each store.
+      const memStore = new MemoryCredentialStore({ credentials: [benchCredential()], form: 'array', path: null });
+      await memStore.init();
+      const mem = await microPool(memStore, () => 0);
+      await memStore.close();
+      const redisStore = new RedisCredentialStore({
+        url: redis.url,
+        keyPrefix: 'bench-micro:',
+        resyncIntervalMs: 30_000,
+        lockTtlMs: 10_000,
+        seed: [benchCredential()],
+        replicaId: 'bench-micro',
+      });
+      await redisStore.init();
+      const red = await microPool(redisStore, () => redisStore.commandCount);
+      await redisStore.close();
+      redisLines.push(`### CredentialPool.execute with an instant attempt (in-process, ${MICRO_ITERATIONS} calls after 2000 warm-up)`);
+      redisLines.push('');
+      redisLines.push('| store | p50 µs | p99 µs | mean µs | Redis commands issued inside execute | commands by the store\'s timers meanwhile |');
+      redisLines.push('|---|---|---|---|---|---|');
+      for (const [name, m] of [['memory', mem], ['redis', red]] as const) {
+        redisLines.push(
+          `| ${name} | ${m.p50us.toFixed(1)} | ${m.p99us.toFixed(1)} | ${m.meanUs.toFixed(1)} | ${name === 'memory' ? '—' : m.commandsInside} | ${name === 'memory' ? '—' : m.commandsTotal} |`,
+        );
+      }
+    }
   } finally {
-    sim.child.kill('SIGKILL');
-    gw.child.kill('SIGKILL');
+    for (const child of children) child.kill('SIGKILL');
   }
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
   console.log(`\nkiro-gateway bench — ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
@@ -166,6 +528,13 @@ async function main(): Promise<void> {
   console.log('| streams | simulator req/s | gateway req/s | ratio | sim TTFB p50/p99 ms | gw TTFB p50/p99 ms | added p50 ms | errors | out of order |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
+  if (storeRows.length > 0) {
+    console.log('\n### Credential store: memory vs Redis (one gateway process each, same load, runs alternated A-B-B-A)\n');
+    console.log('| streams | memory req/s | redis req/s | memory TTFB p50/p99 ms | redis TTFB p50/p99 ms | redis − memory p50/p99 ms | errors | out of order |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const r of storeRows) console.log(r);
+  }
+  if (redisLines.length > 0) console.log(`\n${redisLines.join('\n')}`);
 }
 
 main().catch((err) => {
