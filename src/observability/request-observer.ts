@@ -1,10 +1,11 @@
-import { SpanKind, type Span } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import type { RequestObserver, RequestObservation, StreamOutcome } from '../anthropic/observer.js';
 import type { StreamEvent } from '../anthropic/types.js';
 import type { AttemptOutcome, PoolEvent } from '../credentials/pool.js';
 import type { GatewayMetrics, OutcomeClass, RefreshOutcome } from './metrics.js';
 import type { ObservabilityState, RequestLogFields } from './logger.js';
-import { recordPastSpan, SPAN_ATTRS, SPAN_NAMES, startChildSpan, StreamSpan, withChildSpan } from './tracing.js';
+import { recordPastSpan, recordSpanError, SPAN_ATTRS, SPAN_NAMES, startChildSpan, StreamSpan, withChildSpan } from './tracing.js';
 
 /** Pool attempt outcomes → the metric outcome classes (docs/kiro-protocol.md §9.2). */
 export function outcomeClass(outcome: AttemptOutcome): OutcomeClass {
@@ -28,17 +29,31 @@ export function outcomeClass(outcome: AttemptOutcome): OutcomeClass {
   }
 }
 
-/** Feeds the pool's process-wide events into the metrics. */
+/**
+ * Outcome class of one attempt's upstream answer (a `KiroClient` result), coarse like
+ * {@link outcomeClass}: only used to label the retry or failover that follows a failed attempt.
+ */
+function resultClass(result: unknown): OutcomeClass {
+  const r = result as { ok?: boolean; status?: number } | undefined;
+  if (r?.ok === true) return 'ok';
+  const status = r?.status;
+  if (typeof status !== 'number') return 'network';
+  if (status === 402) return 'quota';
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 429) return 'rate_limited';
+  if (status === 400) return 'bad_request';
+  return 'server_error';
+}
+
+/**
+ * Feeds the pool's process-wide events into the metrics. Retries and failovers are counted per
+ * request by the request observer (it sees which credential each attempt used), not here: the
+ * pool's `failover` event also fires when no other credential is tried (429 on the only one).
+ */
 export function recordPoolEvent(metrics: GatewayMetrics, e: PoolEvent): void {
   switch (e.type) {
-    case 'attempt': {
-      const cls = outcomeClass(e.outcome);
-      metrics.recordUpstreamCall(cls, e.durationMs / 1000, e.credentialId);
-      if (cls !== 'ok') metrics.recordRetry(cls);
-      return;
-    }
-    case 'failover':
-      metrics.recordFailover(e.reason === 'refresh_failed' ? 'auth' : outcomeClass(e.reason));
+    case 'attempt':
+      metrics.recordUpstreamCall(outcomeClass(e.outcome), e.durationMs / 1000, e.credentialId);
       return;
     case 'refresh': {
       const outcome: RefreshOutcome =
@@ -75,10 +90,18 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
       let selectSpan: Span | undefined = startChildSpan(SPAN_NAMES.credentialSelect, { [SPAN_ATTRS.model]: model }, parent);
       let streamSpan: StreamSpan | undefined;
       let ended = false;
+      // The previous attempt of this request (or the credential whose refresh failed), and why it
+      // did not serve the request: the next attempt is a retry (same credential) or a failover.
+      let lastCredential: number | undefined;
+      let lastCause: OutcomeClass | undefined;
 
       const observation: RequestObservation = {
         poolEvent(e) {
           if (e.type === 'refresh_wait') {
+            if (e.outcome === 'failure') {
+              lastCredential = e.credentialId;
+              lastCause = 'auth';
+            }
             recordPastSpan(
               SPAN_NAMES.tokenRefresh,
               e.durationMs,
@@ -89,10 +112,31 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
           }
         },
         attempt(credentialId, call) {
-          return withChildSpan(SPAN_NAMES.upstreamCall, { [SPAN_ATTRS.credentialId]: credentialId }, call, {
-            kind: SpanKind.CLIENT,
-            parent: selectSpan ?? parent,
-          });
+          if (lastCredential !== undefined && lastCause !== undefined) {
+            if (lastCredential === credentialId) metrics?.recordRetry(lastCause);
+            else metrics?.recordFailover(lastCause);
+          }
+          lastCredential = credentialId;
+          lastCause = 'network'; // unless the call answers
+          return withChildSpan(
+            SPAN_NAMES.upstreamCall,
+            { [SPAN_ATTRS.credentialId]: credentialId },
+            async (span) => {
+              const result = await call();
+              lastCause = resultClass(result);
+              const status = (result as { status?: number } | undefined)?.status;
+              if (span.isRecording()) {
+                if (typeof status === 'number') span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+                else if (lastCause === 'ok') span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, 200);
+                if (lastCause !== 'ok') {
+                  span.setAttribute(SPAN_ATTRS.outcome, lastCause);
+                  span.setStatus({ code: SpanStatusCode.ERROR, message: typeof status === 'number' ? `HTTP ${status}` : 'network error' });
+                }
+              }
+              return result;
+            },
+            { kind: SpanKind.CLIENT, parent: selectSpan ?? parent },
+          );
         },
         upstreamReady(credentialId, attempts) {
           fields.credentialId = credentialId;
@@ -133,11 +177,21 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
         end(error) {
           if (ended) return;
           ended = true;
+          const errorName = (error as Error | undefined)?.name;
+          const canceled = error === undefined || errorName === 'ClientGone';
           if (selectSpan) {
-            if (error) selectSpan.setAttribute('error.type', (error as Error)?.name ?? 'Error');
+            if (error && !canceled) recordSpanError(selectSpan, error);
+            else if (error) selectSpan.setAttribute('error.type', (error as Error).name);
             selectSpan.end();
           }
-          if (!fields.outcome) fields.outcome = error ? 'failed' : 'canceled';
+          // Before the stream: the class of the last upstream answer (a 400 stays a client error).
+          if (!fields.outcome) {
+            fields.outcome = canceled
+              ? 'canceled'
+              : errorName !== 'ShutdownAbort' && lastCause !== undefined && lastCause !== 'ok'
+                ? lastCause
+                : 'failed';
+          }
           streamSpan?.end(fields.outcome);
           streamMetrics?.end();
         },
