@@ -642,6 +642,8 @@ export class CredentialPool {
       const lockWaitMs = this.now() - lockRequested;
       const cred = fresh.credential;
       if (cred.authMethod === 'api_key' && cred.kiroApiKey) return cred.kiroApiKey;
+      // Another holder found the refresh token dead meanwhile: a refresh now would only spend a call.
+      if (cred.disabled && cred.disabledReason === 'InvalidRefreshToken') throw new Error(`credential ${id} was disabled (${cred.disabledReason ?? 'unknown'}) while waiting to refresh`);
       // Another request or replica may have refreshed while we waited for the lock.
       if (this.isFresh(cred) && (!force || cred.accessToken !== rejectedToken)) {
         this.emit({ type: 'refresh', credentialId: id, outcome: 'skipped', durationMs: 0, lockWaitMs });

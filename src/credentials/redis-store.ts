@@ -186,10 +186,13 @@ export class RedisCredentialStore implements CredentialStore {
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    await this.durable(`change setting ${key}`, async () => {
-      await this.client.hset(this.keys.settings, key, value);
-      await this.client.publish(this.keys.events, JSON.stringify({ id: null, replica: this.options.replicaId, kind: 'settings' }));
-    });
+    const event = JSON.stringify({ id: null, replica: this.options.replicaId, kind: 'settings' });
+    // One MULTI: the write and its notification land together, as the Lua scripts do for credentials.
+    await this.durable(`change setting ${key}`, () =>
+      this.tracker.run('multi:settings', () =>
+        this.client.multi().hset(this.keys.settings, key, value).publish(this.keys.events, event).exec(),
+      ),
+    );
     this.applySetting(key, value);
   }
 
@@ -206,7 +209,7 @@ export class RedisCredentialStore implements CredentialStore {
 
   /** Settings change rarely: they are re-read on every notification and resync, all at once. */
   private async readSettings(): Promise<void> {
-    const all = await this.client.hgetall(this.keys.settings);
+    const all = await this.tracker.run('hgetall:settings', () => this.client.hgetall(this.keys.settings));
     for (const [key, value] of Object.entries(all)) this.applySetting(key, value);
   }
 
