@@ -44,7 +44,7 @@ export interface BuildOptions {
   replicaId?: string;
   /** Request log lines and component logs; none when omitted. */
   logger?: Logger;
-  /** Prometheus metrics; a fresh registry (without default process metrics) when omitted. */
+  /** Prometheus metrics; a fresh registry (without default process metrics) when omitted. Unused when `metrics.enabled` is false. */
   metrics?: GatewayMetrics;
   /** OpenTelemetry; spans are recorded only when this handle is enabled. */
   tracing?: TracingHandle;
@@ -61,7 +61,7 @@ async function createStore(
   replicaId: string,
   log: BuildOptions['log'],
   heartbeat: () => Record<string, unknown>,
-  metrics: GatewayMetrics,
+  metrics: GatewayMetrics | undefined,
 ): Promise<CredentialStore> {
   if (!usesRedis(config)) {
     return MemoryCredentialStore.fromFile(config.credentialsPath, config, {
@@ -83,7 +83,7 @@ async function createStore(
     replicaId,
     log,
     heartbeat,
-    onRedisCommand: (name, ms, ok) => metrics.observeRedisCommand(name, ms / 1000, !ok),
+    onRedisCommand: metrics ? (name, ms, ok) => metrics.observeRedisCommand(name, ms / 1000, !ok) : undefined,
   });
 }
 
@@ -92,13 +92,14 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
   const replicaId = opts.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const logger = opts.logger;
   const log: BuildOptions['log'] = opts.log ?? (logger ? (level, msg, fields) => logger[level](fields ?? {}, msg) : undefined);
-  const metrics = opts.metrics ?? new GatewayMetrics({ collectDefault: false });
+  // Off means off: no recording at all (the bench compares the two).
+  const metrics = config.metrics.enabled ? (opts.metrics ?? new GatewayMetrics({ collectDefault: false })) : undefined;
   const lifecycle = new Lifecycle();
   const store = await createStore(config, replicaId, log, () => ({ inFlight: lifecycle.inFlight }), metrics);
   await store.init();
-  metrics.setCredentialSource(() => store.list());
+  metrics?.setCredentialSource(() => store.list());
   const refresher = new TokenRefresher(config);
-  const pool = new CredentialPool({ store, refresher, config, log, onEvent: (e) => recordPoolEvent(metrics, e) });
+  const pool = new CredentialPool({ store, refresher, config, log, onEvent: metrics ? (e) => recordPoolEvent(metrics, e) : undefined });
   const client = new KiroClient(config);
   followSharedMode(store, pool);
   const balance = new BalanceService({ store, pool, config });
@@ -106,9 +107,9 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
   const middleware: Koa.Middleware[] = [];
   if (opts.tracing?.enabled) middleware.push(createTracingMiddleware(opts.tracing.tracer));
   if (logger) middleware.push(createRequestLogger(logger, { quietPaths: ['/healthz', '/readyz', '/metrics'] }));
-  middleware.push(createMetricsMiddleware(metrics));
+  if (metrics) middleware.push(createMetricsMiddleware(metrics));
   const routers: Router[] = [admin];
-  if (config.metrics.enabled && !config.metrics.port) routers.push(metricsRouter(metrics));
+  if (metrics && !config.metrics.port) routers.push(metricsRouter(metrics));
   const app = createApp({
     config,
     store,
@@ -141,7 +142,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
         server!.once('error', reject);
         server!.listen(config.port, config.host, () => resolve());
       });
-      if (config.metrics.enabled && config.metrics.port) {
+      if (metrics && config.metrics.port) {
         const metricsApp = new (await import('koa')).default();
         metricsApp.use(metricsRouter(metrics).routes());
         metricsServer = createServer(metricsApp.callback());
