@@ -13,6 +13,9 @@
  *   counts as a synchronous hot-path command, and must be 0;
  * - in-process micro-benchmark of `CredentialPool.execute` with an instant attempt, memory vs Redis
  *   store: the latency the pool adds, and the store's own command counter across each call.
+ *
+ * Observability scenario (skipped with BENCH_OBSERVABILITY=0): a gateway with metrics and tracing
+ * off against one with metrics on and every span exported over OTLP/HTTP to a local sink.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -40,6 +43,7 @@ const REDIS_BINARY = process.env.REDIS_SERVER_BIN ?? 'redis-server';
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? DURATION_MS);
 const MICRO_ITERATIONS = Number(process.env.BENCH_MICRO_ITERATIONS ?? 20_000);
 const REDIS_PREFIX = 'bench:';
+const WITH_OBSERVABILITY = process.env.BENCH_OBSERVABILITY !== '0';
 
 function startProcess(script: string, args: string[], env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
@@ -402,6 +406,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   const storeRows: string[] = [];
   const redisLines: string[] = [];
+  const obsLines: string[] = [];
   try {
     const gw = await startGateway(credentialsFile('memory.json'), gatewayEnv);
     children.push(gw.child);
@@ -519,6 +524,41 @@ async function main(): Promise<void> {
         );
       }
     }
+
+    if (WITH_OBSERVABILITY) {
+      // Observability off (no metrics recorded, no tracing) vs on (metrics + every span exported over
+      // OTLP/HTTP to a local sink), alternated A-B-B-A at the highest concurrency.
+      const sink = await startOtlpSink();
+      const off = await startGateway(credentialsFile('obs-off.json'), { ...gatewayEnv, KIRO_METRICS_ENABLED: 'false' });
+      children.push(off.child);
+      const on = await startGateway(credentialsFile('obs-on.json'), {
+        ...gatewayEnv,
+        KIRO_METRICS_ENABLED: 'true',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+      });
+      children.push(on.child);
+      const c = Math.max(...CONCURRENCIES);
+      const half = DURATION_MS / 2;
+      await load(off.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
+      await load(on.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
+      const a1 = await load(off.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+      const b1 = await load(on.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+      const b2 = await load(on.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+      const a2 = await load(off.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+      const viaOff = merge([a1, a2]);
+      const viaOn = merge([b1, b2]);
+      await new Promise((r) => setTimeout(r, 500));
+      obsLines.push(`### Metrics + tracing on vs off (${c} streams, runs alternated A-B-B-A)`);
+      obsLines.push('');
+      obsLines.push('| observability | req/s | TTFB p50/p99 ms | errors | out of order |');
+      obsLines.push('|---|---|---|---|---|');
+      obsLines.push(`| off | ${viaOff.rps.toFixed(0)} | ${fmt(viaOff)} | ${viaOff.errors} | ${viaOff.outOfOrder} |`);
+      obsLines.push(`| on (metrics + OTLP traces) | ${viaOn.rps.toFixed(0)} | ${fmt(viaOn)} | ${viaOn.errors} | ${viaOn.outOfOrder} |`);
+      obsLines.push('');
+      obsLines.push(`Throughput with observability on: ${(viaOn.rps / viaOff.rps).toFixed(3)}× of off; OTLP export requests received by the sink: ${sink.requests()}`);
+      await sink.close();
+    }
   } finally {
     for (const child of children) child.kill('SIGKILL');
   }
@@ -535,6 +575,27 @@ async function main(): Promise<void> {
     for (const r of storeRows) console.log(r);
   }
   if (redisLines.length > 0) console.log(`\n${redisLines.join('\n')}`);
+  if (obsLines.length > 0) console.log(`\n${obsLines.join('\n')}`);
+}
+
+/** A stand-in OTLP/HTTP collector on loopback: accepts every export and counts them. */
+async function startOtlpSink(): Promise<{ url: string; requests(): number; close(): Promise<void> }> {
+  const { createServer: createHttpServer } = await import('node:http');
+  let count = 0;
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      count++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => count,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 main().catch((err) => {
