@@ -3,6 +3,7 @@ import { loadConfig, ConfigError, type GatewayConfig } from './config.js';
 import { buildGateway, secretSource } from './gateway.js';
 import { createLogger } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
+import { createSecretScrubber } from './observability/redact.js';
 import { initTracing } from './observability/tracing.js';
 
 /** Process entry: load config, build the gateway, listen, drain on SIGTERM/SIGINT. */
@@ -22,7 +23,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, secrets: () => secrets() });
   for (const warning of warnings) logger.warn(warning);
 
-  const tracing = initTracing({ serviceVersion: process.env.npm_package_version });
+  // Span attributes and exception messages get the same value scrubbing as log lines.
+  const tracing = initTracing({ serviceVersion: process.env.npm_package_version, scrub: createSecretScrubber(() => secrets()) });
   const metrics = new GatewayMetrics({ collectDefault: true });
   const gateway = await buildGateway(config, { logger, metrics, tracing });
   secrets = secretSource(config, gateway.store);

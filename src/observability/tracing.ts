@@ -384,7 +384,8 @@ export function createTracingMiddleware(tracer: Tracer, opts: TracingMiddlewareO
       ctx.method,
       {
         kind: SpanKind.SERVER,
-        attributes: { [ATTR_HTTP_REQUEST_METHOD]: ctx.method, [ATTR_URL_PATH]: path, [ATTR_URL_SCHEME]: ctx.protocol },
+        // The raw path can carry anything a client put there (a misplaced key): scrubbed like any string attribute.
+        attributes: { [ATTR_HTTP_REQUEST_METHOD]: ctx.method, [ATTR_URL_PATH]: safeString(path), [ATTR_URL_SCHEME]: ctx.protocol },
       },
       parent,
     );
