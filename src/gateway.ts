@@ -36,8 +36,18 @@ export interface Gateway {
   readonly lifecycle: Lifecycle;
   readonly replicaId: string;
   listen(): Promise<{ url: string; server: Server }>;
-  /** Stops accepting, drains open streams for up to `graceMs`, then releases connections. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Flips readiness to 503 at once, keeps accepting for `readinessDelayMs` (so load balancers see
+   * the pod unready before connections are refused), then stops accepting, drains open streams
+   * until `graceMs` after the call, ends the rest with an SSE error event and releases connections.
+   */
+  close(graceMs?: number, opts?: CloseOptions): Promise<void>;
+}
+
+/** Options of {@link Gateway.close}. */
+export interface CloseOptions {
+  /** How long to keep the listener open after readiness flips (ms, within `graceMs`); default 0. */
+  readinessDelayMs?: number;
 }
 
 export interface BuildOptions {
@@ -150,10 +160,14 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
       }
       return { url: urlOf(server), server };
     },
-    async close(graceMs = config.shutdown.graceMs) {
+    async close(graceMs = config.shutdown.graceMs, closeOpts: CloseOptions = {}) {
+      const deadline = Date.now() + graceMs;
+      lifecycle.markDraining();
+      const delay = Math.min(Math.max(0, closeOpts.readinessDelayMs ?? 0), graceMs);
+      if (delay > 0 && server?.listening) await new Promise((resolve) => setTimeout(resolve, delay));
       const closed = server ? new Promise<void>((resolve) => server!.close(() => resolve())) : Promise.resolve();
       server?.closeIdleConnections();
-      await lifecycle.drain(graceMs);
+      await lifecycle.drain(Math.max(0, deadline - Date.now()));
       server?.closeAllConnections();
       await closed;
       pool.dispose();

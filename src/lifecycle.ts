@@ -31,6 +31,11 @@ export class Lifecycle {
     };
   }
 
+  /** Flips readiness (`/readyz` answers 503) without touching open streams; `drain` does it too. */
+  markDraining(): void {
+    this.drainingFlag = true;
+  }
+
   /** Flips readiness, waits up to `graceMs` for streams to finish, then aborts the remaining ones. */
   async drain(graceMs: number): Promise<{ finished: boolean; aborted: number }> {
     this.drainingFlag = true;
