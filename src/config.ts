@@ -98,7 +98,7 @@ export interface GatewayConfig {
   log: { level: string; pretty: boolean };
   limits: { bodyLimitBytes: number };
   metrics: { enabled: boolean; port: number };
-  shutdown: { graceMs: number };
+  shutdown: { graceMs: number; readinessDelayMs: number };
   sse: { pingIntervalMs: number };
 }
 
@@ -453,6 +453,12 @@ function buildSchema(): SchemaTree {
         'kiro-nat',
         30_000,
         'KIRO_SHUTDOWN_GRACE_MS',
+      ),
+      readinessDelayMs: setting(
+        'On SIGTERM, answer /readyz with 503 but keep accepting for this long (ms, within the grace period) so load balancers stop routing here first; a few seconds on Kubernetes.',
+        'kiro-nat',
+        0,
+        'KIRO_SHUTDOWN_READINESS_DELAY_MS',
       ),
     },
     sse: {

@@ -23,11 +23,6 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, secrets: () => secrets() });
   for (const warning of warnings) logger.warn(warning);
   // Not in GatewayConfig yet: how long the listener stays open after /readyz turns 503 on SIGTERM.
-  const readinessDelayMs = Number(process.env.KIRO_SHUTDOWN_READINESS_DELAY_MS ?? 0);
-  if (!Number.isInteger(readinessDelayMs) || readinessDelayMs < 0) {
-    process.stderr.write('kiro-gateway: KIRO_SHUTDOWN_READINESS_DELAY_MS must be a non-negative integer (ms)\n');
-    process.exit(2);
-  }
 
   // Span attributes and exception messages get the same value scrubbing as log lines.
   const tracing = initTracing({ serviceVersion: process.env.npm_package_version, scrub: createSecretScrubber(() => secrets()) });
@@ -50,7 +45,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal, inFlight: gateway.lifecycle.inFlight }, 'shutting down: draining open streams');
     try {
-      await gateway.close(config.shutdown.graceMs, { readinessDelayMs });
+      await gateway.close(config.shutdown.graceMs, { readinessDelayMs: config.shutdown.readinessDelayMs });
       await tracing.shutdown();
       logger.info('shutdown complete');
       logger.flush();
