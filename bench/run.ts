@@ -19,7 +19,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +66,15 @@ function startProcess(script: string, args: string[], env: Record<string, string
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${seen}`)));
     setTimeout(() => reject(new Error(`${script} did not start: ${seen}`)), 20_000).unref();
   });
+}
+
+const MS_PER_TICK = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+/** CPU time (user + system) a process has used so far, in clock ticks. */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -407,6 +416,7 @@ async function main(): Promise<void> {
   const storeRows: string[] = [];
   const redisLines: string[] = [];
   const obsLines: string[] = [];
+  const cpuRows: string[] = [];
   try {
     const gw = await startGateway(credentialsFile('memory.json'), gatewayEnv);
     children.push(gw.child);
@@ -430,7 +440,11 @@ async function main(): Promise<void> {
     }
 
     for (const c of CONCURRENCIES) {
+      const simBefore = cpuTicks(sim.child.pid!);
       const direct = await load(sim.url, '/generateAssistantResponse', { 'content-type': 'application/json', authorization: 'Bearer bench' }, kiroBody, c, inOrder);
+      const simDirectTicks = cpuTicks(sim.child.pid!) - simBefore;
+      let gwTicks = 0;
+      let simBehindTicks = 0;
       let viaMemory: Result;
       if (gwr) {
         // Memory and Redis gateways alternate A-B-B-A in half-length runs, so drift of a shared machine hits both alike.
@@ -442,10 +456,18 @@ async function main(): Promise<void> {
           spans.push([from, Date.now()]);
           return r;
         };
+        const gwBefore1 = cpuTicks(gw.child.pid!);
+        const simBefore1 = cpuTicks(sim.child.pid!);
         const m1 = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+        gwTicks += cpuTicks(gw.child.pid!) - gwBefore1;
+        simBehindTicks += cpuTicks(sim.child.pid!) - simBefore1;
         const r1 = await onRedis();
         const r2 = await onRedis();
+        const gwBefore2 = cpuTicks(gw.child.pid!);
+        const simBefore2 = cpuTicks(sim.child.pid!);
         const m2 = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+        gwTicks += cpuTicks(gw.child.pid!) - gwBefore2;
+        simBehindTicks += cpuTicks(sim.child.pid!) - simBefore2;
         viaMemory = merge([m1, m2]);
         const viaRedis = merge([r1, r2]);
         windows.push({ label: `load, ${c} stream${c === 1 ? '' : 's'}`, spans, requests: viaRedis.requests - viaRedis.errors - viaRedis.outOfOrder });
@@ -454,12 +476,22 @@ async function main(): Promise<void> {
             `${(viaRedis.p50 - viaMemory.p50).toFixed(2)} / ${(viaRedis.p99 - viaMemory.p99).toFixed(2)} | ${viaRedis.errors} | ${viaRedis.outOfOrder} |`,
         );
       } else {
+        const gwBefore = cpuTicks(gw.child.pid!);
+        const simBefore0 = cpuTicks(sim.child.pid!);
         viaMemory = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder);
+        gwTicks += cpuTicks(gw.child.pid!) - gwBefore;
+        simBehindTicks += cpuTicks(sim.child.pid!) - simBefore0;
       }
       const via = viaMemory;
       rows.push(
         `| ${c} | ${direct.rps.toFixed(0)} | ${via.rps.toFixed(0)} | ${(via.rps / direct.rps).toFixed(2)}× | ` +
           `${fmt(direct)} | ${fmt(via)} | ${(via.p50 - direct.p50).toFixed(2)} | ${via.errors + direct.errors} | ${via.outOfOrder + direct.outOfOrder} |`,
+      );
+      const perReq = (ticks: number, r: Result) => (ticks * MS_PER_TICK) / Math.max(1, r.requests);
+      const simMs = perReq(simDirectTicks, direct);
+      const gwMs = perReq(gwTicks, via);
+      cpuRows.push(
+        `| ${c} | ${(simMs * 1000).toFixed(0)} | ${(perReq(simBehindTicks, via) * 1000).toFixed(0)} | ${(gwMs * 1000).toFixed(0)} | ${(gwMs / simMs).toFixed(2)}× |`,
       );
     }
 
@@ -568,6 +600,10 @@ async function main(): Promise<void> {
   console.log('| streams | simulator req/s | gateway req/s | ratio | sim TTFB p50/p99 ms | gw TTFB p50/p99 ms | added p50 ms | errors | out of order |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
+  console.log('\n### CPU time per request (from /proc/<pid>/stat; the load generator is not counted)\n');
+  console.log('| streams | simulator µs/req, served directly | simulator µs/req, behind the gateway | gateway µs/req | gateway ÷ simulator |');
+  console.log('|---|---|---|---|---|');
+  for (const r of cpuRows) console.log(r);
   if (storeRows.length > 0) {
     console.log('\n### Credential store: memory vs Redis (one gateway process each, same load, runs alternated A-B-B-A)\n');
     console.log('| streams | memory req/s | redis req/s | memory TTFB p50/p99 ms | redis TTFB p50/p99 ms | redis − memory p50/p99 ms | errors | out of order |');

@@ -97,14 +97,18 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
   }
 }
 
-/** Reads every upstream chunk through the decoder and the converter, handing each batch to `emit`. */
+/**
+ * Reads every upstream chunk through the decoder and the converter, handing each batch to `emit`.
+ * Returns the closing events (message_delta/stop or an error event) so the caller can send them with
+ * the end of the response in one write, or null when the client is gone.
+ */
 async function convertUpstream(
   upstream: UpstreamStream,
   converter: KiroToAnthropicStream,
   signal: AbortSignal,
   obs: ReturnType<RequestObserver['begin']>,
   emit: (events: StreamEvent[]) => void | Promise<void>,
-): Promise<void> {
+): Promise<StreamEvent[] | null> {
   let failure: { type: string; message: string } | undefined;
   try {
     for await (const batch of kiroEventBatches(upstream.chunks, {
@@ -126,11 +130,11 @@ async function convertUpstream(
   if (signal.aborted) {
     const reason: unknown = signal.reason;
     if (reason instanceof ShutdownAbort) failure = { type: 'overloaded_error', message: reason.message };
-    else return; // client gone: nobody to write to
+    else return null; // client gone: nobody to write to
   }
   const closing = failure ? converter.finish({ error: failure }) : converter.finish();
   obs.finished(converter, failure);
-  if (closing.length) await emit(closing);
+  return closing;
 }
 
 function describeUpstreamFailure(err: unknown): { type: string; message: string } {
@@ -144,7 +148,8 @@ function describeUpstreamFailure(err: unknown): { type: string; message: string 
   return { type: 'api_error', message: 'Upstream connection failed mid-stream' };
 }
 
-function writeHead(ctx: Context): ServerResponse {
+/** Sets the SSE head; it goes out with the first body write (or at once with `flush`, for pings). */
+function writeHead(ctx: Context, flush: boolean): ServerResponse {
   ctx.respond = false;
   const res = ctx.res;
   const requestId = ctx.state.requestId as string | undefined;
@@ -159,7 +164,7 @@ function writeHead(ctx: Context): ServerResponse {
     if (typeof value === 'string' && !(name in headers)) headers[name] = value;
   }
   res.writeHead(200, headers);
-  res.flushHeaders();
+  if (flush) res.flushHeaders();
   return res;
 }
 
@@ -182,45 +187,78 @@ async function streamResponse(
   mode: StreamMode,
   obs: ReturnType<RequestObserver['begin']>,
 ): Promise<void> {
-  const res = writeHead(ctx);
   const signal = controller.signal;
+  if (mode === 'buffered') {
+    await bufferedStream(ctx, deps, converter, upstream, signal, obs);
+    return;
+  }
+  const res = writeHead(ctx, false);
+  // Each socket write is a syscall: the head, message_start and the first batch go out together
+  // (the first upstream chunk is already here), and the closing events go out with the end.
+  const start = converter.start();
+  obs.sseEvents(start);
+  let pending: string | undefined = encodeSseEvents(start);
+  const takePending = (): string => {
+    const text = pending ?? '';
+    if (pending !== undefined) {
+      pending = undefined;
+      obs.firstByte();
+    }
+    return text;
+  };
+  // If the first chunk held no complete frame, message_start must not wait for the next one.
+  const flushSoon = setImmediate(() => {
+    if (pending !== undefined && !res.destroyed) res.write(takePending());
+  });
   let wroteSinceTick = false;
   const ping = setInterval(() => {
-    if (!wroteSinceTick) res.write(SSE_PING);
+    if (!wroteSinceTick && !res.destroyed) res.write(takePending() + SSE_PING);
     wroteSinceTick = false;
   }, deps.config.sse.pingIntervalMs);
   try {
-    if (mode === 'live') {
-      let first = true;
-      const emit = (events: StreamEvent[]) => {
-        wroteSinceTick = true;
-        if (first) {
-          first = false;
-          obs.firstByte();
-        }
-        obs.sseEvents(events);
-        return write(res, encodeSseEvents(events), signal);
-      };
-      await emit(converter.start());
-      await convertUpstream(upstream, converter, signal, obs, emit);
-    } else {
-      const held: StreamEvent[] = converter.start();
-      await convertUpstream(upstream, converter, signal, obs, (events) => {
-        for (const e of events) held.push(e);
-      });
-      if (signal.aborted && !(signal.reason instanceof ShutdownAbort)) return;
-      const start = held[0];
-      if (start?.type === 'message_start') start.message.usage.input_tokens = converter.inputTokens;
-      const failed = held[held.length - 1]?.type === 'error';
-      // A failed buffered stream shows only the error: partial content would be accounted as a full turn.
-      const out = failed ? held.slice(-1) : held;
-      obs.firstByte();
-      obs.sseEvents(out);
-      await write(res, encodeSseEvents(out), signal);
+    const closing = await convertUpstream(upstream, converter, signal, obs, (events) => {
+      wroteSinceTick = true;
+      obs.sseEvents(events);
+      return write(res, takePending() + encodeSseEvents(events), signal);
+    });
+    if (closing && !res.destroyed) {
+      obs.sseEvents(closing);
+      res.end(takePending() + encodeSseEvents(closing));
     }
   } finally {
+    clearImmediate(flushSoon);
     clearInterval(ping);
-    if (!res.destroyed) res.end();
+    if (!res.writableEnded && !res.destroyed) res.end();
+  }
+}
+
+/** `/cc/v1`: pings while the upstream streams, then every event at once with the real input_tokens. */
+async function bufferedStream(
+  ctx: Context,
+  deps: MessagesDeps,
+  converter: KiroToAnthropicStream,
+  upstream: UpstreamStream,
+  signal: AbortSignal,
+  obs: ReturnType<RequestObserver['begin']>,
+): Promise<void> {
+  const res = writeHead(ctx, true);
+  const ping = setInterval(() => res.write(SSE_PING), deps.config.sse.pingIntervalMs);
+  try {
+    const held: StreamEvent[] = converter.start();
+    const closing = await convertUpstream(upstream, converter, signal, obs, (events) => {
+      for (const e of events) held.push(e);
+    });
+    if (!closing || res.destroyed) return;
+    const start = held[0];
+    if (start?.type === 'message_start') start.message.usage.input_tokens = converter.inputTokens;
+    // A failed buffered stream shows only the error: partial content would be accounted as a full turn.
+    const out = closing[closing.length - 1]?.type === 'error' ? closing : held.concat(closing);
+    obs.firstByte();
+    obs.sseEvents(out);
+    res.end(encodeSseEvents(out));
+  } finally {
+    clearInterval(ping);
+    if (!res.writableEnded && !res.destroyed) res.end();
   }
 }
 
@@ -232,11 +270,11 @@ async function jsonResponse(
   obs: ReturnType<RequestObserver['begin']>,
 ): Promise<void> {
   const events: StreamEvent[] = converter.start();
-  await convertUpstream(upstream, converter, controller.signal, obs, (batch) => {
+  const closing = await convertUpstream(upstream, converter, controller.signal, obs, (batch) => {
     for (const e of batch) events.push(e);
   });
-  if (controller.signal.aborted && !(controller.signal.reason instanceof ShutdownAbort)) return;
-  const collected = collectMessage(events);
+  if (!closing) return;
+  const collected = collectMessage(events.concat(closing));
   if ('error' in collected) {
     throw new ApiError(collected.error.message, { status: collected.error.type === 'overloaded_error' ? 529 : 502 });
   }
