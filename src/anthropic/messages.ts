@@ -210,6 +210,21 @@ async function streamResponse(
   const flushSoon = setImmediate(() => {
     if (pending !== undefined && !res.destroyed) res.write(takePending());
   });
+  // Writes made in one turn of the event loop (typically a whole upstream chunk's events, and the
+  // end when the upstream finished in that chunk too) leave in one syscall.
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
+  const send = (text: string) => {
+    if (!corked) {
+      corked = true;
+      res.cork();
+      setImmediate(uncork);
+    }
+    return write(res, text, signal);
+  };
   let wroteSinceTick = false;
   const ping = setInterval(() => {
     if (!wroteSinceTick && !res.destroyed) res.write(takePending() + SSE_PING);
@@ -219,7 +234,7 @@ async function streamResponse(
     const closing = await convertUpstream(upstream, converter, signal, obs, (events) => {
       wroteSinceTick = true;
       obs.sseEvents(events);
-      return write(res, takePending() + encodeSseEvents(events), signal);
+      return send(takePending() + encodeSseEvents(events));
     });
     if (closing && !res.destroyed) {
       obs.sseEvents(closing);
