@@ -47,6 +47,8 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
   const raw = await readJsonBody(ctx, deps.config.limits.bodyLimitBytes);
   const request = validateMessagesRequest(raw);
   const converted = convertRequest(request, { conversationId: sessionIdHeader(ctx) });
+  // Which Kiro model answers: clients ask for names newer than any table, mapped by family.
+  ctx.set('x-kiro-model', converted.kiroModelId);
   const obs = deps.observer.begin(ctx, request.model);
   (ctx.state.logFields as Record<string, unknown>).stream = request.stream === true;
 

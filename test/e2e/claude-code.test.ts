@@ -76,6 +76,8 @@ describe('Claude Code requests replayed as recorded', () => {
 
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    // a model newer than any table is mapped by family, and the response says which Kiro model answered
+    expect(res.headers.get('x-kiro-model')).toBe('claude-opus-4.6');
     const { message, events } = await sdkParse(res);
     expect(events[0]!.type).toBe('message_start');
     expect(events.at(-1)!.type).toBe('message_stop');
