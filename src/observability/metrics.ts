@@ -4,90 +4,47 @@
  * credential ids) — never a raw URL, model string, request id or secret.
  *
  * Counters and histograms are small cell-based metrics registered on a prom-client `Registry`
- * (see `CellMetric`): recording is a few arithmetic operations on a pre-created series, cheap
- * enough for one call per upstream frame or SSE event. Gauges computed at scrape time and the
- * default process metrics are plain prom-client.
+ * (see `CellMetric` in metric-primitives.ts): recording is a few arithmetic operations on a
+ * pre-created series, cheap enough for one call per upstream frame or SSE event. Gauges computed at
+ * scrape time (credential-gauges.ts) and the default process metrics are plain prom-client. The
+ * label sets live in metric-labels.ts and the Koa middleware in metrics-middleware.ts; both are
+ * re-exported here.
  */
 import { performance } from 'node:perf_hooks';
-import type { Context, Middleware, Next } from 'koa';
-import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { DISABLED_REASONS as CREDENTIAL_DISABLED_REASONS, type CredentialRecord, type DisabledReason } from '../credentials/types.js';
-import { UNMATCHED_ROUTE, matchedRoute, responseStatus, whenResponseDone } from './logger.js';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CredentialRecord } from '../credentials/types.js';
+import { registerCredentialGauges } from './credential-gauges.js';
+import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './metric-primitives.js';
+import {
+  DEFAULT_REDIS_COMMANDS,
+  HTTP_METHODS,
+  MODEL_FAMILIES,
+  OUTCOME_CLASSES,
+  REFRESH_OUTCOMES,
+  SSE_EVENT_TYPES,
+  credentialLabel,
+  knownOutcome,
+  modelFamily,
+  type ModelFamily,
+  type OutcomeClass,
+  type RefreshOutcome,
+} from './metric-labels.js';
 
-/**
- * Outcome classes of one upstream call (docs/kiro-protocol.md §9.2). `canceled` is for calls the
- * gateway aborted because the client went away, so they do not count as upstream failures.
- */
-export const OUTCOME_CLASSES = [
-  'ok',
-  'auth',
-  'quota',
-  'rate_limited',
-  'server_error',
-  'network',
-  'bad_request',
-  'truncated',
-  'canceled',
-] as const;
-/** One of {@link OUTCOME_CLASSES}. */
-export type OutcomeClass = (typeof OUTCOME_CLASSES)[number];
-
-/** True for outcomes that mean the upstream (or its credential) failed, not the client. */
-export function isFailureOutcome(outcome: string): boolean {
-  return outcome !== 'ok' && outcome !== 'bad_request' && outcome !== 'canceled';
-}
-
-/** Model families used as the `model` label; client model strings are unbounded. */
-export const MODEL_FAMILIES = ['sonnet', 'opus', 'haiku', 'other'] as const;
-/** One of {@link MODEL_FAMILIES}. */
-export type ModelFamily = (typeof MODEL_FAMILIES)[number];
-
-/**
- * Maps any model string (Anthropic `claude-sonnet-4-5-20250929`, Kiro `CLAUDE_SONNET_4_5_…`, or a
- * family name itself) to its family. No allocation.
- */
-export function modelFamily(model: string): ModelFamily {
-  if (/opus/i.test(model)) return 'opus';
-  if (/sonnet/i.test(model)) return 'sonnet';
-  if (/haiku/i.test(model)) return 'haiku';
-  return 'other';
-}
-
-/**
- * Results of one token-refresh attempt: `skipped` = another holder refreshed while we waited
- * for the lock; `invalid_grant` = the refresh token is dead; `rejected` = any other HTTP error;
- * `network` = no answer; `lock_failed` = the refresh lock could not be taken.
- */
-export const REFRESH_OUTCOMES = ['ok', 'skipped', 'invalid_grant', 'rejected', 'network', 'lock_failed'] as const;
-/** One of {@link REFRESH_OUTCOMES}. */
-export type RefreshOutcome = (typeof REFRESH_OUTCOMES)[number];
-
-/** SSE event names counted individually; anything else is counted as `other`. */
-export const SSE_EVENT_TYPES = [
-  'message_start',
-  'content_block_start',
-  'content_block_delta',
-  'content_block_stop',
-  'message_delta',
-  'message_stop',
-  'ping',
-  'error',
-  'other',
-] as const;
-
-/** `reason` label values of the disabled-credentials gauge; unknown reasons become `Other`. */
-export const DISABLED_REASONS = [...CREDENTIAL_DISABLED_REASONS, 'Other'] as const;
-
-/** Redis commands timed under their own name (lower case); others are labelled `other`. */
-export const DEFAULT_REDIS_COMMANDS: readonly string[] = [
-  'get', 'set', 'del', 'exists', 'expire', 'pexpire', 'incr', 'incrby', 'mget', 'mset',
-  'hget', 'hset', 'hmget', 'hgetall', 'hdel', 'hincrby', 'sadd', 'srem', 'smembers',
-  'zadd', 'zrem', 'zrange', 'eval', 'evalsha', 'script', 'publish', 'subscribe',
-  'psubscribe', 'ping', 'scan', 'multi', 'exec', 'info',
-];
-
-/** `method` label values; anything else is `OTHER`. */
-export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export {
+  DEFAULT_REDIS_COMMANDS,
+  DISABLED_REASONS,
+  HTTP_METHODS,
+  MODEL_FAMILIES,
+  OUTCOME_CLASSES,
+  REFRESH_OUTCOMES,
+  SSE_EVENT_TYPES,
+  isFailureOutcome,
+  modelFamily,
+  type ModelFamily,
+  type OutcomeClass,
+  type RefreshOutcome,
+} from './metric-labels.js';
+export { createMetricsMiddleware, type MetricsMiddlewareOptions } from './metrics-middleware.js';
 
 /** Buckets (seconds). Streams may last minutes (upstream timeout 720 s). */
 const BUCKETS = {
@@ -102,7 +59,6 @@ const BUCKETS = {
 const DEFAULT_PREFIX = 'kiro_gateway_';
 /** An access token this close to `expiresAt` counts as near expiry (kiro.rs refreshes at 10 min). */
 const DEFAULT_NEAR_EXPIRY_MS = 10 * 60 * 1000;
-const MAX_CREDENTIAL_ID = 99_999;
 const LABEL_CACHE_LIMIT = 1024;
 
 /** Options of {@link GatewayMetrics}. */
@@ -127,139 +83,6 @@ export interface StreamMetrics {
   firstByte(): void;
   /** The stream is over, however it ended: leaves the in-flight gauge, observes duration (once). */
   end(): void;
-}
-
-type Labels = Readonly<Record<string, string>>;
-
-/** One counter series. Recording is `cell.value += n`: no hashing, no allocation. */
-class CounterCell {
-  value = 0;
-  constructor(readonly labels: Labels) {}
-}
-
-/** One histogram series: per-bucket counts (non-cumulative until exported), sum and count. */
-class HistogramCell {
-  sum = 0;
-  count = 0;
-  readonly buckets: Float64Array;
-  constructor(
-    readonly labels: Labels,
-    private readonly bounds: readonly number[],
-  ) {
-    this.buckets = new Float64Array(bounds.length);
-  }
-
-  /** Adds one observation; above the last bound it only lands in `+Inf` (= count). */
-  observe(value: number): void {
-    this.sum += value;
-    this.count++;
-    const bounds = this.bounds;
-    for (let i = 0; i < bounds.length; i++) {
-      if (value <= bounds[i]) {
-        this.buckets[i]++;
-        return;
-      }
-    }
-  }
-}
-
-/**
- * Counters and histograms the recording side touches directly. prom-client's own `inc()` /
- * `observe()` hash the label object and turn float bucket bounds into property keys on every
- * call (about 1 µs per histogram observation); these keep one object per series, found once,
- * and only build the exposition at scrape time. They register on a prom-client `Registry` like
- * any metric (`get()`, `reset()`, `aggregator`), so exposition, JSON and cluster aggregation
- * work unchanged.
- */
-abstract class CellMetric<C extends CounterCell | HistogramCell> {
-  readonly aggregator = 'sum' as const;
-  protected readonly cells = new Map<string, C>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    registry: Registry,
-  ) {
-    registry.registerMetric(this as unknown as Metric);
-  }
-
-  /** The series for `labels`, created on first use (keep the result; lookups build a key). */
-  cell(labels: Labels = {}): C {
-    const key = Object.values(labels).join('\u0000');
-    let cell = this.cells.get(key);
-    if (!cell) {
-      cell = this.create(labels);
-      this.cells.set(key, cell);
-    }
-    return cell;
-  }
-
-  protected abstract create(labels: Labels): C;
-}
-
-class FastCounter extends CellMetric<CounterCell> {
-  readonly type = 'counter' as const;
-
-  protected create(labels: Labels): CounterCell {
-    return new CounterCell(labels);
-  }
-
-  /** prom-client metric interface: the current values. */
-  async get(): Promise<{ name: string; help: string; type: 'counter'; aggregator: 'sum'; values: { labels: Labels; value: number }[] }> {
-    const values = [...this.cells.values()].map((c) => ({ labels: c.labels, value: c.value }));
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  /** prom-client metric interface (`registry.resetMetrics()`). */
-  reset(): void {
-    for (const c of this.cells.values()) c.value = 0;
-  }
-}
-
-class FastHistogram extends CellMetric<HistogramCell> {
-  readonly type = 'histogram' as const;
-  private readonly leLabels: readonly string[];
-
-  constructor(name: string, help: string, registry: Registry, private readonly bounds: readonly number[]) {
-    super(name, help, registry);
-    this.leLabels = bounds.map(String);
-  }
-
-  protected create(labels: Labels): HistogramCell {
-    return new HistogramCell(labels, this.bounds);
-  }
-
-  /** prom-client metric interface: `_bucket` (cumulative, with `le`), `_sum` and `_count` samples. */
-  async get(): Promise<{
-    name: string;
-    help: string;
-    type: 'histogram';
-    aggregator: 'sum';
-    values: { labels: Labels; value: number; metricName: string }[];
-  }> {
-    const bucketName = `${this.name}_bucket`;
-    const values: { labels: Labels; value: number; metricName: string }[] = [];
-    for (const c of this.cells.values()) {
-      let cumulative = 0;
-      for (let i = 0; i < this.bounds.length; i++) {
-        cumulative += c.buckets[i];
-        values.push({ labels: { ...c.labels, le: this.leLabels[i] }, value: cumulative, metricName: bucketName });
-      }
-      values.push({ labels: { ...c.labels, le: '+Inf' }, value: c.count, metricName: bucketName });
-      values.push({ labels: c.labels, value: c.sum, metricName: `${this.name}_sum` });
-      values.push({ labels: c.labels, value: c.count, metricName: `${this.name}_count` });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  /** prom-client metric interface (`registry.resetMetrics()`). */
-  reset(): void {
-    for (const c of this.cells.values()) {
-      c.sum = 0;
-      c.count = 0;
-      c.buckets.fill(0);
-    }
-  }
 }
 
 /**
@@ -411,65 +234,10 @@ export class GatewayMetrics {
       'Responses whose client closed the connection before the response was complete.',
     ).cell();
 
-    new Gauge({
-      name: `${p}credentials_enabled`,
-      help: 'Credentials currently enabled (scrape time).',
-      registers,
-      collect: function (this: Gauge): void {
-        this.set(self.countCredentials((r) => !r.credential.disabled));
-      },
-    });
-    new Gauge({
-      name: `${p}credentials_disabled`,
-      help: 'Credentials currently disabled, by reason (scrape time).',
-      labelNames: ['reason'],
-      registers,
-      collect: function (this: Gauge<'reason'>): void {
-        const counts = new Map<string, number>(DISABLED_REASONS.map((r) => [r, 0]));
-        for (const r of self.credentialRecords()) {
-          if (!r.credential.disabled) continue;
-          const reason = r.credential.disabledReason ?? 'Manual';
-          const key = counts.has(reason) ? reason : 'Other';
-          counts.set(key, (counts.get(key) ?? 0) + 1);
-        }
-        for (const [reason, n] of counts) this.set({ reason }, n);
-      },
-    });
-    new Gauge({
-      name: `${p}credentials_near_expiry`,
-      help: 'Enabled credentials whose access token expires within the refresh window (scrape time).',
-      registers,
-      collect: function (this: Gauge): void {
-        const limit = self.now() + self.nearExpiryMs;
-        this.set(
-          self.countCredentials((r) => {
-            if (r.credential.disabled || r.credential.authMethod === 'api_key') return false;
-            const expiresAt = r.credential.expiresAt ? Date.parse(r.credential.expiresAt) : NaN;
-            return Number.isFinite(expiresAt) && expiresAt <= limit;
-          }),
-        );
-      },
-    });
-    new Gauge({
-      name: `${p}credentials_cooling_down`,
-      help: 'Enabled credentials skipped until a rate-limit cooldown ends (scrape time).',
-      registers,
-      collect: function (this: Gauge): void {
-        const now = self.now();
-        this.set(self.countCredentials((r) => !r.credential.disabled && (r.stats.cooldownUntil ?? 0) > now));
-      },
-    });
-    new Gauge({
-      name: `${p}credential_enabled`,
-      help: '1 if the credential is enabled, 0 if disabled, per credential id (scrape time).',
-      labelNames: ['credential'],
-      registers,
-      collect: function (this: Gauge<'credential'>): void {
-        this.reset(); // drop removed credentials
-        for (const r of self.credentialRecords()) {
-          this.set({ credential: credentialLabel(r.credential.id) }, r.credential.disabled ? 0 : 1);
-        }
-      },
+    registerCredentialGauges(registry, p, {
+      records: () => this.credentialSource?.() ?? [],
+      now: () => this.now(),
+      nearExpiryMs: this.nearExpiryMs,
     });
 
     const refreshes = counter('token_refreshes_total', 'Token refresh attempts by outcome.');
@@ -493,16 +261,6 @@ export class GatewayMetrics {
     this.redisErrors = counter('redis_errors_total', 'Redis commands that failed, by command.');
 
     if (opts.collectDefault ?? true) collectDefaultMetrics({ register: registry });
-  }
-
-  private credentialRecords(): readonly CredentialRecord[] {
-    return this.credentialSource?.() ?? [];
-  }
-
-  private countCredentials(predicate: (r: CredentialRecord) => boolean): number {
-    let n = 0;
-    for (const r of this.credentialRecords()) if (predicate(r)) n++;
-    return n;
   }
 
   /** Counts one finished HTTP request; `route` must be a template (see `createMetricsMiddleware`). */
@@ -640,37 +398,4 @@ export class GatewayMetrics {
   metricsText(): Promise<string> {
     return this.registry.metrics();
   }
-}
-
-function knownOutcome(outcome: string): OutcomeClass {
-  // Unclassified outcomes are gateway bugs; count them as server errors rather than drop them.
-  return (OUTCOME_CLASSES as readonly string[]).includes(outcome) ? (outcome as OutcomeClass) : 'server_error';
-}
-
-function credentialLabel(id: number): string {
-  return Number.isInteger(id) && id >= 0 && id <= MAX_CREDENTIAL_ID ? String(id) : 'invalid';
-}
-
-/** Options of {@link createMetricsMiddleware}. */
-export interface MetricsMiddlewareOptions {
-  /** `route` label when no router route matched (default `unmatched`). */
-  unmatchedRoute?: string;
-}
-
-/**
- * Koa middleware recording `http_requests_total` / `http_request_duration_seconds` with the
- * route template @koa/router matched (`ctx._matchedRoute`, else `unmatched`), and counting client
- * disconnects. Measures until `res` closes, so streamed responses (`ctx.respond = false`) are
- * timed to their end. Mount it outside the router and the error handler.
- */
-export function createMetricsMiddleware(metrics: GatewayMetrics, opts: MetricsMiddlewareOptions = {}): Middleware {
-  const unmatched = opts.unmatchedRoute ?? UNMATCHED_ROUTE;
-  return function metricsMiddleware(ctx: Context, next: Next): Promise<void> {
-    const startedAt = performance.now();
-    return whenResponseDone(ctx, next, (end) => {
-      const route = matchedRoute(ctx) ?? unmatched;
-      metrics.recordHttpRequest(route, ctx.method, responseStatus(ctx, end), (end.endedAt - startedAt) / 1000);
-      if (end.clientDisconnected) metrics.recordClientDisconnect();
-    });
-  };
 }
