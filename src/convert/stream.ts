@@ -2,6 +2,7 @@
  * Kiro events → Anthropic stream events (docs/kiro-protocol.md §7.1–§7.4, §12.1): a plain state
  * machine with no I/O. The streaming route encodes its output with `sse.ts`; the non-streaming
  * route folds the same output with `message.ts`, so both modes share one set of semantics.
+ * Tool-call buffering and the notices replacing cut-off calls live in `tool-calls.ts`.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -9,6 +10,7 @@ import { estimateTextOutputTokens } from './tokens.js';
 import type { StopReason, StreamEvent } from '../anthropic/types.js';
 import type { KiroEvent } from '../kiro/types.js';
 import { ThinkingExtractor, type ThinkingSink } from './thinking.js';
+import { isCompleteInput, malformedToolNotice, ToolCallBuffer, truncatedToolNotice } from './tool-calls.js';
 
 /**
  * Signature put on every thinking block. Kiro returns reasoning as plain text with no signature,
@@ -42,54 +44,10 @@ export interface StreamError {
   message: string;
 }
 
-interface PendingTool {
-  /** The client's original name. */
-  name: string;
-  input: string;
-}
-
 const enum Open {
   None,
   Text,
   Thinking,
-}
-
-/** A tool input must be a JSON object; empty input means `{}`. */
-function isCompleteInput(input: string): boolean {
-  if (input.length === 0) return true;
-  try {
-    const value: unknown = JSON.parse(input);
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-  } catch {
-    return false;
-  }
-}
-
-/** What the model should do instead of repeating a call that was too large to come through. */
-function retryAdvice(name: string): string {
-  switch (name) {
-    case 'Write':
-      return 'Retry with smaller steps: write at most ~50 lines per call and append the rest with Edit.';
-    case 'Edit':
-    case 'MultiEdit':
-      return 'Retry with smaller steps: change at most ~50 lines per Edit call.';
-    default:
-      return 'Retry it, splitting large inputs over several smaller calls.';
-  }
-}
-
-function truncatedToolNotice(name: string): string {
-  return (
-    `[kiro-gateway: the tool call \`${name}\` was cut off by the upstream output limit before it ` +
-    `finished and was not executed. ${retryAdvice(name)}]`
-  );
-}
-
-function malformedToolNotice(name: string): string {
-  return (
-    `[kiro-gateway: the tool call \`${name}\` arrived with input that is not a valid JSON object ` +
-    `(probably cut off by the upstream output limit) and was not executed. ${retryAdvice(name)}]`
-  );
 }
 
 /**
@@ -118,7 +76,6 @@ export class KiroToAnthropicStream {
   private readonly messageId: string;
   private readonly inputTokensEstimate: number;
   private readonly windowSize: number;
-  private readonly toolNameMap: ReadonlyMap<string, string>;
   /** Present when thinking is on and extraction enabled. */
   private readonly extractor: ThinkingExtractor | undefined;
 
@@ -132,9 +89,8 @@ export class KiroToAnthropicStream {
   private openIndex = -1;
   /** The open text block has no text yet (the initial block), so a notice may use it. */
   private openEmpty = false;
-  private readonly pending = new Map<string, PendingTool>();
-  /** Ids already sent or dropped, so a repeated `stop:true` cannot produce a second block. */
-  private readonly doneToolIds = new Set<string>();
+  /** Tool calls whose input is still arriving. */
+  private readonly tools: ToolCallBuffer;
   private textSent = false;
   private thinkingSent = false;
   private toolSent = false;
@@ -148,7 +104,7 @@ export class KiroToAnthropicStream {
     this.messageId = opts.messageId ?? 'msg_' + randomUUID().replaceAll('-', '');
     this.inputTokensEstimate = opts.inputTokensEstimate;
     this.windowSize = opts.windowSize;
-    this.toolNameMap = opts.toolNameMap;
+    this.tools = new ToolCallBuffer(opts.toolNameMap);
     if (opts.thinking && opts.extractThinking !== false) {
       const sink: ThinkingSink = {
         text: (text) => this.emitText(text),
@@ -268,8 +224,8 @@ export class KiroToAnthropicStream {
     if (!this.started) this.start();
     else this.out = [];
     this.extractor?.flush();
-    for (const tool of this.pending.values()) this.emitNotice(truncatedToolNotice(tool.name));
-    this.pending.clear();
+    for (const tool of this.tools.unfinished()) this.emitNotice(truncatedToolNotice(tool.name));
+    this.tools.clear();
     if (this.thinkingSent && !this.textSent && !this.toolSent) {
       // Thinking-only output (§7.3): the answer was cut off; clients need some text.
       this.truncated = true;
@@ -301,29 +257,18 @@ export class KiroToAnthropicStream {
   private fail(error: StreamError): void {
     this.errorValue = error;
     this.endedFlag = true;
-    this.pending.clear();
+    this.tools.clear();
     this.out.push({ type: 'error', error });
   }
 
   private onToolUse(id: string, name: string, input: string, stop: boolean): void {
     // Thinking cannot continue past a tool call (§7.3 boundary rule).
     this.extractor?.flush();
-    if (this.doneToolIds.has(id)) return;
+    if (this.tools.isDone(id)) return;
     if (input.length > 0) this.output += Math.floor((Buffer.byteLength(input, 'utf8') + 3) / 4);
 
-    let tool = this.pending.get(id);
-    if (!stop) {
-      if (tool) tool.input += input;
-      else this.pending.set(id, { name: this.toolNameMap.get(name) ?? name, input });
-      return;
-    }
-    if (tool) {
-      tool.input += input;
-      this.pending.delete(id);
-    } else {
-      tool = { name: this.toolNameMap.get(name) ?? name, input };
-    }
-    this.doneToolIds.add(id);
+    const tool = this.tools.add(id, name, input, stop);
+    if (!tool) return;
 
     if (!isCompleteInput(tool.input)) {
       this.emitNotice(malformedToolNotice(tool.name));
