@@ -4,7 +4,7 @@
  * surviving replicas must carry on.
  *
  * The steps are hit deterministically with the pool's test hook (KIRO_TEST_REFRESH_PAUSE, see
- * src/credentials/pool.ts), set on the victim only: it stops at the step, says so on stderr, and is
+ * src/credentials/token-refresh.ts), set on the victim only: it stops at the step, says so on stderr, and is
  * killed there. One more case kills the victim while its refresh call is held open by the
  * simulator's refreshLatencyMs (no hook): the auth service processes the call, the answer is lost.
  *
