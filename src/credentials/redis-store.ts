@@ -18,6 +18,7 @@ import { ReplicaHeartbeat, type ReplicaInfo } from './redis-heartbeat.js';
 import { LocalCopy } from './redis-local-copy.js';
 import { KeyedMutex, RedisLock } from './redis-lock.js';
 import { CredentialMirror, type StoreLog } from './redis-mirror.js';
+import { SharedSettings } from './redis-settings.js';
 import type { CredentialStore } from './store.js';
 import type { Credential, CredentialRecord, CredentialStats } from './types.js';
 
@@ -90,8 +91,6 @@ export class RedisCredentialStore implements CredentialStore {
   readonly kind = 'redis' as const;
 
   private readonly keys: RedisKeys;
-  private readonly settings = new Map<string, string>();
-  private readonly settingListeners = new Set<(key: string, value: string) => void>();
   private readonly tracker: CommandTracker;
   private readonly client: RedisClient;
   private readonly subscriber: RedisClient;
@@ -99,6 +98,7 @@ export class RedisCredentialStore implements CredentialStore {
   private readonly heartbeat: ReplicaHeartbeat;
   private readonly local: LocalCopy;
   private readonly mirror: CredentialMirror;
+  private readonly settings: SharedSettings;
   private readonly localLock = new KeyedMutex<number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly log: StoreLog;
@@ -123,6 +123,7 @@ export class RedisCredentialStore implements CredentialStore {
     this.client = createRedisClient(options, 'command');
     this.subscriber = createRedisClient(options, 'subscriber');
     this.mirror = new CredentialMirror(this.local, this.client, this.tracker, this.keys, options.replicaId, this.log);
+    this.settings = new SharedSettings(this.client, this.tracker, this.keys, options.replicaId);
     this.lock = new RedisLock(this.client, this.tracker, { ttlMs: options.lockTtlMs, waitMs: options.lockWaitMs, log: this.log });
     this.heartbeat = new ReplicaHeartbeat(
       this.client,
@@ -161,7 +162,7 @@ export class RedisCredentialStore implements CredentialStore {
       await waitReady(this.subscriber, timeout);
       await this.subscriber.subscribe(this.keys.events);
       await this.mirror.read(undefined); // after subscribing, so no change falls in between
-      await this.readSettings();
+      await this.settings.read();
     } catch (err) {
       this.client.disconnect();
       this.subscriber.disconnect();
@@ -172,7 +173,7 @@ export class RedisCredentialStore implements CredentialStore {
     this.every(this.options.resyncIntervalMs, () => {
       if (!this.online) return;
       this.mirror.read(undefined).catch((err) => this.markDegraded(err));
-      this.readSettings().catch((err) => this.markDegraded(err));
+      this.settings.read().catch((err) => this.markDegraded(err));
     });
     this.heartbeat.start();
   }
@@ -186,31 +187,12 @@ export class RedisCredentialStore implements CredentialStore {
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    const event = JSON.stringify({ id: null, replica: this.options.replicaId, kind: 'settings' });
-    // One MULTI: the write and its notification land together, as the Lua scripts do for credentials.
-    await this.durable(`change setting ${key}`, () =>
-      this.tracker.run('multi:settings', () =>
-        this.client.multi().hset(this.keys.settings, key, value).publish(this.keys.events, event).exec(),
-      ),
-    );
-    this.applySetting(key, value);
+    await this.durable(`change setting ${key}`, () => this.settings.write(key, value));
+    this.settings.apply(key, value);
   }
 
   onSettingChange(listener: (key: string, value: string) => void): () => void {
-    this.settingListeners.add(listener);
-    return () => this.settingListeners.delete(listener);
-  }
-
-  private applySetting(key: string, value: string): void {
-    if (this.settings.get(key) === value) return;
-    this.settings.set(key, value);
-    for (const listener of this.settingListeners) listener(key, value);
-  }
-
-  /** Settings change rarely: they are re-read on every notification and resync, all at once. */
-  private async readSettings(): Promise<void> {
-    const all = await this.tracker.run('hgetall:settings', () => this.client.hgetall(this.keys.settings));
-    for (const [key, value] of Object.entries(all)) this.applySetting(key, value);
+    return this.settings.onChange(listener);
   }
 
   get(id: number): CredentialRecord | undefined {
@@ -406,7 +388,7 @@ export class RedisCredentialStore implements CredentialStore {
     }
     if (event.replica === this.options.replicaId) return; // our own write: the local copy has it
     if (event.kind === 'settings') {
-      this.readSettings().catch((err) => this.markDegraded(err));
+      this.settings.read().catch((err) => this.markDegraded(err));
       return;
     }
     this.scheduleReread(typeof event.id === 'number' ? event.id : null);
