@@ -170,7 +170,9 @@ export class KiroToAnthropicStream {
         },
       },
     ];
-    if (!this.extractor) this.openText();
+    // Blocks open on demand (kiro.rs opens an empty text block here at once): a tool-only answer
+    // then starts with its tool_use, with no empty text block for clients to echo back in history
+    // (Anthropic's API rejects empty text blocks).
     return this.out;
   }
 

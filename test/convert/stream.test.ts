@@ -96,10 +96,14 @@ describe('KiroToAnthropicStream', () => {
     expect(start.type === 'message_start' && start.message.id).toMatch(/^msg_[0-9a-f]{32}$/);
   });
 
-  it('sends each text fragment as it arrives, one delta per fragment', () => {
+  it('sends each text fragment as it arrives, one delta per fragment, opening the text block with the first', () => {
     const c = converter();
     c.start();
-    expect(c.push(text('a'))).toEqual([{ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'a' } }]);
+    expect(c.push(text('a'))).toEqual([
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'a' } },
+    ]);
+    expect(c.push(text('b'))).toEqual([{ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'b' } }]);
     expect(c.push(text(''))).toEqual([]);
     expect(c.push({ kind: 'metering', usage: 0.01 })).toEqual([]);
   });
@@ -168,14 +172,14 @@ describe('KiroToAnthropicStream', () => {
     expect(c.stopReason).toBe('tool_use');
   });
 
-  it('gives a tool-only answer the empty text block at index 0 and the tool index 1', () => {
+  it('starts a tool-only answer with its tool_use at index 0, without an empty text block', () => {
     const events = convert([tool('t1', 'Read', '{"file_path":"/a"}', true)]);
-    expect(blockTypes(events)).toEqual(['0:text', '1:tool_use']);
+    expect(blockTypes(events)).toEqual(['0:tool_use']);
   });
 
   it('sends a tool call with empty input as {}', () => {
     const events = convert([tool('t1', 'Now', '', false), tool('t1', 'Now', '', true)]);
-    expect(events).toContainEqual({ type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{}' } });
+    expect(events).toContainEqual({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } });
   });
 
   it('opens a new text block for text after a tool call', () => {
@@ -189,6 +193,7 @@ describe('KiroToAnthropicStream', () => {
     c.start();
     c.push(tool('t1', 'Read', '{"file_pa'));
     expect(c.push(text('meanwhile'))).toEqual([
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
       { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'meanwhile' } },
     ]);
     const done = c.push(tool('t1', 'Read', 'th":"/a"}', true));
@@ -209,7 +214,7 @@ describe('KiroToAnthropicStream', () => {
 
   it('ignores a repeated stop for a tool call already sent', () => {
     const events = convert([tool('t1', 'Read', '{}', true), tool('t1', 'Read', '{}', true)]);
-    expect(blockTypes(events)).toEqual(['0:text', '1:tool_use']);
+    expect(blockTypes(events)).toEqual(['0:tool_use']);
   });
 
   it('drops a tool call the stream cut off before its stop, explains it in text and stops with max_tokens', () => {
