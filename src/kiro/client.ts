@@ -154,6 +154,9 @@ export class KiroClient {
     } catch (networkError) {
       return { ok: false, networkError };
     }
+    // Kiro always sends at least its metering/context frames: an empty 200 is a broken answer, and
+    // nothing has reached the client yet, so it is retried like a dropped connection.
+    if (first.done) return { ok: false, networkError: new Error('upstream answered 200 with an empty body') };
     return { ok: true, value: { status: res.statusCode, chunks: resume(first, iterator, res.body) } };
   }
 }
@@ -164,8 +167,7 @@ async function* resume(
   body: Dispatcher.ResponseData['body'],
 ): AsyncGenerator<Uint8Array> {
   try {
-    if (first.done) return;
-    yield first.value;
+    if (!first.done) yield first.value;
     for (;;) {
       const next = await rest.next();
       if (next.done) return;

@@ -155,6 +155,17 @@ describe('upstream HTTP failures before the stream: retries, failover and the fi
     expect(stack.gateway.store.get(credentialId(stack, A))!.stats.failureCount).toBe(0);
   });
 
+  it('treats a 200 with an empty body as a failure before the first byte: retried, then 502 api_error', async () => {
+    stack = await startStack(SINGLE);
+
+    const res = await post(`${stack.url}/v1/messages`, params(ask({ events: [], usage: false })));
+
+    expect(res.status).toBe(502);
+    expect(res.json).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+    expect(generateCalls(stack).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(stack.gateway.store.get(credentialId(stack, A))!.stats.failureCount).toBe(0);
+  });
+
   it('disables a credential whose monthly quota is spent (402) and serves the request with the next one', async () => {
     stack = await startStack(DOUBLE);
     stack.sim.setAccount(A, { mode: 'quota-402' });
