@@ -1,8 +1,10 @@
+import { OverloadedError } from './errors.js';
+
 /**
  * Tracks open streams so shutdown can drain them: stop accepting, flip readiness, let streams
  * finish within the grace period, then end the rest with a clean SSE error event.
  */
-export class ShutdownAbort extends Error {
+export class ShutdownAbort extends OverloadedError {
   constructor() {
     super('The gateway is shutting down; retry the request');
     this.name = 'ShutdownAbort';

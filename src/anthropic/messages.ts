@@ -90,6 +90,8 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       lease.release();
     }
   } catch (err) {
+    // The client left while we waited for Kiro: nobody to answer, and not a server error.
+    if (err instanceof ClientGone) return;
     failed = err;
     throw err;
   } finally {
