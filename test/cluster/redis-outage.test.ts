@@ -5,9 +5,8 @@
  * a credential disabled during the outage reach Redis and the other replica afterwards; counters
  * add up; credentials.json is left alone.
  *
- * The outage lasts OUTAGE_MS = 8 s per case (the issue says ~30 s; shortened to keep this file
- * under a minute — nothing in the store depends on the outage length except the reconnect backoff,
- * capped at 2 s).
+ * The outage lasts OUTAGE_MS = 30 s per case, as the issue asks (long enough for a periodic resync
+ * and several reconnect attempts to fall inside it).
  */
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -27,7 +26,7 @@ import {
 } from '../helpers/replicas.js';
 import { refreshTokenFor } from '../helpers/stack.js';
 
-const OUTAGE_MS = 8_000;
+const OUTAGE_MS = 30_000;
 const CONCURRENCY_PER_REPLICA = 2;
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
@@ -180,6 +179,6 @@ async function outageCase(appendonly: boolean): Promise<void> {
 }
 
 describe('Redis outage under load', () => {
-  it(`Redis killed for ${OUTAGE_MS / 1000} s and restarted with its data (appendonly)`, () => outageCase(true), 45_000);
-  it(`Redis killed for ${OUTAGE_MS / 1000} s and restarted empty`, () => outageCase(false), 45_000);
+  it(`Redis killed for ${OUTAGE_MS / 1000} s and restarted with its data (appendonly)`, () => outageCase(true), 90_000);
+  it(`Redis killed for ${OUTAGE_MS / 1000} s and restarted empty`, () => outageCase(false), 90_000);
 });
