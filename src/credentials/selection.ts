@@ -96,8 +96,10 @@ export class CredentialSelector {
         }
         if (!coolest || r.stats.cooldownUntil! < coolest.stats.cooldownUntil!) coolest = r;
       }
-      // Stick to the current credential while it is enabled; move on only when it is not.
-      if (best && (!current || !this.health.isEnabled(current, now))) this.current = best.credential.id;
+      // Stick to the current credential while it is enabled; move on only when it is not. A pick
+      // shaped by the Opus filter is for this request only: it must not move Sonnet traffic off a
+      // free-tier credential that is the preferred one.
+      if (best && !opus && (!current || !this.health.isEnabled(current, now))) this.current = best.credential.id;
     } else {
       let bestLoad = Infinity;
       for (const r of records) {
