@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import type { LoadBalancingMode } from '../config.js';
 import type { AuthMethod, Credential } from '../credentials/types.js';
-import { InvalidRequestError, RequestTooLargeError } from '../errors.js';
+import { InvalidRequestError } from '../errors.js';
+import { parseJsonText, readBodyText } from '../anthropic/body.js';
 
 /** Admin bodies are tiny; a credential with every field set is well under 16 KiB. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -23,24 +24,8 @@ const MAX_PRIORITY = 1_000_000;
 export async function readJsonBody(ctx: Context): Promise<unknown> {
   const parsed = (ctx.request as { body?: unknown }).body;
   if (parsed !== undefined) return parsed;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new RequestTooLargeError(`Request body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(buf);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').replace(/^\uFEFF/, '');
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    // V8's message quotes the input, which may hold a token: report only where parsing stopped.
-    const position = /position (\d+)/.exec((err as Error).message)?.[1];
-    const where = position ? ` (at character ${position})` : /end of JSON/.test((err as Error).message) ? ' (truncated)' : '';
-    throw new InvalidRequestError(`Request body is not valid JSON${where}`);
-  }
+  const text = (await readBodyText(ctx, MAX_BODY_BYTES)).replace(/^\uFEFF/, '');
+  return text.trim() === '' ? undefined : parseJsonText(text);
 }
 
 type JsonObject = Record<string, unknown>;

@@ -12,28 +12,43 @@ export async function readJsonBody(ctx: Context, limitBytes: number): Promise<un
       type ? `Unsupported content-type "${type}": send application/json` : 'Missing content-type: send application/json',
     );
   }
+  const text = await readBodyText(ctx, limitBytes);
+  if (text.length === 0) throw new InvalidRequestError('Request body is empty: send a JSON object');
+  return parseJsonText(text);
+}
+
+/**
+ * The raw request body as UTF-8, refusing (413) past `limitBytes`: a declared content-length is
+ * checked before reading, and reading stops at the limit.
+ */
+export async function readBodyText(ctx: Context, limitBytes: number): Promise<string> {
   const declared = Number(ctx.get('content-length') || NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
-
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer | string>) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buf.length;
     if (size > limitBytes) {
       ctx.req.unpipe();
       ctx.req.resume();
       throw tooLarge(limitBytes);
     }
-    chunks.push(chunk);
+    chunks.push(buf);
   }
-  if (size === 0) throw new InvalidRequestError('Request body is empty: send a JSON object');
-  const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** JSON.parse with a 400 that says where parsing stopped but never quotes the input. */
+export function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
     // V8's message quotes the input, which may hold a secret: report only where parsing stopped.
-    const position = /position (\d+)/.exec((err as Error).message)?.[1];
-    throw new InvalidRequestError(`Request body is not valid JSON${position ? ` (at character ${position})` : ''}`);
+    const message = (err as Error).message;
+    const position = /position (\d+)/.exec(message)?.[1];
+    const where = position ? ` (at character ${position})` : /end of JSON/.test(message) ? ' (truncated)' : '';
+    throw new InvalidRequestError(`Request body is not valid JSON${where}`);
   }
 }
 
