@@ -9,7 +9,6 @@ import { createRequestLogger } from './observability/logger.js';
 import { GatewayMetrics, createMetricsMiddleware } from './observability/metrics.js';
 import { createTracingMiddleware, type TracingHandle } from './observability/tracing.js';
 import { createRequestObserver, recordPoolEvent } from './observability/request-observer.js';
-import { SECRET_FIELDS } from './credentials/types.js';
 import type { GatewayConfig } from './config.js';
 import { createApp } from './server.js';
 import { Lifecycle } from './lifecycle.js';
@@ -23,6 +22,7 @@ import { CredentialPool } from './credentials/pool.js';
 import { BalanceService } from './credentials/balance.js';
 import { createAdminRouter } from './admin/routes.js';
 import { serveAdminUi } from './admin/static.js';
+import { secretsOf } from './admin/views.js';
 import type { AdminDeps, ReplicaInfo } from './admin/types.js';
 
 /** A gateway assembled from configuration; `listen` binds it, `close` drains and releases everything. */
@@ -258,7 +258,7 @@ export function secretSource(config: GatewayConfig, store: Pick<CredentialStore,
   return () => {
     if (cached) return cached;
     const values = [config.apiKey, config.adminApiKey, config.proxyPassword, config.countTokensApiKey, config.kiroApiKeyCredential];
-    for (const { credential } of store.list()) for (const field of SECRET_FIELDS) values.push(credential[field] ?? '');
+    for (const { credential } of store.list()) values.push(...secretsOf(credential));
     cached = values.filter((v) => v.length >= 8);
     return cached;
   };
