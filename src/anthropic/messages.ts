@@ -197,25 +197,9 @@ async function streamResponse(
     return;
   }
   const res = writeHead(ctx, false);
-  // Each socket write is a syscall: the head, message_start and the first batch go out together
-  // (the first upstream chunk is already here), and the closing events go out with the end.
-  const start = converter.start();
-  obs.sseEvents(start);
-  let pending: string | undefined = encodeSseEvents(start);
-  const takePending = (): string => {
-    const text = pending ?? '';
-    if (pending !== undefined) {
-      pending = undefined;
-      obs.firstByte();
-    }
-    return text;
-  };
-  // If the first chunk held no complete frame, message_start must not wait for the next one.
-  const flushSoon = setImmediate(() => {
-    if (pending !== undefined && !res.destroyed) res.write(takePending());
-  });
-  // Writes made in one turn of the event loop (typically a whole upstream chunk's events, and the
-  // end when the upstream finished in that chunk too) leave in one syscall.
+  // Each socket write is a syscall. Writes made in one turn of the event loop leave together: the
+  // head, message_start and the first batch (the first upstream chunk is already here), and a
+  // whole upstream chunk's events with the end when the upstream finished in that chunk too.
   let corked = false;
   const uncork = () => {
     corked = false;
@@ -231,21 +215,24 @@ async function streamResponse(
   };
   let wroteSinceTick = false;
   const ping = setInterval(() => {
-    if (!wroteSinceTick && !res.destroyed) res.write(takePending() + SSE_PING);
+    if (!wroteSinceTick && !res.destroyed) res.write(SSE_PING);
     wroteSinceTick = false;
   }, deps.config.sse.pingIntervalMs);
   try {
+    const start = converter.start();
+    obs.sseEvents(start);
+    obs.firstByte();
+    await send(encodeSseEvents(start));
     const closing = await convertUpstream(upstream, converter, signal, obs, (events) => {
       wroteSinceTick = true;
       obs.sseEvents(events);
-      return send(takePending() + encodeSseEvents(events));
+      return send(encodeSseEvents(events));
     });
     if (closing && !res.destroyed) {
       obs.sseEvents(closing);
-      res.end(takePending() + encodeSseEvents(closing));
+      res.end(encodeSseEvents(closing));
     }
   } finally {
-    clearImmediate(flushSoon);
     clearInterval(ping);
     if (!res.writableEnded && !res.destroyed) res.end();
   }
