@@ -5,7 +5,8 @@ import type { CredentialStore } from './credentials/store.js';
 import type { CredentialPool } from './credentials/pool.js';
 import type { KiroClient } from './kiro/client.js';
 import { createAnthropicRouter } from './anthropic/routes.js';
-import { logFieldsObserver, type RequestObserver } from './anthropic/observer.js';
+import type { RequestObserver } from './anthropic/observer.js';
+import { createRequestObserver } from './observability/request-observer.js';
 import {
   ApiError,
   AuthenticationError,
@@ -129,7 +130,7 @@ export function createApp(deps: AppDeps): Koa {
     pool: deps.pool,
     client: deps.client,
     lifecycle: deps.lifecycle,
-    observer: deps.observer ?? logFieldsObserver,
+    observer: deps.observer ?? createRequestObserver(undefined),
   });
   app.use(router.routes());
   for (const r of deps.routers ?? []) app.use(r.routes());

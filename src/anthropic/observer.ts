@@ -29,31 +29,3 @@ export interface RequestObservation {
 export interface RequestObserver {
   begin(ctx: Context, model: string): RequestObservation;
 }
-
-/** Records only the log fields; used when no observer is configured (tests of the bare app). */
-export const logFieldsObserver: RequestObserver = {
-  begin(ctx, model) {
-    const fields: Record<string, unknown> = (ctx.state.logFields ??= {});
-    fields.model = model;
-    return {
-      poolEvent() {},
-      attempt: (_id, call) => call(),
-      upstreamReady(credentialId, attempts) {
-        fields.credentialId = credentialId;
-        fields.attempts = attempts;
-      },
-      firstByte() {},
-      frame() {},
-      frameError() {},
-      sseEvents() {},
-      finished(outcome, failure) {
-        fields.inputTokens = outcome.inputTokens;
-        fields.outputTokens = outcome.outputTokens;
-        fields.stopReason = outcome.stopReason;
-        fields.outcome = failure ? 'truncated' : 'ok';
-        if (failure) fields.streamError = failure.message;
-      },
-      end() {},
-    };
-  },
-};
