@@ -2,8 +2,10 @@
  * Every PromQL expression of every dashboard panel and alert rule, run against a real Prometheus
  * scraping three real gateway processes (sharing a real redis-server) while traffic runs: an ok
  * stream on every replica, a quota answer (credential disabled, failover), a 429 (cool-down,
- * failover), a 500 (retry), a forced token refresh. Prometheus scrapes every second with the labels a
- * Kubernetes ServiceMonitor gives (namespace, pod) and loads the alert rules itself.
+ * failover), a 500 (retry), a forced token refresh, and steady traffic through a real nginx running
+ * the compose trial's deploy/nginx/nginx.conf. Prometheus runs the compose trial's
+ * deploy/prometheus/prometheus.yml (targets pointed at the real replicas, scrape interval 1 s): its
+ * namespace and pod labels are what a Kubernetes ServiceMonitor gives, and it loads the alert rules.
  *
  * The rule of the check:
  * - a dashboard query (template variables substituted as Grafana would) must parse and return at
@@ -12,15 +14,20 @@
  *   it names must return series instead (`kube_*` come from kube-state-metrics, which is not here:
  *   those rules are covered by the promtool unit tests in deploy/prometheus/tests/).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startNginx, type NginxServer } from '../helpers/nginx.js';
 import { startPrometheus, type PrometheusServer } from '../helpers/prometheus.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { adminPost, message, sleep, startCluster, type Cluster } from '../helpers/replicas.js';
 import { refreshTokenFor } from '../helpers/stack.js';
-import { RULES_FILE, alertRules, dashboardExprs, metricNames, substitute } from './promql.js';
+import { ROOT, RULES_FILE, alertRules, dashboardExprs, metricNames, substitute } from './promql.js';
 
-const NAMESPACE = 'kiro-test';
+/** The namespace label deploy/prometheus/prometheus.yml gives the compose replicas. */
+const NAMESPACE = 'compose';
 const SCRAPE_INTERVAL = '1s';
 /** What Grafana's `$__rate_interval` becomes with a 1 s scrape interval and a short range. */
 const RATE_INTERVAL = '10s';
@@ -32,25 +39,18 @@ let redis: RedisServer;
 let sim: Simulator;
 let cluster: Cluster;
 let prometheus: PrometheusServer;
+let nginx: NginxServer;
 let pods: string[];
 
-function prometheusConfig(targets: { pod: string; address: string }[]): string {
-  const statics = targets
-    .map((t) => `      - targets: ['${t.address}']\n        labels: { namespace: '${NAMESPACE}', pod: '${t.pod}' }`)
-    .join('\n');
-  return [
-    'global:',
-    `  scrape_interval: ${SCRAPE_INTERVAL}`,
-    `  evaluation_interval: ${SCRAPE_INTERVAL}`,
-    'rule_files:',
-    `  - '${RULES_FILE}'`,
-    'scrape_configs:',
-    '  - job_name: kiro-gateway',
-    '    metrics_path: /metrics',
-    '    static_configs:',
-    statics,
-    '',
-  ].join('\n');
+/** The compose trial's Prometheus config, its targets (`gateway-N:8080`) mapped to the real replicas. */
+function prometheusConfig(addresses: Record<string, string>): string {
+  const config = parse(readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8'));
+  config.global = { scrape_interval: SCRAPE_INTERVAL, evaluation_interval: SCRAPE_INTERVAL };
+  config.rule_files = [RULES_FILE];
+  for (const job of config.scrape_configs) {
+    for (const s of job.static_configs) s.targets = s.targets.map((t: string) => addresses[t] ?? t);
+  }
+  return stringify(config);
 }
 
 async function traffic(): Promise<void> {
@@ -67,12 +67,11 @@ async function traffic(): Promise<void> {
   sim.setAccount(C, { mode: 'server-error-500', times: 1 }); // retried
   await ok(urls[2]);
   expect((await adminPost(urls[0], '/credentials/3/refresh')).status).toBe(200);
-  // Steady traffic while Prometheus scrapes a few times more.
+  // Steady traffic through the load balancer while Prometheus scrapes a few times more.
   const until = Date.now() + 6_000;
-  let i = 0;
   while (Date.now() < until) {
-    await Promise.all(urls.map((url) => ok(url)));
-    await message(urls[i++ % urls.length], { stream: false });
+    await Promise.all([ok(nginx.url), ok(nginx.url), ok(nginx.url)]);
+    expect((await message(nginx.url, { stream: false })).status).toBe(200);
     await sleep(100);
   }
 }
@@ -91,15 +90,17 @@ beforeAll(async () => {
     ],
     env: { KIRO_METRICS_ENABLED: 'true', KIRO_REDIS_KEY_PREFIX: 'prom-scrape:' },
   });
-  pods = cluster.replicas.map((_, i) => `gw${i}`);
-  prometheus = await startPrometheus(
-    prometheusConfig(cluster.replicas.map((r, i) => ({ pod: pods[i], address: new URL(r.url).host }))),
-  );
+  // The compose services gateway-1..3 are these replicas.
+  pods = cluster.replicas.map((_, i) => `gateway-${i + 1}`);
+  const addresses = Object.fromEntries(cluster.replicas.map((r, i) => [`${pods[i]}:8080`, new URL(r.url).host]));
+  prometheus = await startPrometheus(prometheusConfig(addresses));
+  nginx = await startNginx(readFileSync(join(ROOT, 'deploy/nginx/nginx.conf'), 'utf8'), addresses, 8080);
   await traffic();
   await sleep(2_500); // the last increments scraped and the rules evaluated
 }, 120_000);
 
 afterAll(async () => {
+  await nginx?.stop();
   await prometheus?.stop();
   await cluster?.close();
   await sim?.close();
@@ -112,6 +113,11 @@ describe('dashboards and alerts against a real Prometheus scraping real replicas
   it('scrapes every replica', async () => {
     const up = await prometheus.query('up{job="kiro-gateway"} == 1');
     expect(up.status === 'success' ? up.result.map((s) => s.metric.pod).sort() : up).toEqual(pods);
+  });
+
+  it('the load balancer (deploy/nginx/nginx.conf) spread the requests over every replica', async () => {
+    const served = await prometheus.query('sum by (pod) (kiro_gateway_http_requests_total{route="/v1/messages", status="200"}) > 5');
+    expect(served.status === 'success' ? served.result.map((s) => s.metric.pod).sort() : served, nginx.output()).toEqual(pods);
   });
 
   it('the traffic produced the failure, failover, retry and refresh series', async () => {
@@ -127,6 +133,11 @@ describe('dashboards and alerts against a real Prometheus scraping real replicas
     await expectSome('sum(kiro_gateway_token_refreshes_total{outcome="ok"}) > 0');
     await expectSome('max(kiro_gateway_credentials_disabled{reason="QuotaExceeded"}) == 1');
     await expectSome('sum(kiro_gateway_redis_command_duration_seconds_count) > 0');
+  });
+
+  it('a query naming a metric the gateway does not export returns nothing (so the checks below can fail)', async () => {
+    const answer = await prometheus.query(substitute(`sum(rate(kiro_gateway_not_exported_total{namespace=~"$namespace", pod=~"$pod"}[$__rate_interval]))`, vars()));
+    expect(answer).toEqual({ status: 'success', result: [] });
   });
 
   it('every dashboard query parses and returns series', async () => {
