@@ -1,7 +1,10 @@
 /**
  * The gateway's Grafana dashboards: overview, credentials, Redis and runtime. Each panel names only
  * metrics the gateway exports (test/deploy/prometheus-scrape.test.ts runs every query against a real
- * Prometheus scraping real replicas). To chart a new metric, add one `panel(...)` line to a row.
+ * Prometheus scraping real replicas). To chart a new metric, add one `panel(...)` line to a row, e.g.
+ * for admission control in Overview → Traffic:
+ *   panel('Admission', 'ops', 'Requests admitted, queued and shed per second.', [q(`sum by (outcome) (${rate(`${P}admission_total`)})`, '{{outcome}}')]),
+ * then `npm run dashboards`.
  */
 import { OUTCOME_CLASSES, REFRESH_OUTCOMES, isFailureOutcome } from '../../src/observability/metric-labels.js';
 import { SEL, panel, q, quantiles, rate, stat, type DashboardSpec } from './panels.js';
