@@ -1,6 +1,8 @@
 /**
  * deploy/compose.yaml, the laptop trial. There is no container engine on these machines (and no
- * `docker compose`), so the file is checked as far as that allows: it parses as YAML; it has Redis,
+ * `docker compose` plugin), so the file is checked as far as that allows: compose-go, the loader
+ * `docker compose config` runs, accepts it (Compose Specification schema, interpolation, anchors;
+ * built by .ci/tools/40-compose-validate.sh); it has Redis,
  * the simulator, three gateway replicas behind the nginx load balancer, Prometheus and Grafana; every
  * KIRO_* variable it sets exists in the gateway's config schema (or the simulator's flags); ports,
  * probes and the stop grace period match the gateway settings it sets (as the Helm chart derives
@@ -9,7 +11,8 @@
  * dashboards. test/deploy/prometheus-scrape.test.ts runs the nginx and Prometheus parts for real.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -38,6 +41,24 @@ const schemaEnv = new Set([...generateConfigTable().matchAll(/`(KIRO_[A-Z0-9_]+)
 const simulatorEnv = new Set([...readFileSync(join(ROOT, 'src/simulator/main.ts'), 'utf8').matchAll(/\b(KIRO_SIM_[A-Z_]+)\b/g)].map((m) => m[1]));
 
 describe('deploy/compose.yaml', () => {
+  it('loads with compose-go, as `docker compose config` would (schema, interpolation, anchors)', () => {
+    const bin = requireTool('compose-validate', '`bash .ci/tools/40-compose-validate.sh` (builds it with Go)');
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+    const res = spawnSync(bin, [join(DEPLOY, 'compose.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
+    expect(res.status, res.stderr).toBe(0);
+    const project = parse(res.stdout) as { name: string; services: Record<string, { environment?: Record<string, string>; stop_grace_period?: string }> };
+    expect(project.name).toBe('kiro-gateway');
+    expect(Object.keys(project.services).sort()).toEqual(Object.keys(services).sort());
+    // Interpolated defaults and the merged anchor reach every replica.
+    for (const g of gateways) expect(project.services[g].environment?.KIRO_CLIENT_API_KEY, g).toBe('trial-client-key');
+    // And an invalid file is refused (the loader is not a no-op).
+    const badFile = join(mkdtempSync(join(tmpdir(), 'kiro-compose-')), 'compose.yaml');
+    writeFileSync(badFile, 'services:\n  a:\n    image: x\n    not_a_key: 1\n');
+    const bad = spawnSync(bin, [badFile], { encoding: 'utf8', env });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('not_a_key');
+  });
+
   it('runs Redis, the simulator, three gateway replicas, the load balancer, Prometheus and Grafana', () => {
     expect(Object.keys(services).sort()).toEqual(['gateway-1', 'gateway-2', 'gateway-3', 'grafana', 'lb', 'prometheus', 'redis', 'simulator']);
     expect(gateways).toHaveLength(3);
