@@ -13,6 +13,9 @@
  * - an alert expression must parse; since a healthy system legitimately fires nothing, each metric
  *   it names must return series instead (`kube_*` come from kube-state-metrics, which is not here:
  *   those rules are covered by the promtool unit tests in deploy/prometheus/tests/).
+ * Last, two outages are caused for real — every credential disabled, Redis killed — and the
+ * conditions of KiroGatewayNoEnabledCredential, KiroGatewayRedisDegraded and
+ * KiroGatewayRedisUnreachable (their `expr`, without the `for`) turn true on the scraped series.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -174,4 +177,24 @@ describe('dashboards and alerts against a real Prometheus scraping real replicas
     expect(rules.map((r) => r.name).sort()).toEqual(alertRules().map((r) => r.alert).sort());
     for (const r of rules) expect(r.health, `${r.name}: ${r.lastError}`).toBe('ok');
   });
+
+  it('the alert conditions turn true when the outages happen for real (no credential, Redis gone)', async () => {
+    const expr = new Map(alertRules().map((r) => [r.alert, r.expr]));
+    const firesFor = async (alert: string, labels: (m: Record<string, string>) => string, want: string[]) => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const answer = await prometheus.query(expr.get(alert)!);
+        const got = answer.status === 'success' ? answer.result.map((r) => labels(r.metric)).sort() : [];
+        if (JSON.stringify(got) === JSON.stringify(want)) return;
+        if (Date.now() > deadline) throw new Error(`${alert}: expected ${JSON.stringify(want)}, got ${JSON.stringify(answer)}`);
+        await sleep(500);
+      }
+    };
+    for (const id of [2, 3]) expect((await adminPost(cluster.replicas[0].url, `/credentials/${id}/disabled`, { disabled: true })).status).toBe(200);
+    await firesFor('KiroGatewayNoEnabledCredential', (m) => m.namespace, [NAMESPACE]);
+
+    redis.kill9();
+    await firesFor('KiroGatewayRedisDegraded', (m) => m.pod, pods);
+    await firesFor('KiroGatewayRedisUnreachable', (m) => m.namespace, [NAMESPACE]);
+  }, 60_000);
 });
