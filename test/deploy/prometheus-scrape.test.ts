@@ -62,7 +62,7 @@ async function traffic(): Promise<void> {
     const res = await message(url, { stream: true });
     expect(res.status, String(res.body).slice(0, 300)).toBe(200);
   };
-  for (const url of urls) await ok(url); // first use refreshes credential 1 (others wait on the lock)
+  for (const url of urls) await ok(url); // the first use refreshes credential 1
   sim.setAccount(A, { mode: 'quota-402', times: 1 }); // credential 1 disabled (QuotaExceeded), failover to 2
   await ok(urls[0]);
   sim.setAccount(B, { mode: 'rate-limit-429', times: 1 }); // credential 2 cools down, failover to 3
