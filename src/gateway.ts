@@ -108,6 +108,10 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
   const store = await createStore(config, replicaId, log, () => ({ inFlight: lifecycle.inFlight }), metrics);
   await store.init();
   metrics?.setCredentialSource(() => store.list());
+  metrics?.setHealthSource(() => {
+    const health = store.health();
+    return { ready: health.ok && !lifecycle.draining, degraded: health.degraded };
+  });
   const refresher = new TokenRefresher(config);
   const pool = new CredentialPool({ store, refresher, config, log, onEvent: metrics ? (e) => recordPoolEvent(metrics, e) : undefined });
   const client = new KiroClient(config);

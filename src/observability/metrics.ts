@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CredentialRecord } from '../credentials/types.js';
 import { registerCredentialGauges } from './credential-gauges.js';
+import { registerHealthGauges, type HealthState } from './health-gauges.js';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './metric-primitives.js';
 import {
   DEFAULT_REDIS_COMMANDS,
@@ -45,6 +46,7 @@ export {
   type RefreshOutcome,
 } from './metric-labels.js';
 export { createMetricsMiddleware, type MetricsMiddlewareOptions } from './metrics-middleware.js';
+export type { HealthState } from './health-gauges.js';
 
 /** Buckets (seconds). Streams may last minutes (upstream timeout 720 s). */
 const BUCKETS = {
@@ -101,6 +103,7 @@ export interface StreamMetrics {
  * - `sse_events_total` {event}; `client_disconnects_total`
  * - `credentials_enabled`, `credentials_disabled` {reason}, `credentials_near_expiry`,
  *   `credentials_cooling_down`, `credential_enabled` {credential} (gauges, computed at scrape)
+ * - `ready`, `store_degraded` (gauges, computed at scrape)
  * - `token_refreshes_total` {outcome}; `refresh_lock_wait_seconds`; `refresh_lock_contention_total`
  * - `redis_command_duration_seconds`, `redis_errors_total` {command}
  */
@@ -143,6 +146,7 @@ export class GatewayMetrics {
   private readonly redisCells = new Map<string, { duration: HistogramCell; errors: CounterCell }>();
 
   private credentialSource: (() => readonly CredentialRecord[]) | undefined;
+  private healthSource: (() => HealthState) | undefined;
   private readonly nearExpiryMs: number;
   private readonly now: () => number;
 
@@ -239,6 +243,8 @@ export class GatewayMetrics {
       now: () => this.now(),
       nearExpiryMs: this.nearExpiryMs,
     });
+
+    registerHealthGauges(registry, p, () => this.healthSource?.());
 
     const refreshes = counter('token_refreshes_total', 'Token refresh attempts by outcome.');
     this.refreshes = perValue(REFRESH_OUTCOMES, (outcome) => refreshes.cell({ outcome }));
@@ -392,6 +398,11 @@ export class GatewayMetrics {
    */
   setCredentialSource(source: () => readonly CredentialRecord[]): void {
     this.credentialSource = source;
+  }
+
+  /** Where the health gauges read from at scrape time; the callback must be cheap and synchronous. */
+  setHealthSource(source: () => HealthState): void {
+    this.healthSource = source;
   }
 
   /** The Prometheus text exposition of every metric in the registry. */

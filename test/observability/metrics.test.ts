@@ -61,7 +61,7 @@ describe('GatewayMetrics', () => {
 
   it('names every gateway metric kiro_gateway_<thing>_<unit>', async () => {
     const m = await scrape(new GatewayMetrics({ collectDefault: false }));
-    const gauges = new Set([`${P}inflight_streams`, `${P}credentials_enabled`, `${P}credentials_disabled`, `${P}credentials_near_expiry`, `${P}credentials_cooling_down`, `${P}credential_enabled`]);
+    const gauges = new Set([`${P}inflight_streams`, `${P}credentials_enabled`, `${P}credentials_disabled`, `${P}credentials_near_expiry`, `${P}credentials_cooling_down`, `${P}credential_enabled`, `${P}ready`, `${P}store_degraded`]);
     for (const [name, type] of m.types) {
       expect(name.startsWith(P), name).toBe(true);
       if (type === 'counter') expect(name, name).toMatch(/_total$/);
@@ -69,7 +69,7 @@ describe('GatewayMetrics', () => {
       if (type === 'gauge') expect(gauges.has(name), name).toBe(true);
     }
     expect(m.types.get(`${P}inflight_streams`)).toBe('gauge');
-    expect(m.types.size).toBe(26);
+    expect(m.types.size).toBe(28);
   });
 
   it('honours a custom prefix', async () => {
