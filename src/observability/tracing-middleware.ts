@@ -47,7 +47,9 @@ export function createTracingMiddleware(tracer: Tracer, opts: TracingMiddlewareO
   const trustIncoming = opts.trustIncomingTraceContext ?? true;
 
   return function tracingMiddleware(ctx: Context, next: Next): Promise<void> {
-    const parent = trustIncoming ? propagation.extract(ROOT_CONTEXT, ctx.req.headers) : ROOT_CONTEXT;
+    // Baggage is dropped: the gateway does not use it, and the undici instrumentation would forward
+    // whatever a client put there to Kiro with every upstream call.
+    const parent = trustIncoming ? propagation.deleteBaggage(propagation.extract(ROOT_CONTEXT, ctx.req.headers)) : ROOT_CONTEXT;
     const path = ctx.path.length > MAX_PATH_LENGTH ? ctx.path.slice(0, MAX_PATH_LENGTH) : ctx.path;
     const span = tracer.startSpan(
       ctx.method,

@@ -193,7 +193,7 @@ describe('gateway traces', () => {
 
   it('continues an incoming W3C traceparent', async () => {
     const s = await start();
-    const res = await stream(s, body(), { traceparent: `00-${TRACE_ID}-${PARENT_SPAN_ID}-01` });
+    const res = await stream(s, body(), { traceparent: `00-${TRACE_ID}-${PARENT_SPAN_ID}-01`, baggage: 'user.email=someone%40example.com' });
     expect(res.status).toBe(200);
 
     const { server, spans } = await traceOfRequest(res.requestId);
@@ -202,6 +202,12 @@ describe('gateway traces', () => {
     expect(server.parentSpanContext?.isRemote).toBe(true);
     expect(spans.length).toBeGreaterThanOrEqual(4);
     for (const span of spans) expect(traceOf(span)).toBe(TRACE_ID);
+    // Upstream, the Kiro call carries the trace on (the undici span as its parent) but not the
+    // client's baggage.
+    const [kiroHttp] = httpCalls(spans, '/generateAssistantResponse');
+    const upstream = s.sim.stats.requests.filter((r) => r.path === '/generateAssistantResponse').at(-1);
+    expect(upstream?.headers.traceparent).toBe(`00-${TRACE_ID}-${idOf(kiroHttp!)}-01`);
+    expect(upstream?.headers.baggage).toBeUndefined();
   });
 
   it('marks the spans failed when every upstream attempt gets a 5xx', async () => {
