@@ -1,6 +1,6 @@
 /**
  * The server span of each request: a Koa middleware that continues the incoming trace context
- * (through the propagators `OTEL_PROPAGATORS` chose; W3C trace context + baggage by default), runs
+ * (through the propagators `OTEL_PROPAGATORS` chose; W3C trace context by default, baggage dropped), runs
  * the rest of the chain inside the span's context, and ends the span once the response has ended.
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
