@@ -14,8 +14,8 @@
  * - in-process micro-benchmark of `CredentialPool.execute` with an instant attempt, memory vs Redis
  *   store: the latency the pool adds, and the store's own command counter across each call.
  *
- * Observability scenario (skipped with BENCH_OBSERVABILITY=0): a gateway with metrics and tracing
- * off against one with metrics on and every span exported over OTLP/HTTP to a local sink.
+ * Observability scenario (bench/observability.ts; skipped with BENCH_OBSERVABILITY=0, run alone with
+ * BENCH_ONLY=observability): off vs metrics only vs metrics + tracing sampled at 10 % and 100 %.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -33,12 +33,15 @@ import { CredentialPool } from '../src/credentials/pool.js';
 import { RedisCredentialStore } from '../src/credentials/redis-store.js';
 import type { CredentialStore } from '../src/credentials/store.js';
 import type { Credential } from '../src/credentials/types.js';
+import { observabilityScenario } from './observability.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20);
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,50').split(',').map(Number);
 const ROOT = new URL('../../', import.meta.url).pathname;
-const WITH_REDIS = process.env.BENCH_REDIS !== '0';
+/** BENCH_ONLY=observability runs that scenario alone (no direct/gateway table, no Redis scenario). */
+const ONLY_OBSERVABILITY = process.env.BENCH_ONLY === 'observability';
+const WITH_REDIS = process.env.BENCH_REDIS !== '0' && !ONLY_OBSERVABILITY;
 const REDIS_BINARY = process.env.REDIS_SERVER_BIN ?? 'redis-server';
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? DURATION_MS);
 const MICRO_ITERATIONS = Number(process.env.BENCH_MICRO_ITERATIONS ?? 20_000);
@@ -439,7 +442,7 @@ async function main(): Promise<void> {
       windows.push({ label: 'idle (no requests)', spans: [[idleFrom, Date.now()]], requests: 0 });
     }
 
-    for (const c of CONCURRENCIES) {
+    for (const c of ONLY_OBSERVABILITY ? [] : CONCURRENCIES) {
       const simBefore = cpuTicks(sim.child.pid!);
       const direct = await load(sim.url, '/generateAssistantResponse', { 'content-type': 'application/json', authorization: 'Bearer bench' }, kiroBody, c, inOrder);
       const simDirectTicks = cpuTicks(sim.child.pid!) - simBefore;
@@ -558,48 +561,18 @@ async function main(): Promise<void> {
     }
 
     if (WITH_OBSERVABILITY) {
-      // Observability off (no metrics recorded, no tracing) vs on (metrics + every span exported over
-      // OTLP/HTTP to a local sink), alternated A-B-B-A at the highest concurrency.
-      const sink = await startOtlpSink();
-      const off = await startGateway(credentialsFile('obs-off.json'), { ...gatewayEnv, KIRO_METRICS_ENABLED: 'false' });
-      children.push(off.child);
-      const on = await startGateway(credentialsFile('obs-on.json'), {
-        ...gatewayEnv,
-        KIRO_METRICS_ENABLED: 'true',
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-        OTEL_BSP_SCHEDULE_DELAY: '200',
-      });
-      children.push(on.child);
-      const c = Math.max(...CONCURRENCIES);
-      const half = DURATION_MS / 2;
-      await load(off.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
-      await load(on.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
-      const metricsOnly = await startGateway(credentialsFile('obs-metrics.json'), { ...gatewayEnv, KIRO_METRICS_ENABLED: 'true' });
-      children.push(metricsOnly.child);
-      await load(metricsOnly.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
-      const a1 = await load(off.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
-      const m1 = await load(metricsOnly.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
-      const b1 = await load(on.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
-      const b2 = await load(on.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
-      const m2 = await load(metricsOnly.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
-      const a2 = await load(off.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
-      const viaOff = merge([a1, a2]);
-      const viaMetrics = merge([m1, m2]);
-      const viaOn = merge([b1, b2]);
-      await new Promise((r) => setTimeout(r, 500));
-      obsLines.push(`### Observability off / metrics only / metrics + tracing (${c} streams, runs alternated off-metrics-on-on-metrics-off)`);
-      obsLines.push('');
-      obsLines.push('| observability | req/s | TTFB p50/p99 ms | errors | out of order |');
-      obsLines.push('|---|---|---|---|---|');
-      obsLines.push(`| off | ${viaOff.rps.toFixed(0)} | ${fmt(viaOff)} | ${viaOff.errors} | ${viaOff.outOfOrder} |`);
-      obsLines.push(`| metrics only | ${viaMetrics.rps.toFixed(0)} | ${fmt(viaMetrics)} | ${viaMetrics.errors} | ${viaMetrics.outOfOrder} |`);
-      obsLines.push(`| on (metrics + OTLP traces) | ${viaOn.rps.toFixed(0)} | ${fmt(viaOn)} | ${viaOn.errors} | ${viaOn.outOfOrder} |`);
-      obsLines.push('');
       obsLines.push(
-        `Throughput with metrics only: ${(viaMetrics.rps / viaOff.rps).toFixed(3)}× of off; with metrics + tracing: ${(viaOn.rps / viaOff.rps).toFixed(3)}× of off; ` +
-          `OTLP export requests received by the sink: ${sink.requests()}`,
+        ...(await observabilityScenario({
+          load: (url, concurrency, durationMs) => load(url, '/v1/messages', gwHeaders, anthropicBody, concurrency, inOrder, durationMs),
+          startGateway: (name, env) => startGateway(credentialsFile(name), { ...gatewayEnv, ...env }),
+          merge,
+          fmt,
+          cpuTicks,
+          msPerTick: MS_PER_TICK,
+          concurrency: Math.max(...CONCURRENCIES),
+          durationMs: DURATION_MS,
+        })),
       );
-      await sink.close();
     }
   } finally {
     for (const child of children) child.kill('SIGKILL');
@@ -607,13 +580,15 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
   console.log(`\nkiro-gateway bench — ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
   console.log(`${CHUNKS} upstream chunks per response, ${DURATION_MS / 1000}s per measurement, streaming requests\n`);
-  console.log('| streams | simulator req/s | gateway req/s | ratio | sim TTFB p50/p99 ms | gw TTFB p50/p99 ms | added p50 ms | errors | out of order |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(r);
-  console.log('\n### CPU time per request (from /proc/<pid>/stat; the load generator is not counted)\n');
-  console.log('| streams | simulator µs/req, served directly | simulator µs/req, behind the gateway | gateway µs/req | gateway ÷ simulator |');
-  console.log('|---|---|---|---|---|');
-  for (const r of cpuRows) console.log(r);
+  if (rows.length > 0) {
+    console.log('| streams | simulator req/s | gateway req/s | ratio | sim TTFB p50/p99 ms | gw TTFB p50/p99 ms | added p50 ms | errors | out of order |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const r of rows) console.log(r);
+    console.log('\n### CPU time per request (from /proc/<pid>/stat; the load generator is not counted)\n');
+    console.log('| streams | simulator µs/req, served directly | simulator µs/req, behind the gateway | gateway µs/req | gateway ÷ simulator |');
+    console.log('|---|---|---|---|---|');
+    for (const r of cpuRows) console.log(r);
+  }
   if (storeRows.length > 0) {
     console.log('\n### Credential store: memory vs Redis (one gateway process each, same load, runs alternated A-B-B-A)\n');
     console.log('| streams | memory req/s | redis req/s | memory TTFB p50/p99 ms | redis TTFB p50/p99 ms | redis − memory p50/p99 ms | errors | out of order |');
@@ -622,26 +597,6 @@ async function main(): Promise<void> {
   }
   if (redisLines.length > 0) console.log(`\n${redisLines.join('\n')}`);
   if (obsLines.length > 0) console.log(`\n${obsLines.join('\n')}`);
-}
-
-/** A stand-in OTLP/HTTP collector on loopback: accepts every export and counts them. */
-async function startOtlpSink(): Promise<{ url: string; requests(): number; close(): Promise<void> }> {
-  const { createServer: createHttpServer } = await import('node:http');
-  let count = 0;
-  const server = createHttpServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      count++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests: () => count,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
 
 main().catch((err) => {

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { loadConfig, ConfigError, type GatewayConfig } from './config.js';
-import { buildGateway, secretSource } from './gateway.js';
 import { createLogger } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { createSecretScrubber } from './observability/redact.js';
@@ -24,8 +23,10 @@ async function main(): Promise<void> {
   for (const warning of warnings) logger.warn(warning);
   // Not in GatewayConfig yet: how long the listener stays open after /readyz turns 503 on SIGTERM.
 
-  // Span attributes and exception messages get the same value scrubbing as log lines.
+  // Span attributes and exception messages get the same value scrubbing as log lines. Tracing starts
+  // before the gateway's modules load: the ioredis instrumentation patches ioredis as it is imported.
   const tracing = initTracing({ serviceVersion: process.env.npm_package_version, scrub: createSecretScrubber(() => secrets()) });
+  const { buildGateway, secretSource } = await import('./gateway.js');
   const metrics = new GatewayMetrics({ collectDefault: true });
   const gateway = await buildGateway(config, { logger, metrics, tracing });
   secrets = secretSource(config, gateway.store);
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
     logger.info({ signal, inFlight: gateway.lifecycle.inFlight }, 'shutting down: draining open streams');
     try {
       await gateway.close(config.shutdown.graceMs, { readinessDelayMs: config.shutdown.readinessDelayMs });
+      // After the drain: the spans of the last streams are flushed too.
       await tracing.shutdown();
       logger.info('shutdown complete');
       logger.flush();

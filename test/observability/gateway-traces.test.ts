@@ -1,8 +1,10 @@
 /**
  * The span tree the real gateway records for messages requests (InMemorySpanExporter): server span
- * → credential.select (→ credential.refresh, kiro.generate_assistant_response) and kiro.stream,
- * with the right parents, attributes and events; an incoming traceparent is continued; upstream
- * failures end in error statuses.
+ * → credential.select (→ credential.refresh, kiro.generate_assistant_response → the undici HTTP
+ * call to Kiro), the undici token refresh call, and kiro.stream, with the right parents,
+ * attributes and events; an incoming traceparent is continued; upstream failures end in error
+ * statuses. (Redis command spans need a process that loads ioredis after tracing starts: see
+ * process-traces.test.ts.)
  */
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -32,7 +34,7 @@ let tracing: TracingHandle;
 let stack: Stack | undefined;
 
 beforeAll(() => {
-  tracing = initTracing({ exporter, env: {} });
+  tracing = initTracing({ exporter });
 });
 afterAll(async () => {
   await tracing.shutdown();
@@ -63,6 +65,13 @@ async function traceOfRequest(requestId: string): Promise<{ server: ReadableSpan
   });
   const spans = exporter.getFinishedSpans().filter((s) => traceOf(s) === traceOf(server!));
   return { server: server!, spans };
+}
+
+const UNDICI_SCOPE = '@opentelemetry/instrumentation-undici';
+
+/** The undici instrumentation's HTTP client spans whose URL path ends with `path`. */
+function httpCalls(spans: ReadableSpan[], path: string): ReadableSpan[] {
+  return spans.filter((s) => s.instrumentationScope.name === UNDICI_SCOPE && String(s.attributes['url.path']).endsWith(path));
 }
 
 function named(spans: ReadableSpan[], name: string): ReadableSpan[] {
@@ -114,12 +123,23 @@ describe('gateway traces', () => {
     const refresh = one(spans, SPAN_NAMES.tokenRefresh);
     const call = one(spans, SPAN_NAMES.upstreamCall);
     const kiroStream = one(spans, SPAN_NAMES.stream);
-    expect(spans).toHaveLength(5);
+    const [kiroHttp, ...moreKiroHttp] = httpCalls(spans, '/generateAssistantResponse');
+    const [refreshHttp, ...moreRefreshHttp] = httpCalls(spans, '/refreshToken');
+    expect([moreKiroHttp, moreRefreshHttp]).toEqual([[], []]);
+    expect(spans).toHaveLength(7);
 
     expect(parentId(select)).toBe(idOf(server));
     expect(parentId(refresh)).toBe(idOf(select));
     expect(parentId(call)).toBe(idOf(select));
     expect(parentId(kiroStream)).toBe(idOf(server));
+    // The HTTP calls: the Kiro call under the upstream call span, the refresh under the request.
+    expect(parentId(kiroHttp!)).toBe(idOf(call));
+    expect(parentId(refreshHttp!)).toBe(idOf(server));
+    for (const http of [kiroHttp!, refreshHttp!]) {
+      expect(http.kind).toBe(SpanKind.CLIENT);
+      expect(http.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.response.status_code': 200 });
+      expect(http.status.code).not.toBe(SpanStatusCode.ERROR);
+    }
     for (const span of spans) expect(traceOf(span)).toBe(traceOf(server));
 
     expect(select.attributes).toMatchObject({ [SPAN_ATTRS.model]: MODEL, [SPAN_ATTRS.credentialId]: id });
@@ -165,14 +185,15 @@ describe('gateway traces', () => {
     const again = await stream(s, body());
     const second = await traceOfRequest(again.requestId);
     expect(named(second.spans, SPAN_NAMES.tokenRefresh)).toHaveLength(0);
+    expect(httpCalls(second.spans, '/refreshToken')).toHaveLength(0);
     expect(second.spans.map((x) => x.name).sort()).toEqual(
-      [SERVER, SPAN_NAMES.credentialSelect, SPAN_NAMES.upstreamCall, SPAN_NAMES.stream].sort(),
+      [SERVER, SPAN_NAMES.credentialSelect, SPAN_NAMES.upstreamCall, 'POST', SPAN_NAMES.stream].sort(),
     );
   });
 
   it('continues an incoming W3C traceparent', async () => {
     const s = await start();
-    const res = await stream(s, body(), { traceparent: `00-${TRACE_ID}-${PARENT_SPAN_ID}-01` });
+    const res = await stream(s, body(), { traceparent: `00-${TRACE_ID}-${PARENT_SPAN_ID}-01`, baggage: 'user.email=someone%40example.com' });
     expect(res.status).toBe(200);
 
     const { server, spans } = await traceOfRequest(res.requestId);
@@ -181,6 +202,12 @@ describe('gateway traces', () => {
     expect(server.parentSpanContext?.isRemote).toBe(true);
     expect(spans.length).toBeGreaterThanOrEqual(4);
     for (const span of spans) expect(traceOf(span)).toBe(TRACE_ID);
+    // Upstream, the Kiro call carries the trace on (the undici span as its parent) but not the
+    // client's baggage.
+    const [kiroHttp] = httpCalls(spans, '/generateAssistantResponse');
+    const upstream = s.sim.stats.requests.filter((r) => r.path === '/generateAssistantResponse').at(-1);
+    expect(upstream?.headers.traceparent).toBe(`00-${TRACE_ID}-${idOf(kiroHttp!)}-01`);
+    expect(upstream?.headers.baggage).toBeUndefined();
   });
 
   it('marks the spans failed when every upstream attempt gets a 5xx', async () => {
@@ -200,10 +227,16 @@ describe('gateway traces', () => {
     expect(select.status.code).toBe(SpanStatusCode.ERROR);
     const calls = named(spans, SPAN_NAMES.upstreamCall);
     expect(calls).toHaveLength(3);
+    const http = httpCalls(spans, '/generateAssistantResponse');
+    expect(http).toHaveLength(3);
     for (const call of calls) {
       expect(parentId(call)).toBe(idOf(select));
       expect(call.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'HTTP 500' });
       expect(call.attributes).toMatchObject({ 'http.response.status_code': 500, [SPAN_ATTRS.outcome]: 'server_error' });
+      // each attempt's HTTP call, under its own attempt span
+      const own = http.filter((h) => parentId(h) === idOf(call));
+      expect(own).toHaveLength(1);
+      expect(own[0]!.attributes['http.response.status_code']).toBe(500);
     }
     expect(named(spans, SPAN_NAMES.stream)).toHaveLength(0);
   });

@@ -77,7 +77,7 @@ describe('per request, tracing on', () => {
   let handle: TracingHandle | undefined;
   const tracingOn = {
     setup: () => {
-      handle ??= initTracing({ exporter: new NullExporter(), env: {}, batch: true });
+      handle ??= initTracing({ exporter: new NullExporter(), batch: true });
     },
     teardown: async () => {
       await handle?.shutdown();

@@ -55,7 +55,7 @@ beforeAll(async () => {
   const secrets = () => source();
   logs = captureLogs();
   const logger = createLogger({ level: 'debug', pretty: false, destination: logs, secrets });
-  tracing = initTracing({ exporter, env: {}, scrub: createSecretScrubber(secrets) });
+  tracing = initTracing({ exporter, scrub: createSecretScrubber(secrets) });
   stack = await startStack({
     simulator: sim,
     credentials: [
@@ -249,6 +249,12 @@ describe('secrets stay out of logs, metrics and traces', () => {
     expect(logs.json().some((l) => l.level === 'debug')).toBe(true);
     const spans = exporter.getFinishedSpans();
     expect(spans.length).toBeGreaterThan(30);
+    // The undici instrumentation's spans are in the mix: Kiro calls, both refresh endpoints,
+    // getUsageLimits, the external count_tokens API, failures included (refresh-500, invalid_grant).
+    const httpPaths = new Set(spans.filter((s) => s.instrumentationScope.name === '@opentelemetry/instrumentation-undici').map((s) => s.attributes['url.path']));
+    for (const path of ['/generateAssistantResponse', '/refreshToken', '/token', '/getUsageLimits', '/v1/messages/count_tokens']) {
+      expect(httpPaths, path).toContain(path);
+    }
     const spanText = JSON.stringify(
       spans.map((s) => ({
         name: s.name,

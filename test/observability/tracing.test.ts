@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import Koa from 'koa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, createRequestLogger, type ObservabilityState } from '../../src/observability/logger.js';
 import {
   SPAN_ATTRS,
@@ -30,6 +30,7 @@ afterEach(async () => {
   served = undefined;
   await handle?.shutdown();
   handle = undefined;
+  vi.unstubAllEnvs();
 });
 
 function byName(spans: ReadableSpan[], name: string): ReadableSpan {
@@ -45,11 +46,11 @@ function everything(spans: ReadableSpan[]): string {
 
 /**
  * A gateway-shaped app: tracing → request logger → router, with a streaming /v1/messages. With
- * `asyncContext` the handler relies on implicit parents; without, it passes them explicitly.
+ * `implicitParents` the handler relies on the active context for parents; without, it passes them explicitly.
  */
-async function startApp(exporter: InMemorySpanExporter, asyncContext = false) {
-  handle = initTracing({ exporter, env: {}, asyncContext, scrub: (t) => t.replaceAll(ACCESS_TOKEN, '[REDACTED]') });
-  const parentOf = (span: Span | undefined) => (asyncContext ? {} : { parent: span });
+async function startApp(exporter: InMemorySpanExporter, implicitParents = false) {
+  handle = initTracing({ exporter, scrub: (t) => t.replaceAll(ACCESS_TOKEN, '[REDACTED]') });
+  const parentOf = (span: Span | undefined) => (implicitParents ? {} : { parent: span });
   const logs = captureLogs();
   const app = new Koa();
   app.use(createTracingMiddleware(handle.tracer));
@@ -79,7 +80,7 @@ async function startApp(exporter: InMemorySpanExporter, asyncContext = false) {
       kind: SpanKind.CLIENT,
       ...parentOf(state.span),
     });
-    const stream = asyncContext ? StreamSpan.start() : StreamSpan.start(SPAN_NAMES.stream, undefined, state.span);
+    const stream = implicitParents ? StreamSpan.start() : StreamSpan.start(SPAN_NAMES.stream, undefined, state.span);
     ctx.respond = false;
     ctx.res.writeHead(200, { 'content-type': 'text/event-stream' });
     try {
@@ -139,7 +140,7 @@ async function startApp(exporter: InMemorySpanExporter, asyncContext = false) {
 
 describe('initTracing', () => {
   it('is off without an exporter or OTLP endpoint, and everything still works', async () => {
-    handle = initTracing({ env: {} });
+    handle = initTracing({});
     expect(handle.enabled).toBe(false);
     const mw = createTracingMiddleware(handle.tracer);
     let called = false;
@@ -160,33 +161,67 @@ describe('initTracing', () => {
     await handle.shutdown();
   });
 
-  it('is on when an OTLP endpoint is configured, and OTEL_SDK_DISABLED wins over everything', async () => {
-    handle = initTracing({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' } });
-    expect(handle.enabled).toBe(true);
-    await handle.shutdown();
-    handle = initTracing({ env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:1/v1/traces' } });
-    expect(handle.enabled).toBe(true);
-    await handle.shutdown();
-    handle = initTracing({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_TRACES_EXPORTER: 'none' } });
-    expect(handle.enabled).toBe(false);
-    handle = initTracing({ exporter: new InMemorySpanExporter(), env: { OTEL_SDK_DISABLED: 'true' } });
+  it('is on when an exporter is configured in the environment, off otherwise; OTEL_SDK_DISABLED wins', async () => {
+    const cases: Array<[Record<string, string>, boolean]> = [
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' }, true],
+      [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:1/v1/traces' }, true],
+      [{ OTEL_TRACES_EXPORTER: 'console' }, true],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_TRACES_EXPORTER: 'none' }, false],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_SDK_DISABLED: 'true' }, false],
+      [{ OTEL_SERVICE_NAME: 'no-exporter-here' }, false],
+    ];
+    for (const [env, on] of cases) {
+      for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value);
+      handle = initTracing();
+      expect(handle.enabled, JSON.stringify(env)).toBe(on);
+      await handle.shutdown();
+      vi.unstubAllEnvs();
+    }
+    vi.stubEnv('OTEL_SDK_DISABLED', 'true');
+    handle = initTracing({ exporter: new InMemorySpanExporter() });
     expect(handle.enabled).toBe(false);
   });
 
+  it('samples as OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG say', async () => {
+    const exporter = new InMemorySpanExporter();
+    vi.stubEnv('OTEL_TRACES_SAMPLER', 'traceidratio');
+    vi.stubEnv('OTEL_TRACES_SAMPLER_ARG', '0');
+    await startApp(exporter);
+    for (let i = 0; i < 5; i++) await (await fetch(`${served!.url}/v1/messages`, { method: 'POST' })).text();
+    await sleep(50);
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    await served!.close();
+    served = undefined;
+    await handle!.shutdown();
+
+    // Parent-based with a ratio of 0: only what the caller sampled is recorded, all of its tree.
+    vi.stubEnv('OTEL_TRACES_SAMPLER', 'parentbased_traceidratio');
+    const second = new InMemorySpanExporter(); // the shutdown stopped the first one
+    await startApp(second);
+    await (await fetch(`${served!.url}/v1/messages`, { method: 'POST' })).text();
+    await (await fetch(`${served!.url}/v1/messages`, { method: 'POST', headers: { traceparent: `00-${TRACE_ID}-${PARENT_SPAN_ID}-00` } })).text();
+    await sleep(50);
+    expect(second.getFinishedSpans()).toHaveLength(0);
+    await (await fetch(`${served!.url}/v1/messages`, { method: 'POST', headers: { traceparent: `00-${TRACE_ID}-${PARENT_SPAN_ID}-01` } })).text();
+    const spans = await waitFor(() => (second.getFinishedSpans().length === 6 ? second.getFinishedSpans() : undefined), 3000, 'six spans');
+    for (const span of spans) expect(span.spanContext().traceId).toBe(TRACE_ID);
+  });
+
   it('refuses a second live initialisation, and can start again after shutdown', async () => {
-    handle = initTracing({ exporter: new InMemorySpanExporter(), env: {} });
-    expect(() => initTracing({ exporter: new InMemorySpanExporter(), env: {} })).toThrow(/already on/);
+    handle = initTracing({ exporter: new InMemorySpanExporter() });
+    expect(() => initTracing({ exporter: new InMemorySpanExporter() })).toThrow(/already on/);
     await handle.shutdown();
     await handle.shutdown(); // idempotent
-    handle = initTracing({ exporter: new InMemorySpanExporter(), env: {} });
+    handle = initTracing({ exporter: new InMemorySpanExporter() });
     expect(handle.enabled).toBe(true);
   });
 
   it('sets the service name on the resource', async () => {
     const exporter = new InMemorySpanExporter();
-    handle = initTracing({ exporter, env: {}, serviceName: 'kiro-gateway-test', serviceVersion: '1.2.3' });
+    handle = initTracing({ exporter, serviceName: 'kiro-gateway-test', serviceVersion: '1.2.3' });
     await withChildSpan('x', undefined, () => undefined);
-    const [span] = exporter.getFinishedSpans();
+    // Exported once the resource's asynchronous attributes (host detector) have settled.
+    const [span] = await waitFor(() => (exporter.getFinishedSpans().length ? exporter.getFinishedSpans() : undefined), 3000, 'span');
     expect(span.resource.attributes['service.name']).toBe(process.env.OTEL_SERVICE_NAME ?? 'kiro-gateway-test');
     expect(span.resource.attributes['service.version']).toBe('1.2.3');
   });
@@ -195,10 +230,10 @@ describe('initTracing', () => {
 describe('createTracingMiddleware', () => {
   it.each([
     ['explicit parents', false],
-    ['AsyncLocalStorage context', true],
-  ])('builds the request span tree for a streamed response (%s)', async (_label, asyncContext) => {
+    ['implicit parents from the active context', true],
+  ])('builds the request span tree for a streamed response (%s)', async (_label, implicitParents) => {
     const exporter = new InMemorySpanExporter();
-    const { url, logs } = await startApp(exporter, asyncContext);
+    const { url, logs } = await startApp(exporter, implicitParents);
     const res = await fetch(`${url}/v1/messages`, { method: 'POST' });
     expect((await res.text()).split('content_block_delta')).toHaveLength(6);
     const spans = await waitFor(
@@ -321,7 +356,7 @@ describe('createTracingMiddleware', () => {
 
   it('names unmatched requests by method only and records client disconnects', async () => {
     const exporter = new InMemorySpanExporter();
-    handle = initTracing({ exporter, env: {} });
+    handle = initTracing({ exporter });
     const app = new Koa();
     app.use(createTracingMiddleware(handle.tracer));
     const router = new Router();
@@ -350,38 +385,28 @@ describe('createTracingMiddleware', () => {
 describe('withChildSpan', () => {
   it('creates a root span outside a request and rethrows failures after marking the span', async () => {
     const exporter = new InMemorySpanExporter();
-    handle = initTracing({ exporter, env: {} });
+    handle = initTracing({ exporter });
     await expect(withChildSpan('bg.refresh', { [SPAN_ATTRS.credentialId]: 1 }, () => Promise.reject(new Error('nope')))).rejects.toThrow('nope');
-    const [span] = exporter.getFinishedSpans();
+    const [span] = await waitFor(() => (exporter.getFinishedSpans().length ? exporter.getFinishedSpans() : undefined), 3000, 'span');
     expect(span.name).toBe('bg.refresh');
     expect(span.parentSpanContext).toBeUndefined();
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
     expect(span.attributes['error.type']).toBe('Error');
   });
 
-  it('without asyncContext, a span with no explicit parent is a root span and nothing is made active', async () => {
+  it('makes the child span active inside fn, so spans without an explicit parent nest under it', async () => {
     const exporter = new InMemorySpanExporter();
-    handle = initTracing({ exporter, env: {} });
-    await withChildSpan('outer', undefined, async (outer) => {
-      expect(trace.getActiveSpan()).toBeUndefined();
-      await withChildSpan('inner', undefined, () => undefined);
-      await withChildSpan('inner-explicit', undefined, () => undefined, { parent: outer });
-    });
-    const spans = exporter.getFinishedSpans();
-    expect(byName(spans, 'inner').parentSpanContext).toBeUndefined();
-    expect(byName(spans, 'inner-explicit').parentSpanContext?.spanId).toBe(byName(spans, 'outer').spanContext().spanId);
-  });
-
-  it('with asyncContext, makes the child span active inside fn', async () => {
-    const exporter = new InMemorySpanExporter();
-    handle = initTracing({ exporter, env: {}, asyncContext: true });
+    handle = initTracing({ exporter });
     let inner: string | undefined;
     await withChildSpan('outer', undefined, async (span) => {
       await sleep(1);
       inner = trace.getActiveSpan()?.spanContext().spanId;
       expect(inner).toBe(span.spanContext().spanId);
+      await withChildSpan('inner', undefined, () => undefined);
     });
     expect(inner).toBeDefined();
+    const spans = await waitFor(() => (exporter.getFinishedSpans().length === 2 ? exporter.getFinishedSpans() : undefined), 3000, 'spans');
+    expect(byName(spans, 'inner').parentSpanContext?.spanId).toBe(byName(spans, 'outer').spanContext().spanId);
   });
 });
 
