@@ -76,6 +76,8 @@ export interface GatewayConfig {
     rateLimitCooldownMs: number;
     /** Refresh when less than this remains before expiresAt (kiro.rs: 10 min). */
     refreshBeforeExpiryMs: number;
+    /** At most one refresh forced by an upstream token rejection per credential in this long. */
+    forcedRefreshIntervalMs: number;
     /** Cache TTL of getUsageLimits answers. */
     balanceCacheTtlMs: number;
   };
@@ -401,6 +403,12 @@ function buildSchema(): SchemaTree {
         'kiro-nat',
         600_000,
         'KIRO_POOL_REFRESH_BEFORE_EXPIRY_MS',
+      ),
+      forcedRefreshIntervalMs: setting(
+        'A 401/403 "bearer token invalid" forces a token refresh at most once per credential in this long, over all replicas (ms); a token refused within it counts as a failure (cool-down, then disabled after `pool.maxFailures`).',
+        'kiro-nat',
+        60_000,
+        'KIRO_POOL_FORCED_REFRESH_INTERVAL_MS',
       ),
       balanceCacheTtlMs: setting(
         'How long a getUsageLimits answer is reused (ms).',
