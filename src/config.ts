@@ -393,7 +393,7 @@ function buildSchema(): SchemaTree {
         'KIRO_POOL_MAX_CONCURRENCY_PER_CREDENTIAL',
       ),
       rateLimitCooldownMs: setting(
-        'After a 429, other credentials are preferred for this long (ms).',
+        'After a 429, or a token refused right after a refresh, other credentials are preferred for this long (ms).',
         'kiro-nat',
         5_000,
         'KIRO_POOL_RATE_LIMIT_COOLDOWN_MS',

@@ -28,14 +28,14 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function cluster(prefix: string, credentials: Array<{ token: string; priority: number }>): Promise<Cluster> {
+async function cluster(prefix: string, credentials: Array<{ token: string; priority: number }>, env: Record<string, string> = {}): Promise<Cluster> {
   const c = await startCluster({
     n: 3,
     simUrl: sim.url,
     redisUrl: redis.url,
     credentials: credentials.map((x, i) => ({ id: i + 1, refreshToken: x.token, authMethod: 'social', priority: x.priority })),
     // A cool-down long enough to still run when the second request arrives on another replica.
-    env: { KIRO_REDIS_KEY_PREFIX: prefix, KIRO_POOL_RATE_LIMIT_COOLDOWN_MS: '60000' },
+    env: { KIRO_REDIS_KEY_PREFIX: prefix, KIRO_POOL_RATE_LIMIT_COOLDOWN_MS: '60000', ...env },
   });
   cleanups.push(() => c.close());
   return c;
@@ -129,7 +129,7 @@ describe('failover across replicas', () => {
       { token: badBearer, priority: 0 },
       { token: refresh500, priority: 1 },
       { token: ok, priority: 2 },
-    ]);
+    ], { KIRO_POOL_RATE_LIMIT_COOLDOWN_MS: '0' }); // no cool-down after a refused token: every request tries it
 
     // One request per replica, each started once the previous replica's counts are visible to it.
     for (let i = 0; i < 3; i++) {
