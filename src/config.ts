@@ -405,7 +405,7 @@ function buildSchema(): SchemaTree {
         'KIRO_POOL_REFRESH_BEFORE_EXPIRY_MS',
       ),
       forcedRefreshIntervalMs: setting(
-        'A 401/403 "bearer token invalid" forces a token refresh at most once per credential in this long, over all replicas (ms); a token refused within it counts as a failure (cool-down, then disabled after `pool.maxFailures`).',
+        'A 401/403 "bearer token invalid" forces a token refresh at most once per credential in this long, over all replicas, unless the token it produced has served a request since (ms); a token refused within it counts as a failure (cool-down, then disabled after `pool.maxFailures`).',
         'kiro-nat',
         60_000,
         'KIRO_POOL_FORCED_REFRESH_INTERVAL_MS',

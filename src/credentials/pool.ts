@@ -222,6 +222,7 @@ export class CredentialPool {
 
       if (result.ok) {
         this.health.recordSuccess(id);
+        this.tokens.noteSuccess(id);
         this.emit({ type: 'attempt', credentialId: id, attempt: state.attempts, outcome: 'success', durationMs });
         return { value: result.value, lease };
       }

@@ -12,8 +12,9 @@
  *   rotated: it is neither counted nor disabled; the credential waits for the store (AwaitingStore).
  * - A refresh forced by an upstream rejection of a still valid token happens at most once per
  *   credential per `pool.forcedRefreshIntervalMs` (the time is stored with the tokens, so the pace
- *   holds over all replicas): a token refused again within it is the credential's failure
- *   (ForcedRefreshPacedError), not a reason to call the auth service again.
+ *   holds over all replicas) unless the token it produced has served a request since: a token
+ *   refused again within it is the credential's failure (ForcedRefreshPacedError), not a reason to
+ *   call the auth service again.
  */
 import { NotFoundError } from '../errors.js';
 import { CredentialAwaitingStoreError, type AwaitingStore } from './awaiting-store.js';
@@ -97,6 +98,8 @@ export class AccessTokens {
   /** One refresh per credential at a time in this process; everyone else awaits it. */
   private readonly refreshing = new Map<number, Promise<string>>();
   private readonly expiryCache = new WeakMap<Credential, { raw: string; at: number }>();
+  /** Credentials whose forced-refresh mark is being cleared (one write each). */
+  private readonly unpacing = new Set<number>();
 
   constructor(
     private readonly ctx: PoolContext,
@@ -137,6 +140,20 @@ export class AccessTokens {
       this.refreshing.set(id, shared);
     }
     return signal ? raceAbort(shared, signal) : shared;
+  }
+
+  /**
+   * A request succeeded with the credential's token: a forced refresh that produced it helped, so
+   * the next rejection may force one again (pacing is for refreshes that do not help). Writes only
+   * when a forced refresh is on record, so the steady state costs nothing.
+   */
+  noteSuccess(id: number): void {
+    if (this.store.get(id)?.credential.forcedRefreshAt === undefined || this.unpacing.has(id)) return;
+    this.unpacing.add(id);
+    this.store
+      .update(id, { forcedRefreshAt: undefined })
+      .catch((err: unknown) => this.ctx.log('warn', 'could not store the end of forced-refresh pacing', { credentialId: id, error: describeError(err) }))
+      .finally(() => this.unpacing.delete(id));
   }
 
   /** obtain, telling `onEvent` when the request had to wait for a refresh (for its trace). */

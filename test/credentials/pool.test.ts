@@ -737,13 +737,24 @@ describe('a token the upstream keeps refusing: forced refreshes are paced', () =
 
   it('allows the next forced refresh once the interval has passed', async () => {
     const s = setup([cred(1)], { pool: { forcedRefreshIntervalMs: 60_000 } });
-    (await s.run({ 1: [FAIL(403, BEARER_INVALID), OK()] })).lease.release();
+    await expect(s.run({ 1: FAIL(403, BEARER_INVALID) })).rejects.toBeInstanceOf(ApiError);
     s.clock.now += 30_000;
     await expect(s.run({ 1: FAIL(403, BEARER_INVALID) })).rejects.toBeInstanceOf(ApiError);
     expect(s.refreshes).toHaveLength(1);
     s.clock.now += 30_001;
     (await s.run({ 1: [FAIL(403, BEARER_INVALID), OK()] })).lease.release();
     expect(s.refreshes).toHaveLength(2);
+  });
+
+  it('does not pace after a forced refresh that helped (its token served a request)', async () => {
+    const s = setup([cred(1)], { pool: { forcedRefreshIntervalMs: 60_000 } });
+    for (let i = 0; i < 3; i++) {
+      (await s.run({ 1: [FAIL(403, BEARER_INVALID), OK()] })).lease.release();
+      await settle();
+      s.clock.now += 1_000;
+    }
+    expect(s.refreshes).toHaveLength(3);
+    expect(s.store.get(1)?.stats.failureCount).toBe(0);
   });
 
   it('an operator refresh is never paced', async () => {
