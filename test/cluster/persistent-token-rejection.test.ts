@@ -36,7 +36,7 @@ async function burst(urls: string[], n: number, concurrency: number): Promise<Ar
 }
 
 describe('an upstream that refuses every fresh token does not hammer the auth endpoint', () => {
-  it('one credential, one process: 300 requests force at most one refresh; every answer is a clean error', async () => {
+  it('one credential, one process: 150 requests force at most one refresh; every answer is a clean error', async () => {
     const bad = refreshTokenFor('hammer-single');
     const stack = await startStack({ credentials: [{ refreshToken: bad, authMethod: 'social' }] });
     cleanups.push(() => stack.close());
@@ -44,7 +44,7 @@ describe('an upstream that refuses every fresh token does not hammer the auth en
     stack.sim.setAccount(bad, { mode: 'invalid-token-403' });
     const before = stack.sim.stats.byAccount[bad]!.refresh;
 
-    const results = await burst([stack.url], 300, 20);
+    const results = await burst([stack.url], 150, 20);
 
     expect(stack.sim.stats.byAccount[bad]!.refresh - before).toBeLessThanOrEqual(1);
     expect(results.filter((r) => r.status === 200)).toEqual([]);
@@ -102,7 +102,7 @@ describe('an upstream that refuses every fresh token does not hammer the auth en
     sim.setAccount(bad, { mode: 'invalid-token-403' });
     const before = sim.stats.byAccount[bad]!.refresh;
 
-    const results = await burst(urls, 300, 15);
+    const results = await burst(urls, 150, 15);
 
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
     expect(sim.stats.byAccount[bad]!.refresh - before).toBeLessThanOrEqual(1);
