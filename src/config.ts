@@ -76,6 +76,8 @@ export interface GatewayConfig {
     rateLimitCooldownMs: number;
     /** Refresh when less than this remains before expiresAt (kiro.rs: 10 min). */
     refreshBeforeExpiryMs: number;
+    /** At most one refresh forced by an upstream token rejection per credential in this long. */
+    forcedRefreshIntervalMs: number;
     /** Cache TTL of getUsageLimits answers. */
     balanceCacheTtlMs: number;
   };
@@ -391,7 +393,7 @@ function buildSchema(): SchemaTree {
         'KIRO_POOL_MAX_CONCURRENCY_PER_CREDENTIAL',
       ),
       rateLimitCooldownMs: setting(
-        'After a 429, other credentials are preferred for this long (ms).',
+        'After a 429, or a token refused right after a refresh, other credentials are preferred for this long (ms).',
         'kiro-nat',
         5_000,
         'KIRO_POOL_RATE_LIMIT_COOLDOWN_MS',
@@ -401,6 +403,12 @@ function buildSchema(): SchemaTree {
         'kiro-nat',
         600_000,
         'KIRO_POOL_REFRESH_BEFORE_EXPIRY_MS',
+      ),
+      forcedRefreshIntervalMs: setting(
+        'A 401/403 "bearer token invalid" forces a token refresh at most once per credential in this long, over all replicas, unless the token it produced has served a request since (ms); a token refused within it counts as a failure (cool-down, then disabled after `pool.maxFailures`).',
+        'kiro-nat',
+        60_000,
+        'KIRO_POOL_FORCED_REFRESH_INTERVAL_MS',
       ),
       balanceCacheTtlMs: setting(
         'How long a getUsageLimits answer is reused (ms).',

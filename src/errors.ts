@@ -90,6 +90,12 @@ export class UpstreamTimeoutError extends GatewayError {
 export class OverloadedError extends GatewayError {
   readonly status = 529;
   readonly type = 'overloaded_error' as const;
+  /** Sent as `retry-after` when set: trying again (on this or another replica) soon may succeed. */
+  readonly retryAfterSeconds?: number;
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
 }
 
 /** Every concrete class, for the catalogue test that keeps docs and mapping honest. */

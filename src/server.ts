@@ -13,6 +13,7 @@ import {
   GatewayError,
   InvalidRequestError,
   NotFoundError,
+  OverloadedError,
   PermissionError,
   RateLimitError,
   RequestTooLargeError,
@@ -71,7 +72,9 @@ function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {
       if (status >= 500) onServerError?.(thrown, ctx);
       if (ctx.headerSent || !ctx.writable) return;
       ctx.status = status;
-      if (err instanceof RateLimitError && err.retryAfterSeconds) ctx.set('retry-after', String(err.retryAfterSeconds));
+      if ((err instanceof RateLimitError || err instanceof OverloadedError) && err.retryAfterSeconds) {
+        ctx.set('retry-after', String(err.retryAfterSeconds));
+      }
       ctx.set('x-should-retry', String(status === 429 || status >= 500));
       ctx.body = body;
       ctx.state.logFields = { ...(ctx.state.logFields as object), errorType: body.error.type };

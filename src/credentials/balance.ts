@@ -11,6 +11,7 @@ import { ApiError, GatewayError, NotFoundError } from '../errors.js';
 import type { CredentialPool } from './pool.js';
 import { refreshErrorToGatewayError, summarizeErrorBody, UpstreamDispatchers } from './refresh.js';
 import type { CredentialStore } from './store.js';
+import { ForcedRefreshPacedError } from './token-refresh.js';
 import type { Credential } from './types.js';
 
 /** `GET /api/admin/credentials/{id}/balance` body (kiro.rs BalanceResponse). */
@@ -154,10 +155,11 @@ export class BalanceService {
   }
 
   private async fetchBalance(id: number): Promise<Balance> {
-    let token = await this.token(id, false);
+    let token = await this.token(id);
     let answer = await this.call(id, token);
     if (!answer.ok && (answer.status === 401 || answer.status === 403) && answer.body.includes(BEARER_INVALID)) {
-      token = await this.token(id, true);
+      // Refreshed like the pool does: reused if refreshed meanwhile, paced per credential.
+      token = await this.token(id, token);
       answer = await this.call(id, token);
     }
     if (!answer.ok) {
@@ -179,10 +181,11 @@ export class BalanceService {
     return balance;
   }
 
-  private async token(id: number, force: boolean): Promise<string> {
+  private async token(id: number, rejected?: string): Promise<string> {
     try {
-      return await this.pool.accessTokenFor(id, { force });
+      return await this.pool.accessTokenFor(id, rejected === undefined ? {} : { rejected });
     } catch (err) {
+      if (err instanceof ForcedRefreshPacedError) throw new ApiError(`getUsageLimits refused the token: ${err.message}`, { status: 502, cause: err });
       throw err instanceof GatewayError ? err : refreshErrorToGatewayError(err);
     }
   }

@@ -82,10 +82,14 @@ export class CredentialHealth {
     }));
   }
 
-  /** Counts an auth failure; `pool.maxFailures` in a row disable the credential (TooManyFailures). */
-  recordAuthFailure(id: number, detail: string): void {
+  /**
+   * Counts an auth failure; `pool.maxFailures` in a row disable the credential (TooManyFailures).
+   * With `cooldownMs`, other credentials are preferred for that long meanwhile.
+   */
+  recordAuthFailure(id: number, detail: string, cooldownMs?: number): void {
     const { store } = this.ctx;
-    store.updateStats(id, (s) => ({ failureCount: s.failureCount + 1, failureTotal: s.failureTotal + 1, lastError: detail }));
+    const cooldown = cooldownMs ? { cooldownUntil: this.ctx.now() + cooldownMs } : {};
+    store.updateStats(id, (s) => ({ failureCount: s.failureCount + 1, failureTotal: s.failureTotal + 1, lastError: detail, ...cooldown }));
     const count = store.get(id)?.stats.failureCount ?? 0;
     if (count >= this.ctx.config.pool.maxFailures) this.disable(id, 'TooManyFailures');
   }

@@ -160,11 +160,11 @@ export class MemoryCredentialStore implements CredentialStore {
     record.stats = { ...record.stats, ...mutate(record.stats) };
   }
 
-  async withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal) => Promise<T>): Promise<T> {
+  async withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal, exclusive: boolean) => Promise<T>): Promise<T> {
     return this.refreshLocks.run(id, async () => {
       const fresh = this.records.get(id);
       if (!fresh) throw new NotFoundError(`credential ${id} not found`);
-      return fn(fresh, NEVER_ABORTED);
+      return fn(fresh, NEVER_ABORTED, true); // one process owns the credentials
     });
   }
 

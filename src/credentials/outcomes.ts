@@ -10,6 +10,7 @@ import {
   RateLimitError,
   RequestTooLargeError,
 } from '../errors.js';
+import { AWAITING_STORE_RETRY_AFTER_S } from './awaiting-store.js';
 import type { AttemptOutcome, AttemptResult } from './pool-types.js';
 import { RefreshError, summarizeErrorBody } from './refresh.js';
 
@@ -18,9 +19,13 @@ const SUSPENDED = 'temporarily is suspended';
 const MONTHLY_QUOTA = 'MONTHLY_REQUEST_COUNT';
 const CONTEXT_TOO_LONG = ['CONTENT_LENGTH_EXCEEDS_THRESHOLD', 'Input is too long'];
 
+/** How `unusableSummary` names credentials waiting for the credential store. */
+export const AWAITING_SUMMARY = 'waiting for a newer token from the credential store';
+
 /** Why a credential (or a whole request) did not get an answer; kept as the request's last failure. */
 export interface Failure {
-  outcome: AttemptOutcome | 'refresh_failed';
+  /** `awaiting_store`: the credential waits for a newer token from a store that is unreachable. */
+  outcome: AttemptOutcome | 'refresh_failed' | 'awaiting_store';
   status?: number;
   /** Secret-free summary of the upstream answer or error. */
   detail: string;
@@ -87,7 +92,12 @@ export function finalError(
   rateLimitCooldownMs: number,
   unusable: () => string,
 ): GatewayError {
-  if (!last) return new OverloadedError(`no usable credential: ${unusable()}`);
+  if (!last) {
+    const summary = unusable();
+    // Only credentials waiting for the store are left: another replica may hold their newer token.
+    const retry = summary.includes(AWAITING_SUMMARY) ? { retryAfterSeconds: AWAITING_STORE_RETRY_AFTER_S } : undefined;
+    return new OverloadedError(`no usable credential: ${summary}`, retry);
+  }
   const tried = `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
   switch (last.outcome) {
     case 'rate_limited':
@@ -99,6 +109,10 @@ export function finalError(
     case 'network':
       return new ApiError(`upstream unavailable ${tried}: ${last.status ? `HTTP ${last.status}` : 'network error'}${last.detail ? ` (${last.detail})` : ''}`, {
         status: 502,
+      });
+    case 'awaiting_store':
+      return new OverloadedError(`no credential could be used on this replica now: ${last.detail}`, {
+        retryAfterSeconds: AWAITING_STORE_RETRY_AFTER_S,
       });
     case 'refresh_failed':
       return new ApiError(`no credential could be used: token refresh failed (${last.detail})`, { status: 502 });

@@ -12,13 +12,14 @@
  */
 import type { GatewayConfig, LoadBalancingMode } from '../config.js';
 import { GatewayError, NotFoundError } from '../errors.js';
+import { AwaitingStore, CredentialAwaitingStoreError } from './awaiting-store.js';
 import { CredentialHealth } from './health.js';
 import { LeaseSlots } from './leases.js';
 import { CredentialSelector } from './selection.js';
 import { classifyAttempt, describeError, finalError, requestRejection, type Failure } from './outcomes.js';
 import type { AttemptResult, Lease, PoolContext, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
 import type { CredentialStore } from './store.js';
-import { AccessTokens } from './token-refresh.js';
+import { AccessTokens, ForcedRefreshPacedError } from './token-refresh.js';
 import type { Credential } from './types.js';
 
 export type { AttemptOutcome, AttemptResult, Lease, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
@@ -41,6 +42,12 @@ interface RequestState {
   healed: boolean;
   refreshFailures: number;
   last?: Failure;
+}
+
+/** The request's last failure after a token could not be obtained. */
+function tokenFailure(err: unknown): Failure {
+  if (err instanceof CredentialAwaitingStoreError) return { outcome: 'awaiting_store', detail: err.message };
+  return { outcome: 'refresh_failed', detail: describeError(err) };
 }
 
 function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -99,8 +106,9 @@ export class CredentialPool {
     this.sleep = deps.sleep ?? defaultSleep;
     const ctx: PoolContext = { store: this.store, config: this.config, now: this.now, log: this.log, emit: this.emit };
     this.health = new CredentialHealth(ctx);
-    this.tokens = new AccessTokens(ctx, deps.refresher, this.health);
-    this.selector = new CredentialSelector(this.store, this.config, this.now, this.health, this.leases);
+    const awaiting = new AwaitingStore(() => this.store.health().degraded, this.now);
+    this.tokens = new AccessTokens(ctx, deps.refresher, this.health, awaiting);
+    this.selector = new CredentialSelector(this.store, this.config, this.now, this.health, this.leases, awaiting);
     this.unsubscribe = this.store.onChange((id) => this.selector.onStoreChange(id));
   }
 
@@ -190,7 +198,7 @@ export class CredentialPool {
         if (signal.aborted) throw signal.reason;
         state.refreshFailures++;
         state.excluded.add(id);
-        state.last = { outcome: 'refresh_failed', detail: describeError(err) };
+        state.last = tokenFailure(err);
         this.emit({ type: 'failover', fromId: id, reason: 'refresh_failed' });
         continue;
       }
@@ -214,6 +222,7 @@ export class CredentialPool {
 
       if (result.ok) {
         this.health.recordSuccess(id);
+        this.tokens.noteSuccess(id);
         this.emit({ type: 'attempt', credentialId: id, attempt: state.attempts, outcome: 'success', durationMs });
         return { value: result.value, lease };
       }
@@ -248,14 +257,24 @@ export class CredentialPool {
               continue;
             } catch (err) {
               if (signal.aborted) throw signal.reason;
-              state.refreshFailures++;
-              state.last = { outcome: 'refresh_failed', detail: describeError(err) };
-              state.excluded.add(id);
-              break;
+              // Paced: refreshing again cannot help yet; the refusal counts below.
+              if (!(err instanceof ForcedRefreshPacedError)) {
+                state.refreshFailures++;
+                state.last = tokenFailure(err);
+                state.excluded.add(id);
+                break;
+              }
             }
           }
-          this.health.recordAuthFailure(id, failure.detail);
           state.excluded.add(id);
+          if (this.store.health().degraded) {
+            // Cut off from Redis, a refused token may be one another replica's refresh replaced:
+            // not evidence against the credential. Retryable elsewhere, never counted.
+            state.last = { outcome: 'awaiting_store', status: failure.status, detail: failure.detail };
+            break;
+          }
+          // Refused right after a (forced) refresh: the credential's failure, with a cool-down.
+          this.health.recordAuthFailure(id, failure.detail, limits.rateLimitCooldownMs);
           break;
         case 'auth_failure':
           this.health.recordAuthFailure(id, failure.detail);
@@ -278,10 +297,13 @@ export class CredentialPool {
   /**
    * Token for a credential, refreshing (under store.withRefreshLock, re-reading first) when less
    * than `refreshBeforeExpiryMs` remain or when forced. API-key credentials answer their key.
+   * `force` refreshes unconditionally (an operator's request); `rejected` is a token the upstream
+   * refused, refreshed like the pool does (reused if someone refreshed meanwhile, paced).
    */
-  async accessTokenFor(id: number, opts: { force?: boolean; signal?: AbortSignal } = {}): Promise<string> {
+  async accessTokenFor(id: number, opts: { force?: boolean; rejected?: string; signal?: AbortSignal } = {}): Promise<string> {
+    if (opts.rejected !== undefined) return this.tokens.obtain(id, opts.rejected, opts.signal);
     const current = this.store.get(id)?.credential.accessToken;
-    return this.tokens.obtain(id, opts.force ? current : null, opts.signal);
+    return this.tokens.obtain(id, opts.force ? current : null, opts.signal, true);
   }
 
   /** The stored credential, carrying the token the attempt uses even if storing it failed. */

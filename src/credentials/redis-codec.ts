@@ -17,6 +17,8 @@ export const REV_FIELD = '_rev';
 export const SEED_HASH_FIELD = '_seed';
 /** `expiresAt` as epoch ms, so Lua can compare token ages without parsing RFC 3339. */
 export const EXPIRES_MS_FIELD = '_exp';
+/** The Credential field that orders tokens of different refreshes (epoch ms), read by RECONCILE_SCRIPT. */
+export const REFRESHED_AT_FIELD = 'refreshedAt' satisfies keyof Credential;
 
 /**
  * Every Redis key and channel the store uses, all under one prefix.
@@ -99,13 +101,22 @@ const CREDENTIAL_FIELDS = {
   disabled: 'boolean',
   disabledReason: 'string',
   disabledUntil: 'string',
+  refreshedAt: 'number',
+  forcedRefreshAt: 'number',
 } as const satisfies Record<keyof Credential, FieldKind>;
 
 /**
- * Fields a token refresh writes. While Redis is unreachable they are reconciled by token age
- * (`_exp`), the others by revision; see RECONCILE_SCRIPT.
+ * Fields a token refresh writes. While Redis is unreachable they are reconciled by the time of the
+ * refresh (`refreshedAt`; `_exp` for tokens without one), the others by revision; see RECONCILE_SCRIPT.
  */
-export const TOKEN_FIELDS: ReadonlySet<string> = new Set(['refreshToken', 'accessToken', 'expiresAt', 'profileArn']);
+export const TOKEN_FIELDS: ReadonlySet<string> = new Set([
+  'refreshToken',
+  'accessToken',
+  'expiresAt',
+  'profileArn',
+  'refreshedAt',
+  'forcedRefreshAt',
+]);
 
 function isCredentialField(name: string): name is keyof Credential {
   return Object.hasOwn(CREDENTIAL_FIELDS, name);

@@ -10,6 +10,7 @@ import {
   encodeCredentialPatch,
   encodeStats,
   EXPIRES_MS_FIELD,
+  REFRESHED_AT_FIELD,
   REV_FIELD,
   SEED_HASH_FIELD,
   seedHashOf,
@@ -254,20 +255,23 @@ export class CredentialMirror {
 
   private async replay(id: number, q: QueuedUpdate): Promise<void> {
     const { token, other } = splitTokenFields(encodeCredentialPatch(q.patch));
-    const expAt = token.set.indexOf(EXPIRES_MS_FIELD);
-    const ourExp = expAt >= 0 ? token.set[expAt + 1] : '';
+    const valueOf = (field: string) => {
+      const at = token.set.indexOf(field);
+      return at >= 0 && at % 2 === 0 ? token.set[at + 1] : '';
+    };
     const reply = await this.tracker.run('evalsha:reconcile', () =>
       SCRIPTS.reconcile.run(this.client, [this.keys.cred(id)], [
-        this.keys.events, this.replicaId, id, q.baseRev, ourExp,
+        this.keys.events, this.replicaId, id, q.baseRev, valueOf(EXPIRES_MS_FIELD), valueOf(REFRESHED_AT_FIELD),
         token.set.length, token.del.length, other.set.length, other.del.length,
         ...token.set, ...token.del, ...other.set, ...other.del,
       ]),
     );
-    const [tokenWritten, otherWritten] = Array.isArray(reply) ? (reply as number[]) : [0, 0];
+    const [tokenWritten, otherWritten, , enabled] = Array.isArray(reply) ? (reply as number[]) : [0, 0, 0, 0];
     this.log(tokenWritten || otherWritten ? 'info' : 'warn', 'queued credential update reconciled', {
       credentialId: id,
       tokenWritten: tokenWritten === 1,
       otherWritten: otherWritten === 1,
+      reenabled: enabled === 1,
       credentialGone: !Array.isArray(reply),
     });
   }

@@ -77,10 +77,12 @@ const RECONCILE_RETRY_MS = 1_000;
  * **Redis unreachable**: reads keep serving the local copy and `health()` reports `degraded`.
  * `updateStats` keeps coalescing (bounded by the number of credentials). `update` applies locally,
  * resolves, and is written on reconnect without overwriting newer state (RECONCILE_SCRIPT: tokens
- * win if they expire later than Redis's, other fields only if Redis did not change meanwhile), so a
- * token refreshed during the outage is not lost. `add`/`remove` reject with StoreUnavailableError.
- * `withRefreshLock` falls back to an in-process lock, since refusing to refresh would fail every
- * request once tokens expire; replicas cut off from Redis may then refresh the same credential.
+ * win if they come from a later refresh than Redis's, other fields only if Redis did not change
+ * meanwhile), so a token refreshed during the outage is not lost. `add`/`remove` reject with StoreUnavailableError.
+ * `withRefreshLock` falls back to an in-process lock (telling `fn` it is not exclusive), since
+ * refusing to refresh would fail every request once tokens expire; replicas cut off from Redis may
+ * then refresh the same credential, and the pool treats a refused refresh token as "another replica
+ * may have rotated it", not as a dead credential (see token-refresh.ts).
  * On reconnect: if Redis lost its data (no `meta` key) it is re-seeded from the local copy, which is
  * newer than the file; queued updates are written, then a full resync runs.
  *
@@ -242,7 +244,7 @@ export class RedisCredentialStore implements CredentialStore {
    * (stats, retries, the API call): the old refresh token may already be void upstream. Write it even
    * if `signal` aborted meanwhile; it is still the newest token.
    */
-  async withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal) => Promise<T>): Promise<T> {
+  async withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal, exclusive: boolean) => Promise<T>): Promise<T> {
     return this.localLock.run(id, async () => {
       let started = false;
       if (this.online) {
@@ -252,7 +254,7 @@ export class RedisCredentialStore implements CredentialStore {
             const record = fresh.get(id);
             if (!record) throw new NotFoundError(`credential ${id} not found`);
             started = true;
-            return fn(record, signal);
+            return fn(record, signal, true);
           });
         } catch (err) {
           if (started || isReplyError(err) || err instanceof ApiError || err instanceof NotFoundError) throw err;
@@ -262,7 +264,7 @@ export class RedisCredentialStore implements CredentialStore {
       const entry = this.local.get(id);
       if (!entry) throw new NotFoundError(`credential ${id} not found`);
       this.log('warn', 'Redis unreachable: refreshing under a local lock only', { credentialId: id });
-      return fn(entry.record, new AbortController().signal);
+      return fn(entry.record, new AbortController().signal, false);
     });
   }
 

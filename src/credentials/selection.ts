@@ -5,7 +5,9 @@
  * free-tier ones for Opus, and prefer any credential not cooling down after a 429.
  */
 import type { GatewayConfig, LoadBalancingMode } from '../config.js';
+import type { AwaitingStore } from './awaiting-store.js';
 import type { CredentialHealth } from './health.js';
+import { AWAITING_SUMMARY } from './outcomes.js';
 import type { LeaseSlots } from './leases.js';
 import type { CredentialStore } from './store.js';
 import type { Credential, CredentialRecord } from './types.js';
@@ -43,6 +45,7 @@ export class CredentialSelector {
     private readonly now: () => number,
     private readonly health: CredentialHealth,
     private readonly leases: LeaseSlots,
+    private readonly awaiting: AwaitingStore,
   ) {
     this.mode = config.loadBalancingMode;
     for (const r of store.list()) this.priorities.set(r.credential.id, r.credential.priority);
@@ -72,7 +75,8 @@ export class CredentialSelector {
         (state.perCredential.get(id) ?? 0) < limits.maxAttemptsPerCredential &&
         health.isEnabled(r, now) &&
         !(opus && isFreeTier(r.credential)) &&
-        !(cap > 0 && leases.inFlight(id) >= cap)
+        !(cap > 0 && leases.inFlight(id) >= cap) &&
+        !this.awaiting.waiting(r)
       );
     };
     const ready = (r: CredentialRecord): boolean => !(r.stats.cooldownUntil !== undefined && r.stats.cooldownUntil > now);
@@ -142,6 +146,7 @@ export class CredentialSelector {
     const disabled = new Map<string, number>();
     let freeTier = 0;
     let atCap = 0;
+    let waiting = 0;
     const cap = this.config.pool.maxConcurrencyPerCredential;
     for (const r of records) {
       if (!this.health.isEnabled(r, now)) {
@@ -149,6 +154,7 @@ export class CredentialSelector {
         disabled.set(reason, (disabled.get(reason) ?? 0) + 1);
       } else if (opus && isFreeTier(r.credential)) freeTier++;
       else if (cap > 0 && this.leases.inFlight(r.credential.id) >= cap) atCap++;
+      else if (this.awaiting.waiting(r)) waiting++;
     }
     const parts = [`${records.length} configured`];
     if (disabled.size > 0) {
@@ -157,6 +163,7 @@ export class CredentialSelector {
     }
     if (freeTier > 0) parts.push(`${freeTier} free-tier (no Opus models)`);
     if (atCap > 0) parts.push(`${atCap} at the concurrency limit of ${cap}`);
+    if (waiting > 0) parts.push(`${waiting} ${AWAITING_SUMMARY} (Redis unreachable)`);
     return parts.join('; ');
   }
 }

@@ -41,9 +41,11 @@ export interface CredentialStore {
   /**
    * Runs `fn` while holding this credential's refresh lock (a mutex in memory, Redlock in Redis).
    * `fn` receives the credential re-read from the source of truth after the lock was taken, so it can
-   * see that another holder already refreshed. `signal` aborts if the lock is lost.
+   * see that another holder already refreshed. `signal` aborts if the lock is lost. `exclusive` is
+   * false when the store could only take a process-local lock (Redis unreachable): another replica
+   * may then be refreshing, or have rotated the refresh token, without this one knowing.
    */
-  withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal) => Promise<T>): Promise<T>;
+  withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal, exclusive: boolean) => Promise<T>): Promise<T>;
 
   /** Subscribes to changes made here or by other replicas; `id` is null for "everything may have changed". */
   onChange(listener: (id: number | null) => void): () => void;

@@ -3,8 +3,21 @@
  * credential at a time in this process, done under the store's refresh lock after re-reading the
  * credential (another replica may have refreshed meanwhile). Refresh failures count toward
  * disabling the credential (kiro.rs, docs/kiro-protocol.md §2.4).
+ *
+ * Two rules keep ambiguous answers from becoming permanent state:
+ * - With a degraded store (Redis unreachable, the lock is local only) a token is refreshed only
+ *   once it has expired or the upstream refused it, never `refreshBeforeExpiryMs` early: every
+ *   cut-off replica refreshes on its own, and with rotation only the first one wins. A refresh
+ *   token refused then (invalid_grant, 401/403, other 4xx) is most likely one another replica
+ *   rotated: it is neither counted nor disabled; the credential waits for the store (AwaitingStore).
+ * - A refresh forced by an upstream rejection of a still valid token happens at most once per
+ *   credential per `pool.forcedRefreshIntervalMs` (the time is stored with the tokens, so the pace
+ *   holds over all replicas) unless the token it produced has served a request since: a token
+ *   refused again within it is the credential's failure (ForcedRefreshPacedError), not a reason to
+ *   call the auth service again.
  */
 import { NotFoundError } from '../errors.js';
+import { CredentialAwaitingStoreError, type AwaitingStore } from './awaiting-store.js';
 import type { CredentialHealth } from './health.js';
 import { describeError } from './outcomes.js';
 import type { PoolContext, PoolEvent } from './pool-types.js';
@@ -42,6 +55,22 @@ async function testRefreshPause(point: RefreshPausePoint, id: number): Promise<v
   await new Promise<void>((resolve) => setTimeout(resolve, Number.isFinite(ms) ? ms : 30_000));
 }
 
+/**
+ * A refresh forced by an upstream rejection was not made: the stored token is the one refused, and
+ * the last forced refresh of the credential is less than `pool.forcedRefreshIntervalMs` old.
+ */
+export class ForcedRefreshPacedError extends Error {
+  constructor(id: number, intervalMs: number) {
+    super(`credential ${id}: the upstream refused a token that was force-refreshed less than ${intervalMs} ms ago`);
+    this.name = 'ForcedRefreshPacedError';
+  }
+}
+
+/** Refresh answers that, while the store is degraded, may only mean another replica rotated the token. */
+function mayBeRotatedElsewhere(err: RefreshError): boolean {
+  return err.kind === 'invalid_grant' || err.kind === 'unauthorized' || err.kind === 'rejected';
+}
+
 /** Resolves like `promise`, or rejects with `signal.reason` as soon as `signal` aborts. */
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -69,11 +98,14 @@ export class AccessTokens {
   /** One refresh per credential at a time in this process; everyone else awaits it. */
   private readonly refreshing = new Map<number, Promise<string>>();
   private readonly expiryCache = new WeakMap<Credential, { raw: string; at: number }>();
+  /** Credentials whose forced-refresh mark is being cleared (one write each). */
+  private readonly unpacing = new Set<number>();
 
   constructor(
     private readonly ctx: PoolContext,
     private readonly refresher: Pick<TokenRefresher, 'refresh'>,
     private readonly health: CredentialHealth,
+    private readonly awaiting: AwaitingStore,
   ) {
     this.store = ctx.store;
     this.config = ctx.config;
@@ -81,13 +113,15 @@ export class AccessTokens {
   }
 
   /**
-   * Token for a credential, refreshing when less than `refreshBeforeExpiryMs` remain or when
-   * forced. API-key credentials answer their key.
+   * Token for a credential, refreshing when less than `refreshBeforeExpiryMs` remain (with a
+   * degraded store: once expired) or when forced. API-key credentials answer their key.
    *
    * `rejected` is null for a normal lookup, else the token the upstream refused (forced refresh):
    * a stored token that differs from it was refreshed by someone else meanwhile and is reused.
+   * A forced refresh is paced (ForcedRefreshPacedError) unless `unpaced` (an operator's refresh).
+   * Rejects with CredentialAwaitingStoreError while the credential waits for the store.
    */
-  obtain(id: number, rejected: string | undefined | null, signal?: AbortSignal): Promise<string> {
+  obtain(id: number, rejected: string | undefined | null, signal?: AbortSignal, unpaced = false): Promise<string> {
     const record = this.store.get(id);
     if (!record) return Promise.reject(new NotFoundError(`credential ${id} not found`));
     const cred = record.credential;
@@ -95,14 +129,31 @@ export class AccessTokens {
       if (!cred.kiroApiKey) return Promise.reject(new RefreshError('invalid_token_format', 'API-key credential has no kiroApiKey'));
       return Promise.resolve(cred.kiroApiKey);
     }
+    if (this.awaiting.waiting(record)) return Promise.reject(new CredentialAwaitingStoreError(id));
     const force = rejected !== null;
-    if (this.isFresh(cred) && (!force || cred.accessToken !== rejected)) return Promise.resolve(cred.accessToken!);
+    const fresh = this.isFresh(cred);
+    if (fresh && (!force || cred.accessToken !== rejected)) return Promise.resolve(cred.accessToken!);
+    if (fresh && !unpaced && this.paced(cred)) return Promise.reject(new ForcedRefreshPacedError(id, this.config.pool.forcedRefreshIntervalMs));
     let shared = this.refreshing.get(id);
     if (!shared) {
-      shared = this.refreshUnderLock(id, force, rejected ?? undefined).finally(() => this.refreshing.delete(id));
+      shared = this.refreshUnderLock(id, force, rejected ?? undefined, unpaced).finally(() => this.refreshing.delete(id));
       this.refreshing.set(id, shared);
     }
     return signal ? raceAbort(shared, signal) : shared;
+  }
+
+  /**
+   * A request succeeded with the credential's token: a forced refresh that produced it helped, so
+   * the next rejection may force one again (pacing is for refreshes that do not help). Writes only
+   * when a forced refresh is on record, so the steady state costs nothing.
+   */
+  noteSuccess(id: number): void {
+    if (this.store.get(id)?.credential.forcedRefreshAt === undefined || this.unpacing.has(id)) return;
+    this.unpacing.add(id);
+    this.store
+      .update(id, { forcedRefreshAt: undefined })
+      .catch((err: unknown) => this.ctx.log('warn', 'could not store the end of forced-refresh pacing', { credentialId: id, error: describeError(err) }))
+      .finally(() => this.unpacing.delete(id));
   }
 
   /** obtain, telling `onEvent` when the request had to wait for a refresh (for its trace). */
@@ -135,36 +186,56 @@ export class AccessTokens {
     return at;
   }
 
+  /**
+   * The token has more than `refreshBeforeExpiryMs` left; with a degraded store, any time left
+   * (an early refresh there is what starts replicas racing to rotate the same refresh token).
+   */
   private isFresh(cred: Credential): boolean {
     if (!cred.accessToken) return false;
     const at = this.expiresAtMs(cred);
-    return !Number.isNaN(at) && at - this.now() > this.config.pool.refreshBeforeExpiryMs;
+    if (Number.isNaN(at)) return false;
+    const left = at - this.now();
+    if (left > this.config.pool.refreshBeforeExpiryMs) return true;
+    return left > 0 && this.store.health().degraded;
   }
 
-  private async refreshUnderLock(id: number, force: boolean, rejectedToken: string | undefined): Promise<string> {
+  /** The last forced refresh is too recent for another one. */
+  private paced(cred: Credential): boolean {
+    const last = cred.forcedRefreshAt;
+    return last !== undefined && this.now() - last < this.config.pool.forcedRefreshIntervalMs;
+  }
+
+  private async refreshUnderLock(id: number, force: boolean, rejectedToken: string | undefined, unpaced: boolean): Promise<string> {
     const lockRequested = this.now();
-    return this.store.withRefreshLock(id, async (fresh, lockSignal) => {
+    return this.store.withRefreshLock(id, async (fresh, lockSignal, exclusive) => {
       const lockWaitMs = this.now() - lockRequested;
       const cred = fresh.credential;
       if (cred.authMethod === 'api_key' && cred.kiroApiKey) return cred.kiroApiKey;
       // Another holder found the refresh token dead meanwhile: a refresh now would only spend a call.
       if (cred.disabled && cred.disabledReason === 'InvalidRefreshToken') throw new Error(`credential ${id} was disabled (${cred.disabledReason ?? 'unknown'}) while waiting to refresh`);
+      // A refresh of this process queued behind one whose refresh token was refused while cut off.
+      if (!exclusive && this.awaiting.waiting(fresh)) throw new CredentialAwaitingStoreError(id);
       // Another request or replica may have refreshed while we waited for the lock.
-      if (this.isFresh(cred) && (!force || cred.accessToken !== rejectedToken)) {
+      const valid = this.isFresh(cred);
+      if (valid && (!force || cred.accessToken !== rejectedToken)) {
         this.ctx.emit({ type: 'refresh', credentialId: id, outcome: 'skipped', durationMs: 0, lockWaitMs });
         return cred.accessToken!;
       }
+      // Re-checked on the record just read: another replica may have forced a refresh meanwhile.
+      if (valid && !unpaced && this.paced(cred)) throw new ForcedRefreshPacedError(id, this.config.pool.forcedRefreshIntervalMs);
       if (TEST_REFRESH_PAUSE) await testRefreshPause('before', id);
       const started = this.now();
       let result;
       try {
         result = await this.refresher.refresh(cred, lockSignal);
       } catch (err) {
-        this.recordRefreshFailure(id, err, this.now() - started);
-        throw err;
+        throw this.recordRefreshFailure(id, err, this.now() - started, exclusive, cred.refreshToken);
       }
+      this.awaiting.clear(id);
       const expiresAt = result.expiresAt ?? new Date(this.now() + DEFAULT_TOKEN_LIFETIME_MS).toISOString();
-      const patch: Partial<Credential> = { accessToken: result.accessToken, expiresAt };
+      const patch: Partial<Credential> = { accessToken: result.accessToken, expiresAt, refreshedAt: started };
+      // Forced while the token was still valid by its expiry: the refresh the pacing counts.
+      if (valid) patch.forcedRefreshAt = started;
       if (result.refreshToken) patch.refreshToken = result.refreshToken;
       if (result.profileArn) patch.profileArn = result.profileArn;
       if (TEST_REFRESH_PAUSE) await testRefreshPause('after-upstream', id);
@@ -182,20 +253,31 @@ export class AccessTokens {
     });
   }
 
-  private recordRefreshFailure(id: number, err: unknown, durationMs: number): void {
-    if (!(err instanceof RefreshError)) return; // aborted or lock lost: says nothing about the credential
+  /** Counts a failed refresh (or not) and returns the error to throw. */
+  private recordRefreshFailure(id: number, err: unknown, durationMs: number, exclusive: boolean, refreshToken: string | undefined): unknown {
+    if (!(err instanceof RefreshError)) return err; // aborted or lock lost: says nothing about the credential
     const detail = err.message;
     this.ctx.emit({ type: 'refresh', credentialId: id, outcome: 'failure', kind: err.kind, durationMs });
+    if (!exclusive && mayBeRotatedElsewhere(err)) {
+      this.ctx.log('warn', 'refresh token refused while Redis is unreachable: another replica probably rotated it; waiting for the store', {
+        credentialId: id,
+        kind: err.kind,
+        status: err.status,
+        error: detail,
+      });
+      this.awaiting.mark(id, refreshToken);
+      return new CredentialAwaitingStoreError(id, { cause: err });
+    }
     this.ctx.log('warn', 'token refresh failed', { credentialId: id, kind: err.kind, status: err.status, error: detail });
     if (err.permanent) {
       this.store.updateStats(id, (s) => ({ failureTotal: s.failureTotal + 1, lastError: detail }));
       this.health.disable(id, 'InvalidRefreshToken');
-      return;
+      return err;
     }
     // No HTTP answer at all is our network's problem, not the credential's.
     if (err.kind === 'network') {
       this.store.updateStats(id, () => ({ lastError: detail }));
-      return;
+      return err;
     }
     this.store.updateStats(id, (s) => ({
       refreshFailureCount: s.refreshFailureCount + 1,
@@ -204,5 +286,6 @@ export class AccessTokens {
     }));
     const count = this.store.get(id)?.stats.refreshFailureCount ?? 0;
     if (count >= MAX_REFRESH_FAILURES) this.health.disable(id, 'TooManyRefreshFailures');
+    return err;
   }
 }

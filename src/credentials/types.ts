@@ -73,6 +73,14 @@ export interface Credential {
   disabledReason?: DisabledReason;
   /** RFC 3339; a QuotaExceeded credential re-enables itself at this time (the quota reset date). */
   disabledUntil?: string;
+  /**
+   * Epoch ms of the refresh that issued `accessToken` (written with the tokens, never to
+   * credentials.json). Orders tokens obtained by different replicas while Redis was unreachable: the
+   * newest refresh holds the live refresh token when the auth service rotates it.
+   */
+  refreshedAt?: number;
+  /** Epoch ms of the last refresh forced by an upstream rejection of a still valid token (pacing). */
+  forcedRefreshAt?: number;
 }
 
 /** The fast-moving part: counters and timestamps, updated on every request. */

@@ -624,3 +624,144 @@ describe('abort and hot path', () => {
     ]);
   });
 });
+
+/**
+ * The pool over a store that can be switched to `degraded` (Redis unreachable: the refresh lock is
+ * local only, `exclusive` false), as the Redis store behaves during an outage.
+ */
+function switchable(inner: MemoryCredentialStore, state: { degraded: boolean }): CredentialStore {
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'health') return () => ({ ok: true, degraded: state.degraded });
+      if (prop === 'withRefreshLock') {
+        return (id: number, fn: Parameters<CredentialStore['withRefreshLock']>[1]) =>
+          target.withRefreshLock(id, (fresh, signal) => fn(fresh, signal, !state.degraded));
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+describe('a degraded store: ambiguous auth answers never become permanent state', () => {
+  const invalidGrant = async (): Promise<RefreshResult> => {
+    throw new RefreshError('invalid_grant', 'token refresh failed with HTTP 400: invalid_grant', { status: 400 });
+  };
+
+  it('refreshes only an expired token, never refreshBeforeExpiryMs early', async () => {
+    const state = { degraded: true };
+    const s = setup([cred(1, { expiresAt: new Date(T0 + 5 * 60_000).toISOString() })], { store: (i) => switchable(i, state) });
+    (await s.run({ 1: OK() })).lease.release();
+    expect(s.refreshes).toEqual([]); // 5 minutes left: used as it is while cut off
+    s.clock.now = T0 + 5 * 60_000 + 1;
+    (await s.run({ 1: OK() })).lease.release();
+    expect(s.refreshes).toHaveLength(1); // expired: refreshed
+    state.degraded = false;
+    s.clock.now += HOUR - 5 * 60_000;
+    (await s.run({ 1: OK() })).lease.release();
+    expect(s.refreshes).toHaveLength(2); // online again: the early refresh is back
+  });
+
+  it('a refused refresh token neither counts nor disables; the credential waits (529 + retry-after) until the store brings a newer token', async () => {
+    const state = { degraded: true };
+    const s = setup([cred(1)], { store: (i) => switchable(i, state), refresh: invalidGrant });
+    const first = await s.run({ 1: FAIL(403, BEARER_INVALID) }).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(OverloadedError);
+    expect((first as OverloadedError).retryAfterSeconds).toBeGreaterThan(0);
+    expect(s.refreshes).toHaveLength(1);
+    // Later requests do not call the auth service again and are not counted either.
+    for (let i = 0; i < 5; i++) {
+      const e = await s.run({ 1: OK() }).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(OverloadedError);
+      expect((e as OverloadedError).retryAfterSeconds).toBeGreaterThan(0);
+      expect((e as Error).message).toContain('waiting for a newer token');
+    }
+    expect(s.refreshes).toHaveLength(1);
+    expect(s.calls).toHaveLength(1);
+    expect(s.store.get(1)?.credential.disabled).toBe(false);
+    expect(s.store.get(1)?.stats).toMatchObject({ failureCount: 0, refreshFailureCount: 0, failureTotal: 0 });
+
+    // The store delivers the token another replica obtained: served again at once.
+    await s.store.update(1, { refreshToken: REFRESH + 'rotated', accessToken: 'from-the-winner', expiresAt: new Date(T0 + HOUR).toISOString() });
+    const { value, lease } = await s.run({ 1: OK('served') });
+    expect([value, lease.accessToken]).toEqual(['served', 'from-the-winner']);
+  });
+
+  it('fails over to another credential while one waits for the store', async () => {
+    const state = { degraded: true };
+    const s = setup([cred(1), cred(2)], { store: (i) => switchable(i, state), refresh: invalidGrant });
+    for (let i = 0; i < 3; i++) (await s.run({ 1: FAIL(403, BEARER_INVALID), 2: OK() })).lease.release();
+    expect(s.calls.map((c) => c.id)).toEqual([1, 2, 2, 2]);
+    expect(s.store.get(1)?.stats).toMatchObject({ failureCount: 0, failureTotal: 0 });
+  });
+
+  it('once the store is back, an unchanged refused token is judged normally after the grace period', async () => {
+    const state = { degraded: true };
+    const s = setup([cred(1), cred(2)], { store: (i) => switchable(i, state), refresh: invalidGrant });
+    (await s.run({ 1: FAIL(403, BEARER_INVALID), 2: OK() })).lease.release();
+    state.degraded = false;
+    (await s.run({ 2: OK() })).lease.release(); // within the grace: still waiting, no refresh
+    expect(s.refreshes).toHaveLength(1);
+    s.clock.now += 5_001;
+    (await s.run({ 1: FAIL(403, BEARER_INVALID), 2: OK() })).lease.release();
+    expect(s.refreshes).toHaveLength(2);
+    expect(s.store.get(1)?.credential).toMatchObject({ disabled: true, disabledReason: 'InvalidRefreshToken' });
+  });
+
+  it('does not count a "bearer token invalid" while degraded (another replica may have replaced the token)', async () => {
+    const state = { degraded: true };
+    const s = setup([cred(1)], { store: (i) => switchable(i, state) });
+    for (let i = 0; i < 4; i++) {
+      const e = await s.run({ 1: FAIL(403, BEARER_INVALID) }).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(OverloadedError);
+    }
+    expect(s.store.get(1)?.credential.disabled).toBe(false);
+    expect(s.store.get(1)?.stats).toMatchObject({ failureCount: 0, failureTotal: 0 });
+    expect(s.refreshes).toHaveLength(1); // one forced refresh per pacing interval
+  });
+});
+
+describe('a token the upstream keeps refusing: forced refreshes are paced', () => {
+  it('forces at most one refresh per interval, counts each refusal, cools down and disables after maxFailures', async () => {
+    const s = setup([cred(1), cred(2)], { pool: { rateLimitCooldownMs: 1_000, forcedRefreshIntervalMs: 60_000 } });
+    for (let i = 0; i < 30; i++) {
+      (await s.run({ 1: FAIL(403, BEARER_INVALID), 2: OK() })).lease.release();
+      s.clock.now += 100;
+    }
+    expect(s.refreshes.filter((r) => r.id === 1)).toHaveLength(1);
+    // First request: refused, forced refresh, refused again (1). Then one try per cool-down (2, 3).
+    expect(s.calls.filter((c) => c.id === 1)).toHaveLength(4);
+    expect(s.store.get(1)?.credential).toMatchObject({ disabled: true, disabledReason: 'TooManyFailures' });
+    expect(s.store.get(1)?.stats).toMatchObject({ failureCount: 3, failureTotal: 3 });
+  });
+
+  it('allows the next forced refresh once the interval has passed', async () => {
+    const s = setup([cred(1)], { pool: { forcedRefreshIntervalMs: 60_000 } });
+    await expect(s.run({ 1: FAIL(403, BEARER_INVALID) })).rejects.toBeInstanceOf(ApiError);
+    s.clock.now += 30_000;
+    await expect(s.run({ 1: FAIL(403, BEARER_INVALID) })).rejects.toBeInstanceOf(ApiError);
+    expect(s.refreshes).toHaveLength(1);
+    s.clock.now += 30_001;
+    (await s.run({ 1: [FAIL(403, BEARER_INVALID), OK()] })).lease.release();
+    expect(s.refreshes).toHaveLength(2);
+  });
+
+  it('does not pace after a forced refresh that helped (its token served a request)', async () => {
+    const s = setup([cred(1)], { pool: { forcedRefreshIntervalMs: 60_000 } });
+    for (let i = 0; i < 3; i++) {
+      (await s.run({ 1: [FAIL(403, BEARER_INVALID), OK()] })).lease.release();
+      await settle();
+      s.clock.now += 1_000;
+    }
+    expect(s.refreshes).toHaveLength(3);
+    expect(s.store.get(1)?.stats.failureCount).toBe(0);
+  });
+
+  it('an operator refresh is never paced', async () => {
+    const s = setup([cred(1)], { pool: { forcedRefreshIntervalMs: 60_000 } });
+    await s.pool.accessTokenFor(1, { force: true });
+    await s.pool.accessTokenFor(1, { force: true });
+    expect(s.refreshes).toHaveLength(2);
+    await expect(s.pool.accessTokenFor(1, { rejected: s.store.get(1)!.credential.accessToken })).rejects.toThrow(/force-refreshed/);
+  });
+});

@@ -175,6 +175,35 @@ describe('Redis outages', () => {
     }, 5_000);
   });
 
+  it('reconciles tokens by refresh time, and lifts an InvalidRefreshToken disable that judged an older token', async () => {
+    const redis = await server();
+    const keyPrefix = uniquePrefix();
+    const proxy = await partitionableProxy(redis.port);
+    const seed = [credential(1), credential(2)];
+    const a = await started(proxy.url, { keyPrefix, seed, replicaId: 'a' });
+    const b = await started(redis.url, { keyPrefix, seed, replicaId: 'b' });
+
+    proxy.cut();
+    await eventually(() => expect(a.health().degraded).toBe(true));
+    // Credential 1: cut-off A refreshed (rotating the token); B, online, then found the old refresh
+    // token refused and disabled the credential. A's token is the live one.
+    await a.update(1, { refreshToken: 'a-rotated', accessToken: 'a', expiresAt: '2031-06-01T00:00:00.000Z', refreshedAt: 2_000 });
+    await b.update(1, { disabled: true, disabledReason: 'InvalidRefreshToken' });
+    // Credential 2: B's refresh came later (refreshedAt) although A's token claims a later expiry.
+    await b.update(2, { refreshToken: 'b-later', accessToken: 'b2', expiresAt: '2031-01-01T00:00:00.000Z', refreshedAt: 3_000 });
+    await a.update(2, { refreshToken: 'a-earlier', accessToken: 'a2', expiresAt: '2032-01-01T00:00:00.000Z', refreshedAt: 2_500 });
+
+    proxy.heal();
+    await eventually(() => expect(a.health()).toEqual({ ok: true, degraded: false }), 10_000);
+    await eventually(() => {
+      for (const store of [a, b]) {
+        expect(store.get(1)?.credential).toMatchObject({ refreshToken: 'a-rotated', disabled: false, refreshedAt: 2_000 });
+        expect(store.get(1)?.credential.disabledReason).toBeUndefined();
+        expect(store.get(2)?.credential).toMatchObject({ refreshToken: 'b-later', refreshedAt: 3_000 });
+      }
+    }, 5_000);
+  });
+
   it('catches up on changes it missed while its notifications were cut off', async () => {
     const redis = await server();
     const keyPrefix = uniquePrefix();

@@ -7,7 +7,7 @@
  * scripts build per-credential key names from ARGV's prefix. KEYS[1] is always a key of that slot,
  * which is what routes the call in Cluster mode.
  */
-import { CRED_KEY, EXPIRES_MS_FIELD, REV_FIELD, SEED_HASH_FIELD, STATS_KEY } from '../redis-codec.js';
+import { CRED_KEY, EXPIRES_MS_FIELD, REFRESHED_AT_FIELD, REV_FIELD, SEED_HASH_FIELD, STATS_KEY } from '../redis-codec.js';
 
 /** Shared Lua helpers: key builders, HSET/HDEL of possibly empty lists, the event publisher. */
 const HELPERS = `
@@ -156,30 +156,44 @@ return redis.call('HGETALL', KEYS[1])
 
 /**
  * Writes an update that was made while Redis was unreachable, without overwriting newer state:
- * the token group (refresh/access token, expiry, profileArn) is written when Redis's copy is
- * unchanged since we last saw it (`_rev` = baseRev) or our token expires later than Redis's
- * (`_exp`); every other field only when `_rev` is unchanged.
+ * the token group (refresh/access token, expiry, profileArn, refresh times) is written when Redis's
+ * copy is unchanged since we last saw it (`_rev` = baseRev) or our tokens come from a later refresh
+ * (`refreshedAt`; for tokens without one, a later expiry `_exp`): with rotation, the latest refresh
+ * holds the only live refresh token. Every other field is written only when `_rev` is unchanged.
+ * When our newer tokens land on a credential another replica disabled meanwhile as
+ * InvalidRefreshToken, the disable is lifted: it judged an older refresh token than ours (the one the
+ * cut-off replica had already rotated), not the one that now works.
  * KEYS[1] credential hash. ARGV[1] channel, ARGV[2] replica, ARGV[3] id, ARGV[4] baseRev,
- * ARGV[5] our expiry in ms ('' = none), ARGV[6..9] counts of token-set, token-del, other-set, other-del,
- * then those four lists. Returns `{ tokenWritten, otherWritten, hash }`, or nil for a missing credential.
+ * ARGV[5] our expiry in ms ('' = none), ARGV[6] our refreshedAt in ms ('' = none),
+ * ARGV[7..10] counts of token-set, token-del, other-set, other-del, then those four lists.
+ * Returns `{ tokenWritten, otherWritten, hash, enabled }`, or nil for a missing credential.
  */
 export const RECONCILE_SCRIPT = `${HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local rev = tonumber(redis.call('HGET', KEYS[1], '${REV_FIELD}') or '0')
 local unchanged = rev == tonumber(ARGV[4])
 local theirExp = tonumber(redis.call('HGET', KEYS[1], '${EXPIRES_MS_FIELD}') or '0')
+local theirRefreshed = tonumber(redis.call('HGET', KEYS[1], '${REFRESHED_AT_FIELD}') or '0') or 0
 local ourExp = tonumber(ARGV[5])
-local nTs, nTd, nOs, nOd = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local at = 10
+local ourRefreshed = tonumber(ARGV[6])
+local newer
+if ourRefreshed ~= nil then newer = ourRefreshed > theirRefreshed else newer = ourExp ~= nil and ourExp > theirExp end
+local nTs, nTd, nOs, nOd = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local at = 11
 local tokenSet = slice(at, nTs); at = at + nTs
 local tokenDel = slice(at, nTd); at = at + nTd
 local otherSet = slice(at, nOs); at = at + nOs
 local otherDel = slice(at, nOd)
-local tokenWritten, otherWritten = 0, 0
-if (nTs + nTd) > 0 and (unchanged or (ourExp ~= nil and ourExp > theirExp)) then
+local tokenWritten, otherWritten, enabled = 0, 0, 0
+if (nTs + nTd) > 0 and (unchanged or newer) then
   hsetList(KEYS[1], tokenSet)
   hdelList(KEYS[1], tokenDel)
   tokenWritten = 1
+  if not unchanged and ourRefreshed ~= nil and redis.call('HGET', KEYS[1], 'disabledReason') == 'InvalidRefreshToken' then
+    redis.call('HSET', KEYS[1], 'disabled', '0')
+    redis.call('HDEL', KEYS[1], 'disabledReason', 'disabledUntil')
+    enabled = 1
+  end
 end
 if (nOs + nOd) > 0 and unchanged then
   hsetList(KEYS[1], otherSet)
@@ -190,7 +204,7 @@ if tokenWritten + otherWritten > 0 then
   redis.call('HINCRBY', KEYS[1], '${REV_FIELD}', 1)
   publish(ARGV[1], ARGV[3], ARGV[2], 'update')
 end
-return { tokenWritten, otherWritten, redis.call('HGETALL', KEYS[1]) }
+return { tokenWritten, otherWritten, redis.call('HGETALL', KEYS[1]), enabled }
 `;
 
 /**
