@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type Koa from 'koa';
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { createRouter } from './http/router.js';
 import type { Logger } from 'pino';
 import { createRequestLogger } from './observability/logger.js';
 import { GatewayMetrics, createMetricsMiddleware } from './observability/metrics.js';
@@ -238,7 +239,7 @@ function describe(err: unknown): { name: string; message: string } {
 
 /** `GET /metrics` in the Prometheus text format. */
 function metricsRouter(metrics: GatewayMetrics): Router {
-  const router = new Router();
+  const router = createRouter();
   router.get('/metrics', async (ctx) => {
     ctx.set('content-type', metrics.contentType);
     ctx.body = await metrics.metricsText();

@@ -19,6 +19,7 @@ import {
   toAnthropicError,
 } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
+import { requireCanonicalPath } from './http/canonical-path.js';
 
 /** Everything the app needs; tests build these with fakes of their choosing (never a fake upstream: the simulator). */
 export interface AppDeps {
@@ -99,6 +100,8 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true;
   for (const m of deps.middleware ?? []) app.use(m);
   app.use(errorMiddleware(deps.onServerError));
+  // Before CORS, health routes, routers and the admin UI: all of them see one canonical path.
+  app.use(requireCanonicalPath);
   app.use(cors);
 
   app.use(async (ctx, next) => {
