@@ -7,17 +7,7 @@ import type { KiroClient } from './kiro/client.js';
 import { createAnthropicRouter } from './anthropic/routes.js';
 import type { RequestObserver } from './anthropic/observer.js';
 import { createRequestObserver } from './observability/request-observer.js';
-import {
-  ApiError,
-  AuthenticationError,
-  GatewayError,
-  InvalidRequestError,
-  NotFoundError,
-  PermissionError,
-  RateLimitError,
-  RequestTooLargeError,
-  toAnthropicError,
-} from './errors.js';
+import { errorOfStatus, GatewayError, NotFoundError, RateLimitError, toAnthropicError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { requireCanonicalPath } from './http/canonical-path.js';
 
@@ -42,24 +32,10 @@ export interface AppDeps {
 /** Maps errors thrown by Koa itself or by libraries (http-errors style) into the gateway hierarchy. */
 function normaliseError(err: unknown): unknown {
   if (err instanceof GatewayError) return err;
-  const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string; type?: string };
+  const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string };
   const status = e?.status ?? e?.statusCode;
   if (typeof status !== 'number' || status < 400 || status >= 500) return err;
-  const message = e.expose && e.message ? e.message : 'Invalid request';
-  switch (status) {
-    case 401:
-      return new AuthenticationError(message, { cause: err });
-    case 403:
-      return new PermissionError(message, { cause: err });
-    case 404:
-      return new NotFoundError(message, { cause: err });
-    case 413:
-      return new RequestTooLargeError(message, { cause: err });
-    case 429:
-      return new RateLimitError(message, undefined, { cause: err });
-    default:
-      return new InvalidRequestError(message, { cause: err });
-  }
+  return errorOfStatus(status, e.expose && e.message ? e.message : 'Invalid request', { cause: err });
 }
 
 function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {

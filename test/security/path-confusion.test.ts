@@ -215,6 +215,7 @@ describe('path confusion: no route is served without its key', () => {
     for (const { method, path } of [...ADMIN_ROUTES, ...CLIENT_ROUTES]) {
       const res = await rawRequest(stack.url, method, path.replaceAll('/', '\\'));
       expect(res.status, path).toBe(400);
+      expect(res.json?.error?.type, path).toBe('invalid_request_error');
     }
   });
 
