@@ -232,4 +232,19 @@ describe('path confusion: no route is served without its key', () => {
       expect(res.body, target).not.toMatch(/"credentials"|refreshToken/);
     }
   });
+
+  it("a credential's region cannot turn the upstream host into another one", async () => {
+    for (const region of ['evil.example/', 'evil.example#', 'x.evil.example?', 'us-east-1.evil.example', 'US-EAST-1', '127.0.0.1:9']) {
+      for (const field of ['region', 'authRegion', 'apiRegion']) {
+        const res = await rawRequest(stack.url, 'POST', '/api/admin/credentials', { 'x-api-key': ADMIN_KEY }, {
+          refreshToken: refreshTokenFor(`region-${field}`),
+          authMethod: 'social',
+          [field]: region,
+        });
+        expect(res.status, `${field}=${region}`).toBe(400);
+        expect(res.json.error.message).toContain(field);
+      }
+    }
+    await expectNothingChanged();
+  });
 });
