@@ -98,7 +98,7 @@ export interface GatewayConfig {
   };
 
   log: { level: string; pretty: boolean };
-  limits: { bodyLimitBytes: number };
+  limits: { bodyLimitBytes: number; maxHeaderBytes: number };
   metrics: { enabled: boolean; port: number };
   shutdown: { graceMs: number; readinessDelayMs: number };
   sse: { pingIntervalMs: number };
@@ -449,6 +449,12 @@ function buildSchema(): SchemaTree {
         'kiro-positive',
         50 * MIB,
         'KIRO_LIMITS_BODY_LIMIT_BYTES',
+      ),
+      maxHeaderBytes: setting(
+        'Largest accepted request head (request line and headers, bytes); larger gets 431 `request_too_large`. Matches nginx\'s default header buffers (4 × 8 KB); Node\'s own default is 16 KB.',
+        'kiro-positive',
+        32 * 1024,
+        'KIRO_LIMITS_MAX_HEADER_BYTES',
       ),
     },
     metrics: {

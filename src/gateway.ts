@@ -3,7 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type Koa from 'koa';
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { createRouter } from './http/router.js';
+import { answerClientErrorsAsAnthropic } from './http/client-errors.js';
+import { NotFoundError, toAnthropicError } from './errors.js';
 import type { Logger } from 'pino';
 import { createRequestLogger } from './observability/logger.js';
 import { GatewayMetrics, createMetricsMiddleware } from './observability/metrics.js';
@@ -150,8 +153,10 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     lifecycle,
     replicaId,
     async listen() {
-      server = createServer({ keepAliveTimeout: 65_000 }, app.callback());
+      const maxHeaderSize = config.limits.maxHeaderBytes;
+      server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize }, app.callback());
       server.requestTimeout = 0;
+      answerClientErrorsAsAnthropic(server, maxHeaderSize);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(config.port, config.host, () => resolve());
@@ -159,7 +164,9 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
       if (metrics && config.metrics.port) {
         const metricsApp = new (await import('koa')).default();
         metricsApp.use(metricsRouter(metrics).routes());
-        metricsServer = createServer(metricsApp.callback());
+        metricsApp.use(notFoundAsAnthropic);
+        metricsServer = createServer({ maxHeaderSize }, metricsApp.callback());
+        answerClientErrorsAsAnthropic(metricsServer, maxHeaderSize);
         await new Promise<void>((resolve) => metricsServer!.listen(config.metrics.port, config.host, () => resolve()));
       }
       return { url: urlOf(server), server };
@@ -240,9 +247,16 @@ function describe(err: unknown): { name: string; message: string } {
   return err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
 }
 
+/** The metrics listener's answer to anything but `GET /metrics`, in Anthropic's shape like every other. */
+const notFoundAsAnthropic: Koa.Middleware = (ctx) => {
+  const { status, body } = toAnthropicError(new NotFoundError(`Not found: ${ctx.method} ${ctx.path} (this listener serves GET /metrics)`));
+  ctx.status = status;
+  ctx.body = body;
+};
+
 /** `GET /metrics` in the Prometheus text format. */
 function metricsRouter(metrics: GatewayMetrics): Router {
-  const router = new Router();
+  const router = createRouter();
   router.get('/metrics', async (ctx) => {
     ctx.set('content-type', metrics.contentType);
     ctx.body = await metrics.metricsText();

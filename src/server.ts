@@ -7,19 +7,9 @@ import type { KiroClient } from './kiro/client.js';
 import { createAnthropicRouter } from './anthropic/routes.js';
 import type { RequestObserver } from './anthropic/observer.js';
 import { createRequestObserver } from './observability/request-observer.js';
-import {
-  ApiError,
-  AuthenticationError,
-  GatewayError,
-  InvalidRequestError,
-  NotFoundError,
-  OverloadedError,
-  PermissionError,
-  RateLimitError,
-  RequestTooLargeError,
-  toAnthropicError,
-} from './errors.js';
+import { errorOfStatus, GatewayError, NotFoundError, OverloadedError, RateLimitError, toAnthropicError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
+import { requireCanonicalPath } from './http/canonical-path.js';
 
 /** Everything the app needs; tests build these with fakes of their choosing (never a fake upstream: the simulator). */
 export interface AppDeps {
@@ -42,24 +32,10 @@ export interface AppDeps {
 /** Maps errors thrown by Koa itself or by libraries (http-errors style) into the gateway hierarchy. */
 function normaliseError(err: unknown): unknown {
   if (err instanceof GatewayError) return err;
-  const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string; type?: string };
+  const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string };
   const status = e?.status ?? e?.statusCode;
   if (typeof status !== 'number' || status < 400 || status >= 500) return err;
-  const message = e.expose && e.message ? e.message : 'Invalid request';
-  switch (status) {
-    case 401:
-      return new AuthenticationError(message, { cause: err });
-    case 403:
-      return new PermissionError(message, { cause: err });
-    case 404:
-      return new NotFoundError(message, { cause: err });
-    case 413:
-      return new RequestTooLargeError(message, { cause: err });
-    case 429:
-      return new RateLimitError(message, undefined, { cause: err });
-    default:
-      return new InvalidRequestError(message, { cause: err });
-  }
+  return errorOfStatus(status, e.expose && e.message ? e.message : 'Invalid request', { cause: err });
 }
 
 function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {
@@ -102,6 +78,8 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true;
   for (const m of deps.middleware ?? []) app.use(m);
   app.use(errorMiddleware(deps.onServerError));
+  // Before CORS, health routes, routers and the admin UI: all of them see one canonical path.
+  app.use(requireCanonicalPath);
   app.use(cors);
 
   app.use(async (ctx, next) => {

@@ -13,7 +13,8 @@
  *   app.use(admin.routes());
  */
 import type { Context, Middleware } from 'koa';
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { createRouter } from '../http/router.js';
 import type { Credential, CredentialRecord } from '../credentials/types.js';
 import {
   ApiError,
@@ -101,7 +102,7 @@ function ok(ctx: Context, message: string, extra: Partial<SuccessResponse> = {})
 /** Builds the admin router. Mount `router.routes()` before the client routes. */
 export function createAdminRouter(deps: AdminDeps): Router {
   const { store } = deps;
-  const router = new Router({ prefix: ADMIN_PREFIX });
+  const router = createRouter({ prefix: ADMIN_PREFIX });
 
   function recordOf(rawId: string | undefined): CredentialRecord {
     const id = parseId(rawId);
@@ -146,15 +147,17 @@ export function createAdminRouter(deps: AdminDeps): Router {
     );
   }
 
-  router.use(renderErrors, adminAuth(deps.adminApiKey));
+  // The key check is part of every route's own chain, not a separately matched `use` layer: whatever
+  // path reaches a handler has passed it.
+  const guarded: Middleware[] = [renderErrors, adminAuth(deps.adminApiKey)];
 
-  router.get('/credentials', (ctx) => {
+  router.get('/credentials', ...guarded, (ctx) => {
     const records = store.list();
     const currentId = deps.currentId ? deps.currentId() : defaultCurrentId(records);
     ctx.body = toStatusResponse(records, currentId, (id) => deps.inFlight(id));
   });
 
-  router.post('/credentials', async (ctx) => {
+  router.post('/credentials', ...guarded, async (ctx) => {
     const candidate = parseAddCredentialRequest(await readJsonBody(ctx), deps.configMachineId);
     assertNotDuplicate(candidate, store.list());
     let tokens: Partial<Credential>;
@@ -184,14 +187,14 @@ export function createAdminRouter(deps: AdminDeps): Router {
     ok(ctx, `Credential ${id} added${note}`, extra);
   });
 
-  router.delete('/credentials/:id', async (ctx) => {
+  router.delete('/credentials/:id', ...guarded, async (ctx) => {
     const { id, disabled } = recordOf(ctx.params.id).credential;
     if (!disabled) throw new InvalidRequestError(`Credential ${id} is enabled; disable it before deleting it`);
     await store.remove(id);
     ok(ctx, `Credential ${id} deleted`);
   });
 
-  router.post('/credentials/:id/disabled', async (ctx) => {
+  router.post('/credentials/:id/disabled', ...guarded, async (ctx) => {
     const record = recordOf(ctx.params.id);
     const disabled = parseDisabledBody(await readJsonBody(ctx));
     const { id } = record.credential;
@@ -204,20 +207,20 @@ export function createAdminRouter(deps: AdminDeps): Router {
     }
   });
 
-  router.post('/credentials/:id/priority', async (ctx) => {
+  router.post('/credentials/:id/priority', ...guarded, async (ctx) => {
     const { id } = recordOf(ctx.params.id).credential;
     const priority = parsePriorityBody(await readJsonBody(ctx));
     await store.update(id, { priority });
     ok(ctx, `Priority of credential ${id} set to ${priority}`);
   });
 
-  router.post('/credentials/:id/reset', async (ctx) => {
+  router.post('/credentials/:id/reset', ...guarded, async (ctx) => {
     const record = recordOf(ctx.params.id);
     await enable(record, true);
     ok(ctx, `Credential ${record.credential.id} reset and enabled`);
   });
 
-  router.post('/credentials/:id/refresh', async (ctx) => {
+  router.post('/credentials/:id/refresh', ...guarded, async (ctx) => {
     const record = recordOf(ctx.params.id);
     const { id, authMethod } = record.credential;
     if (authMethod === 'api_key') {
@@ -231,23 +234,23 @@ export function createAdminRouter(deps: AdminDeps): Router {
     ok(ctx, `Token of credential ${id} refreshed`);
   });
 
-  router.get('/credentials/:id/balance', async (ctx) => {
+  router.get('/credentials/:id/balance', ...guarded, async (ctx) => {
     const record = recordOf(ctx.params.id);
     const fresh = ['1', 'true'].includes(String(ctx.query.refresh ?? ctx.query.fresh ?? ''));
     ctx.body = await balanceOf(record, fresh);
   });
 
-  router.get('/config/load-balancing', (ctx) => {
+  router.get('/config/load-balancing', ...guarded, (ctx) => {
     ctx.body = { mode: deps.getMode() };
   });
 
-  router.put('/config/load-balancing', async (ctx) => {
+  router.put('/config/load-balancing', ...guarded, async (ctx) => {
     const mode = parseModeBody(await readJsonBody(ctx));
     await deps.setMode(mode);
     ctx.body = { mode };
   });
 
-  router.get('/cluster', async (ctx) => {
+  router.get('/cluster', ...guarded, async (ctx) => {
     let replicas;
     try {
       replicas = await deps.listReplicas();
@@ -275,8 +278,8 @@ export function createAdminRouter(deps: AdminDeps): Router {
     }
     throw new NotFoundError(`No admin API route ${ctx.method} ${ctx.path}`);
   };
-  router.all(CATCH_ALL, '/', notFound);
-  router.all(CATCH_ALL, '/{*rest}', notFound);
+  router.all(CATCH_ALL, '/', ...guarded, notFound);
+  router.all(CATCH_ALL, '/{*rest}', ...guarded, notFound);
 
   return router;
 }

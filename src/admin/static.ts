@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Middleware } from 'koa';
+import { ApiError, InvalidRequestError, NotFoundError } from '../errors.js';
 
 export const ADMIN_UI_PATH = '/admin';
 
@@ -39,7 +40,7 @@ const CONTENT_SECURITY_POLICY =
 
 const MISSING_BUILD_MESSAGE =
   'The admin UI has not been built (admin-ui/dist is missing). Run `npm run build` ' +
-  '(or `npx vite build --config admin-ui/vite.config.ts`) and restart.\n';
+  '(or `npx vite build --config admin-ui/vite.config.ts`) and restart.';
 
 /**
  * The package root: the nearest directory above this file holding package.json. Works from
@@ -71,7 +72,8 @@ async function fileStats(file: string): Promise<Stats | undefined> {
 
 /**
  * Koa middleware serving the admin UI. Requests outside `/admin` pass through untouched.
- * Paths are decoded, normalized and checked to stay inside the build directory.
+ * Paths are decoded, normalized and checked to stay inside the build directory. Failures are
+ * thrown as gateway errors, so the app answers them in Anthropic's error shape.
  */
 export function serveAdminUi(options: ServeAdminUiOptions = {}): Middleware {
   const distDir = path.resolve(options.distDir ?? path.join(packageRoot(), 'admin-ui', 'dist'));
@@ -81,48 +83,30 @@ export function serveAdminUi(options: ServeAdminUiOptions = {}): Middleware {
     const p = ctx.path;
     if (p !== ADMIN_UI_PATH && !p.startsWith(`${ADMIN_UI_PATH}/`)) return next();
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.status = 405;
+      // As the admin API does for a known path with the wrong method: Anthropic's 404 naming the methods.
       ctx.set('Allow', 'GET, HEAD');
-      ctx.body = 'Method not allowed\n';
-      return;
+      throw new NotFoundError(`${ctx.method} is not supported on ${ADMIN_UI_PATH}; use GET or HEAD`);
     }
 
     let relative: string;
     try {
       relative = decodeURIComponent(p.slice(ADMIN_UI_PATH.length));
     } catch {
-      ctx.status = 400;
-      ctx.body = 'Bad path encoding\n';
-      return;
+      throw new InvalidRequestError('Bad percent-encoding in the admin UI path');
     }
-    if (relative.includes('\0') || relative.includes('\\')) {
-      ctx.status = 400;
-      ctx.body = 'Bad path\n';
-      return;
-    }
+    if (relative.includes('\0') || relative.includes('\\')) throw new InvalidRequestError('Bad admin UI path');
     // Normalizing against a virtual root drops every `..` that would climb above it.
     const normalized = path.posix.normalize(`/${relative}`).slice(1);
     const target = path.resolve(distDir, normalized);
-    if (target !== distDir && !target.startsWith(distDir + path.sep)) {
-      ctx.status = 404;
-      return;
-    }
+    if (target !== distDir && !target.startsWith(distDir + path.sep)) throw new NotFoundError('Not found in the admin UI');
 
     const asset = normalized === '' ? undefined : await fileStats(target);
     const file = asset ? target : indexFile;
     const stats = asset ?? (await fileStats(indexFile));
-    if (!stats) {
-      ctx.status = 503;
-      ctx.type = 'text/plain; charset=utf-8';
-      ctx.body = MISSING_BUILD_MESSAGE;
-      return;
-    }
+    if (!stats) throw new ApiError(MISSING_BUILD_MESSAGE);
     // A missing hashed asset is a stale page asking for an old build: a 404 says so, index.html would not.
     if (!asset && normalized.startsWith(`${HASHED_ASSETS_DIR}/`)) {
-      ctx.status = 404;
-      ctx.type = 'text/plain; charset=utf-8';
-      ctx.body = 'Not found\n';
-      return;
+      throw new NotFoundError(`Admin UI asset ${normalized} not found (the page is from an older build: reload it)`);
     }
 
     const ext = path.extname(file).toLowerCase();

@@ -111,6 +111,9 @@ const STRING_FIELDS = [
 ] as const;
 type StringField = (typeof STRING_FIELDS)[number];
 
+/** An AWS region name (us-east-1, eu-central-2, us-gov-west-1, cn-north-1). */
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
+
 const PROXY_PROTOCOLS = new Set(['http:', 'https:', 'socks5:', 'socks5h:']);
 
 /** §3: a 64-hex id as is; a UUID (32 hex once dashes are removed) doubled; else invalid. */
@@ -208,6 +211,13 @@ export function parseAddCredentialRequest(body: unknown, configMachineId?: strin
   }
 
   if (s.proxyUrl !== undefined) checkProxyUrl(s.proxyUrl);
+  for (const field of ['region', 'authRegion', 'apiRegion'] as const) {
+    // Regions are put into upstream host names: anything but a region name could send the token elsewhere.
+    const value = s[field];
+    if (value !== undefined && !REGION.test(value)) {
+      throw new InvalidRequestError(`Field "${field}" must be an AWS region name such as us-east-1`);
+    }
+  }
 
   const credential: Omit<Credential, 'id'> = { authMethod, priority, machineId, disabled: false };
   const copy = [

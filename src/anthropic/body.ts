@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { InvalidRequestError, RequestTooLargeError } from '../errors.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../json-depth.js';
 
 /**
  * Reads and parses a JSON request body with a size limit. Koa has no body parser of its own; this
@@ -39,10 +40,14 @@ export async function readBodyText(ctx: Context, limitBytes: number): Promise<st
   return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
 }
 
-/** JSON.parse with a 400 that says where parsing stopped but never quotes the input. */
+/**
+ * JSON.parse with a 400 that says where parsing stopped but never quotes the input, and a 400 for
+ * nesting deeper than {@link MAX_JSON_DEPTH} (checked here, before any recursive walk sees it).
+ */
 export function parseJsonText(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     // V8's message quotes the input, which may hold a secret: report only where parsing stopped.
     const message = (err as Error).message;
@@ -50,6 +55,10 @@ export function parseJsonText(text: string): unknown {
     const where = position ? ` (at character ${position})` : /end of JSON/.test(message) ? ' (truncated)' : '';
     throw new InvalidRequestError(`Request body is not valid JSON${where}`);
   }
+  if (exceedsJsonDepth(value)) {
+    throw new InvalidRequestError(`Request body nests JSON more than ${MAX_JSON_DEPTH} levels deep (the limit)`);
+  }
+  return value;
 }
 
 function tooLarge(limitBytes: number): RequestTooLargeError {

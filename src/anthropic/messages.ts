@@ -11,7 +11,7 @@ import { collectMessage } from '../convert/message.js';
 import { kiroEventBatches } from '../kiro/events.js';
 import type { KiroClient, UpstreamStream } from '../kiro/client.js';
 import type { CredentialPool } from '../credentials/pool.js';
-import { ApiError } from '../errors.js';
+import { midStreamError, type ErrorType } from '../errors.js';
 import { ShutdownAbort, type Lifecycle } from '../lifecycle.js';
 import { readJsonBody } from './body.js';
 import { handleWebSearch } from './web-search.js';
@@ -113,7 +113,7 @@ async function convertUpstream(
   obs: ReturnType<RequestObserver['begin']>,
   emit: (events: StreamEvent[]) => void | Promise<void>,
 ): Promise<StreamEvent[] | null> {
-  let failure: { type: string; message: string } | undefined;
+  let failure: { type: ErrorType; message: string } | undefined;
   try {
     for await (const batch of kiroEventBatches(upstream.chunks, {
       onFrameError: (err) => obs.frameError(err),
@@ -141,7 +141,7 @@ async function convertUpstream(
   return closing;
 }
 
-function describeUpstreamFailure(err: unknown): { type: string; message: string } {
+function describeUpstreamFailure(err: unknown): { type: ErrorType; message: string } {
   const e = err as { code?: string; name?: string; message?: string };
   if (e?.code === 'UND_ERR_BODY_TIMEOUT') {
     return { type: 'api_error', message: 'Upstream stalled: no data received within the idle timeout' };
@@ -282,7 +282,7 @@ async function jsonResponse(
   if (!closing) return;
   const collected = collectMessage(events.concat(closing));
   if ('error' in collected) {
-    throw new ApiError(collected.error.message, { status: collected.error.type === 'overloaded_error' ? 529 : 502 });
+    throw midStreamError(collected.error);
   }
   collected.message.usage.input_tokens = converter.inputTokens;
   ctx.status = 200;

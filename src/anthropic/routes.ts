@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { createRouter } from '../http/router.js';
 import type { GatewayConfig } from '../config.js';
 import { MODEL_LIST } from '../kiro/models.js';
 import { NotFoundError } from '../errors.js';
@@ -18,7 +19,7 @@ function modelsPayload() {
 
 /** Client-facing routes: /v1 (live streaming) and /cc/v1 (Claude Code buffered mode). */
 export function createAnthropicRouter(config: GatewayConfig, deps: MessagesDeps): Router {
-  const router = new Router();
+  const router = createRouter();
   const auth = requireApiKey(config.apiKey);
   const models = modelsPayload();
 

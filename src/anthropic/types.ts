@@ -3,6 +3,8 @@
  * writes is typed; unknown fields are tolerated on input and never produced on output.
  */
 
+import type { ErrorType } from '../errors.js';
+
 export interface CacheControl {
   type: string;
   ttl?: string;
@@ -164,4 +166,4 @@ export type StreamEvent =
     }
   | { type: 'message_stop' }
   | { type: 'ping' }
-  | { type: 'error'; error: { type: string; message: string } };
+  | { type: 'error'; error: { type: ErrorType; message: string } };

@@ -4,7 +4,7 @@ import type { ConvertedRequest } from '../convert/request.js';
 import { buildMcpWebSearchRequest, parseMcpWebSearchResponse, webSearchEvents, type WebSearchResult } from '../convert/web-search.js';
 import { encodeSseEvents } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
-import { ApiError } from '../errors.js';
+import { midStreamError } from '../errors.js';
 import type { MessagesDeps } from './messages.js';
 
 /**
@@ -39,6 +39,6 @@ export async function handleWebSearch(
     return;
   }
   const collected = collectMessage(events);
-  if ('error' in collected) throw new ApiError(collected.error.message, { status: 502 });
+  if ('error' in collected) throw midStreamError(collected.error);
   ctx.body = collected.message;
 }

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { estimateTextOutputTokens } from './tokens.js';
 import type { StopReason, StreamEvent } from '../anthropic/types.js';
 import type { KiroEvent } from '../kiro/types.js';
+import type { ErrorType } from '../errors.js';
 import { ThinkingExtractor, type ThinkingSink } from './thinking.js';
 import { isCompleteInput, malformedToolNotice, ToolCallBuffer, truncatedToolNotice } from './tool-calls.js';
 
@@ -40,7 +41,7 @@ export interface KiroToAnthropicStreamOptions {
 
 /** An error that ended the stream, as sent in the SSE `error` event. */
 export interface StreamError {
-  type: string;
+  type: ErrorType;
   message: string;
 }
 

@@ -4,6 +4,8 @@
  * buffers the chunks per call and words the notices that replace calls the upstream cut off.
  */
 
+import { exceedsJsonDepth, MAX_TOOL_INPUT_DEPTH } from '../json-depth.js';
+
 /** A tool call being received. */
 export interface PendingTool {
   /** The client's original name. */
@@ -11,12 +13,15 @@ export interface PendingTool {
   input: string;
 }
 
-/** A tool input must be a JSON object; empty input means `{}`. */
+/**
+ * A tool input must be a JSON object; empty input means `{}`. One nested deeper than
+ * MAX_TOOL_INPUT_DEPTH is unusable too: the client could not send it back in its history.
+ */
 export function isCompleteInput(input: string): boolean {
   if (input.length === 0) return true;
   try {
     const value: unknown = JSON.parse(input);
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) && !exceedsJsonDepth(value, MAX_TOOL_INPUT_DEPTH);
   } catch {
     return false;
   }

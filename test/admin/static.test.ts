@@ -6,6 +6,7 @@ import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot, serveAdminUi } from '../../src/admin/static.js';
 import { listen, type TestServer } from './helpers.js';
+import { toAnthropicError } from '../../src/errors.js';
 
 const INDEX = '<!doctype html><html><body><div id="root"></div></body></html>';
 const ASSET = 'console.log("ui")';
@@ -14,8 +15,18 @@ let tmp: string;
 let ui: TestServer;
 let missing: TestServer;
 
+/** The gateway renders thrown errors as Anthropic's envelope; so does this app. */
 function app(distDir: string): Koa {
   const a = new Koa();
+  a.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const { status, body } = toAnthropicError(err);
+      ctx.status = status;
+      ctx.body = body;
+    }
+  });
   a.use(serveAdminUi({ distDir }));
   a.use((ctx) => {
     ctx.body = 'next';
@@ -93,6 +104,7 @@ describe('serveAdminUi', () => {
   it('answers 404, not index.html, for a missing hashed asset', async () => {
     const res = await raw(ui.url, 'GET', '/admin/assets/index-OLD.js');
     expect(res.status).toBe(404);
+    expect(JSON.parse(res.body).error.type).toBe('not_found_error');
   });
 
   it('answers 304 to a conditional request for an unchanged file', async () => {
@@ -125,14 +137,21 @@ describe('serveAdminUi', () => {
   });
 
   it('rejects bad encodings and NUL bytes with 400', async () => {
-    expect((await raw(ui.url, 'GET', '/admin/%E0%A4%A')).status).toBe(400);
-    expect((await raw(ui.url, 'GET', '/admin/index.html%00.js')).status).toBe(400);
+    for (const p of ['/admin/%E0%A4%A', '/admin/index.html%00.js']) {
+      const res = await raw(ui.url, 'GET', p);
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body).error.type).toBe('invalid_request_error');
+    }
   });
 
-  it('rejects methods other than GET and HEAD', async () => {
-    const res = await raw(ui.url, 'POST', '/admin/');
-    expect(res.status).toBe(405);
-    expect(res.headers.allow).toBe('GET, HEAD');
+  it('answers methods other than GET and HEAD with a 404 in Anthropic shape naming the allowed ones', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      const res = await raw(ui.url, method, '/admin/');
+      expect(res.status).toBe(404);
+      expect(res.headers.allow).toBe('GET, HEAD');
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(JSON.parse(res.body)).toMatchObject({ type: 'error', error: { type: 'not_found_error', message: expect.stringContaining('GET or HEAD') } });
+    }
   });
 
   it('passes other paths through', async () => {
@@ -141,10 +160,10 @@ describe('serveAdminUi', () => {
     }
   });
 
-  it('answers 503 naming the build command when the UI has not been built', async () => {
+  it('answers 500 api_error naming the build command when the UI has not been built', async () => {
     const res = await raw(missing.url, 'GET', '/admin/');
-    expect(res.status).toBe(503);
-    expect(res.body).toContain('npm run build');
+    expect(res.status).toBe(500);
+    expect(JSON.parse(res.body).error).toMatchObject({ type: 'api_error', message: expect.stringContaining('npm run build') });
   });
 
   it('finds the package root from src/admin', () => {

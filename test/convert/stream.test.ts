@@ -289,7 +289,7 @@ describe('KiroToAnthropicStream', () => {
     c.start();
     c.push(text('partial'));
     c.push(tool('t1', 'Write', '{"a'));
-    const error = { type: 'api_error', message: 'Upstream connection failed mid-stream' };
+    const error = { type: 'api_error' as const, message: 'Upstream connection failed mid-stream' };
     expect(c.finish({ error })).toEqual([{ type: 'error', error }]);
     expect(c.ended).toBe(true);
     expect(c.error).toEqual(error);
