@@ -118,7 +118,7 @@ describe('rendered objects', () => {
   });
 
   it('derive terminationGracePeriodSeconds from the gateway shutdown settings', async () => {
-    const cases = [
+    const cases: Array<{ set: Record<string, string>; expected: number }> = [
       { set: {}, expected: Math.ceil((600_000 + 5_000) / 1000) + 10 },
       { set: { 'shutdown.graceMs': '1500', 'shutdown.readinessDelayMs': '0', 'shutdown.marginSeconds': '0' }, expected: 2 },
       { set: { 'shutdown.graceMs': '20000', 'shutdown.readinessDelayMs': '1001', 'shutdown.marginSeconds': '5' }, expected: 27 },
