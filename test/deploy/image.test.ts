@@ -161,7 +161,7 @@ describe('the runtime stage rebuilt on disk', () => {
 
   it('streams a message through the simulator with the Anthropic SDK', async () => {
     const client = new Anthropic({ baseURL: url, apiKey: API_KEY, maxRetries: 0 });
-    const stream = client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
+    const stream = client.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
     const message = await stream.finalMessage();
     expect(message.stop_reason).toBe('end_turn');
     expect(message.content[0]).toMatchObject({ type: 'text' });
