@@ -159,7 +159,7 @@ export async function startKubeCluster(): Promise<KubeCluster> {
     ], logs, 'apiserver'));
     await until('kube-apiserver /readyz', async () => ((await request('GET', '/readyz').catch(() => ({ status: 0 }))).status === 200 ? true : undefined), 90_000);
     children.push(startProcess(kcm, [
-      `--kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`,
+      `--kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
       '--bind-address=127.0.0.1', `--secure-port=${kcmPort}`, '--leader-elect=false',
       `--service-account-private-key-file=${join(dir, 'sa.key')}`, `--root-ca-file=${join(dir, 'certs', 'apiserver.crt')}`,
       '--cluster-name=kiro-test', "--controllers=*",
