@@ -6,7 +6,7 @@ import type { StreamEvent } from '../anthropic/types.js';
 import { validateMessagesRequest } from './validate.js';
 import { convertRequest } from '../convert/request.js';
 import { KiroToAnthropicStream } from '../convert/stream.js';
-import { encodeSseEvents, SSE_PING } from '../convert/sse.js';
+import { encodeSseEvents, SSE_HEADERS, SSE_PING } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
 import { kiroEventBatches } from '../kiro/events.js';
 import type { KiroClient, UpstreamStream } from '../kiro/client.js';
@@ -157,12 +157,7 @@ function writeHead(ctx: Context, flush: boolean): ServerResponse {
   ctx.respond = false;
   const res = ctx.res;
   const requestId = ctx.state.requestId as string | undefined;
-  const headers: Record<string, string> = {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  };
+  const headers: Record<string, string> = { ...SSE_HEADERS };
   if (requestId) headers['request-id'] = requestId;
   for (const [name, value] of Object.entries(ctx.response.headers)) {
     if (typeof value === 'string' && !(name in headers)) headers[name] = value;
