@@ -59,6 +59,8 @@ export interface GatewayConfig {
     connectTimeoutMs: number;
     /** Max time without any upstream byte once streaming (stall detection). */
     idleTimeoutMs: number;
+    /** Max time from sending a call to its first decoded event frame (connect + head + first frame); 0 = none. */
+    firstByteTimeoutMs: number;
     /** Keep-alive connections per upstream origin. */
     maxConnections: number;
   };
@@ -357,6 +359,12 @@ function buildSchema(): SchemaTree {
         'kiro-positive',
         300_000,
         'KIRO_UPSTREAM_IDLE_TIMEOUT_MS',
+      ),
+      firstByteTimeoutMs: setting(
+        'Give up an upstream call that has sent no event frame this long after it was sent (ms; connect, response head and first frame); it is retried like a dropped connection, on the same or another credential, since the client has seen nothing yet. Kiro takes tens of seconds to the first frame for large Claude Code prompts, more for a 1M-token context, and a retry re-sends (and re-bills) the whole prompt, so the default leaves a wide margin while still cutting the 720 s overall timeout to a sixth. 0 = only the overall timeout.',
+        'kiro-nat',
+        120_000,
+        'KIRO_UPSTREAM_FIRST_BYTE_TIMEOUT_MS',
       ),
       maxConnections: setting(
         'Keep-alive connections per upstream origin; 0 = unlimited.',

@@ -8,8 +8,8 @@ import { convertRequest } from '../convert/request.js';
 import { KiroToAnthropicStream } from '../convert/stream.js';
 import { encodeSseEvents, SSE_HEADERS, SSE_PING } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
-import { kiroEventBatches } from '../kiro/events.js';
-import type { KiroClient, UpstreamStream } from '../kiro/client.js';
+import type { KiroClient } from '../kiro/client.js';
+import { openUpstream, type OpenedUpstream } from './upstream-open.js';
 import type { CredentialPool } from '../credentials/pool.js';
 import { ApiError } from '../errors.js';
 import { ShutdownAbort, type Lifecycle } from '../lifecycle.js';
@@ -67,9 +67,18 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       return;
     }
     const body = JSON.stringify(converted.body);
+    const openOptions = {
+      signal: controller.signal,
+      firstByteTimeoutMs: deps.config.upstream.firstByteTimeoutMs,
+      onFrameError: (err: Error) => obs.frameError(err),
+      onFrame: (bytes: number) => obs.frame(bytes),
+    };
     const { value: upstream, lease } = await deps.pool.execute(
       { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e) },
-      (l) => obs.attempt(l.credential.id, () => deps.client.generate(body, l.credential, l.accessToken, controller.signal)),
+      (l) =>
+        obs.attempt(l.credential.id, () =>
+          openUpstream((signal) => deps.client.generate(body, l.credential, l.accessToken, signal), openOptions),
+        ),
     );
     obs.upstreamReady(lease.credential.id, lease.attempt);
     try {
@@ -87,6 +96,7 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
         await jsonResponse(ctx, converter, upstream, controller, obs);
       }
     } finally {
+      upstream.close();
       lease.release();
     }
   } catch (err) {
@@ -102,12 +112,13 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
 }
 
 /**
- * Reads every upstream chunk through the decoder and the converter, handing each batch to `emit`.
- * Returns the closing events (message_delta/stop or an error event) so the caller can send them with
- * the end of the response in one write, or null when the client is gone.
+ * Reads every upstream batch of events through the converter, handing each batch's output to `emit`.
+ * Returns the closing events (message_delta/stop, or an error event when the upstream failed, was
+ * corrupt or was cut) so the caller can send them with the end of the response in one write, or
+ * null when the client is gone.
  */
 async function convertUpstream(
-  upstream: UpstreamStream,
+  upstream: OpenedUpstream,
   converter: KiroToAnthropicStream,
   signal: AbortSignal,
   obs: ReturnType<RequestObserver['begin']>,
@@ -115,10 +126,7 @@ async function convertUpstream(
 ): Promise<StreamEvent[] | null> {
   let failure: { type: string; message: string } | undefined;
   try {
-    for await (const batch of kiroEventBatches(upstream.chunks, {
-      onFrameError: (err) => obs.frameError(err),
-      onFrame: (bytes) => obs.frame(bytes),
-    })) {
+    for await (const batch of upstream.batches) {
       if (signal.aborted) break;
       let out: StreamEvent[] | undefined;
       for (const event of batch) {
@@ -148,6 +156,9 @@ function describeUpstreamFailure(err: unknown): { type: string; message: string 
   }
   if (e?.name === 'FrameError') {
     return { type: 'api_error', message: `Upstream stream was corrupted or cut off (${e.message})` };
+  }
+  if (e?.name === 'EventPayloadError') {
+    return { type: 'api_error', message: `Upstream sent an event that cannot be read (${e.message})` };
   }
   return { type: 'api_error', message: 'Upstream connection failed mid-stream' };
 }
@@ -181,7 +192,7 @@ async function streamResponse(
   ctx: Context,
   deps: MessagesDeps,
   converter: KiroToAnthropicStream,
-  upstream: UpstreamStream,
+  upstream: OpenedUpstream,
   controller: AbortController,
   mode: StreamMode,
   obs: ReturnType<RequestObserver['begin']>,
@@ -238,7 +249,7 @@ async function bufferedStream(
   ctx: Context,
   deps: MessagesDeps,
   converter: KiroToAnthropicStream,
-  upstream: UpstreamStream,
+  upstream: OpenedUpstream,
   signal: AbortSignal,
   obs: ReturnType<RequestObserver['begin']>,
 ): Promise<void> {
@@ -266,7 +277,7 @@ async function bufferedStream(
 async function jsonResponse(
   ctx: Context,
   converter: KiroToAnthropicStream,
-  upstream: UpstreamStream,
+  upstream: OpenedUpstream,
   controller: AbortController,
   obs: ReturnType<RequestObserver['begin']>,
 ): Promise<void> {
