@@ -165,6 +165,10 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
         sseEvents(events: readonly StreamEvent[]) {
           if (metrics) for (const e of events) metrics.recordSseEvent(e.type);
         },
+        clientStalled() {
+          metrics?.recordSlowClientCutoff();
+          fields.outcome = 'client_stalled';
+        },
         finished(outcome: StreamOutcome, failure) {
           fields.inputTokens = outcome.inputTokens;
           fields.outputTokens = outcome.outputTokens;

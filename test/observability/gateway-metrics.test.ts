@@ -7,7 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeEventFrame } from '../../src/kiro/encoder.js';
 import { createLogger } from '../../src/observability/logger.js';
 import {
+  ADMISSION_PATHS,
   DISABLED_REASONS,
+  SHED_REASONS,
   GatewayMetrics,
   HTTP_METHODS,
   MODEL_FAMILIES,
@@ -150,7 +152,8 @@ function expectAllowedLabels(m: PromExposition, s: Stack): void {
     model: new Set(MODEL_FAMILIES),
     outcome: new Set<string>([...OUTCOME_CLASSES, ...REFRESH_OUTCOMES]),
     event: new Set(SSE_EVENT_TYPES),
-    reason: new Set(DISABLED_REASONS),
+    reason: new Set<string>([...DISABLED_REASONS, ...SHED_REASONS]),
+    path: new Set(ADMISSION_PATHS),
     credential: ids,
   };
   for (const sample of m.samples) {
