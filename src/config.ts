@@ -59,7 +59,9 @@ export interface GatewayConfig {
     connectTimeoutMs: number;
     /** Max time without any upstream byte once streaming (stall detection). */
     idleTimeoutMs: number;
-    /** Keep-alive connections per upstream origin. */
+    /** Max time from sending a call to its first decoded event frame (connect + head + first frame); 0 = none. */
+    firstByteTimeoutMs: number;
+    /** Connections per upstream origin; 0 = sized by admission (never below `admission.maxConcurrentUpstream`). */
     maxConnections: number;
   };
 
@@ -101,7 +103,15 @@ export interface GatewayConfig {
   limits: { bodyLimitBytes: number; maxHeaderBytes: number };
   metrics: { enabled: boolean; port: number };
   shutdown: { graceMs: number; readinessDelayMs: number };
-  sse: { pingIntervalMs: number };
+  sse: { pingIntervalMs: number; writeStallTimeoutMs: number };
+  admission: {
+    /** Upstream-backed requests served at once per replica; 0 = no limit. */
+    maxConcurrentUpstream: number;
+    /** Requests allowed to wait for a slot. */
+    queueSize: number;
+    /** Longest wait for a slot before 529 (ms). */
+    queueTimeoutMs: number;
+  };
 }
 
 /** A configuration problem found at start-up; the message names the setting (and the file). */
@@ -360,10 +370,16 @@ function buildSchema(): SchemaTree {
         300_000,
         'KIRO_UPSTREAM_IDLE_TIMEOUT_MS',
       ),
-      maxConnections: setting(
-        'Keep-alive connections per upstream origin; 0 = unlimited.',
+      firstByteTimeoutMs: setting(
+        'Give up an upstream call that has sent no event frame this long after it was sent (ms; connect, response head and first frame); it is retried like a dropped connection, on the same or another credential, since the client has seen nothing yet. Kiro takes tens of seconds to the first frame for large Claude Code prompts, more for a 1M-token context, and a retry re-sends (and re-bills) the whole prompt, so the default leaves a wide margin while still cutting the 720 s overall timeout to a sixth. 0 = only the overall timeout.',
         'kiro-nat',
-        128,
+        120_000,
+        'KIRO_UPSTREAM_FIRST_BYTE_TIMEOUT_MS',
+      ),
+      maxConnections: setting(
+        'Connections per upstream origin. Each stream holds one for its whole life, so this must never be a hidden concurrency cap: a value below `admission.maxConcurrentUpstream` is raised to it. 0 = no cap of its own (admission bounds the calls).',
+        'kiro-nat',
+        0,
         'KIRO_UPSTREAM_MAX_CONNECTIONS',
       ),
     },
@@ -481,6 +497,32 @@ function buildSchema(): SchemaTree {
         'kiro-nat',
         25_000,
         'KIRO_SSE_PING_INTERVAL_MS',
+      ),
+      writeStallTimeoutMs: setting(
+        'Cut off a streaming client that has read nothing for this long while its socket buffer is full (ms), so its upstream call and admission slot are freed; logged and counted in `kiro_gateway_slow_client_cutoffs_total`. A client that reads at all, however slowly, is not cut. A live client drains a full buffer in well under a second and TCP retransmission backoff after a network blip stays in the tens of seconds, while a stalled one would otherwise hold its slot until the upstream idle timeout. 0 = never.',
+        'kiro-nat',
+        60_000,
+        'KIRO_SSE_WRITE_STALL_TIMEOUT_MS',
+      ),
+    },
+    admission: {
+      maxConcurrentUpstream: setting(
+        'Upstream-backed requests (streams and JSON answers) one replica serves at once; more wait in a short queue, then get 529 `overloaded_error` with `retry-after`. Size it to what one replica should carry (memory, event loop) and let the autoscaler add replicas on `kiro_gateway_inflight_streams`. 0 = no limit.',
+        'kiro-nat',
+        256,
+        'KIRO_ADMISSION_MAX_CONCURRENT_UPSTREAM',
+      ),
+      queueSize: setting(
+        'Requests that may wait for a free upstream slot; beyond that a request is refused at once (529).',
+        'kiro-nat',
+        64,
+        'KIRO_ADMISSION_QUEUE_SIZE',
+      ),
+      queueTimeoutMs: setting(
+        'Longest wait for a free upstream slot (ms) before 529 with `retry-after` (this many seconds, at least 1): short, so clients retry elsewhere instead of hanging.',
+        'kiro-positive',
+        5_000,
+        'KIRO_ADMISSION_QUEUE_TIMEOUT_MS',
       ),
     },
   };

@@ -13,7 +13,8 @@ import { GatewayMetrics, createMetricsMiddleware } from './observability/metrics
 import { createTracingMiddleware, type TracingHandle } from './observability/tracing.js';
 import { createRequestObserver, recordPoolEvent } from './observability/request-observer.js';
 import type { GatewayConfig } from './config.js';
-import { createApp } from './server.js';
+import { admissionLimits, createApp } from './server.js';
+import { Admission } from './anthropic/admission.js';
 import { Lifecycle } from './lifecycle.js';
 import { KiroClient } from './kiro/client.js';
 import type { CredentialStore } from './credentials/store.js';
@@ -118,6 +119,8 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
   const refresher = new TokenRefresher(config);
   const pool = new CredentialPool({ store, refresher, config, log, onEvent: metrics ? (e) => recordPoolEvent(metrics, e) : undefined });
   const client = new KiroClient(config);
+  const admission = new Admission(admissionLimits(config), metrics ? (e) => metrics.recordAdmission(e) : undefined);
+  metrics?.setAdmissionSource(() => admission.snapshot());
   followSharedMode(store, pool);
   const balance = new BalanceService({ store, pool, config });
   const admin = createAdminRouter(adminDeps(config, store, pool, balance, refresher, lifecycle, replicaId));
@@ -133,6 +136,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     pool,
     client,
     lifecycle,
+    admission,
     middleware,
     routers,
     extraRoutes: [serveAdminUi()],

@@ -10,6 +10,7 @@ import { createRequestObserver } from './observability/request-observer.js';
 import { errorOfStatus, GatewayError, NotFoundError, OverloadedError, RateLimitError, toAnthropicError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { requireCanonicalPath } from './http/canonical-path.js';
+import { Admission, type AdmissionLimits } from './anthropic/admission.js';
 
 /** Everything the app needs; tests build these with fakes of their choosing (never a fake upstream: the simulator). */
 export interface AppDeps {
@@ -19,6 +20,8 @@ export interface AppDeps {
   client: KiroClient;
   lifecycle: Lifecycle;
   observer?: RequestObserver;
+  /** Admission control of upstream-backed requests; built from `config.admission` when omitted. */
+  admission?: Admission;
   /** Middleware run first (request id + log line, tracing, metrics). */
   middleware?: Middleware[];
   /** Extra routers (admin API, metrics). */
@@ -48,9 +51,8 @@ function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {
       if (status >= 500) onServerError?.(thrown, ctx);
       if (ctx.headerSent || !ctx.writable) return;
       ctx.status = status;
-      if ((err instanceof RateLimitError || err instanceof OverloadedError) && err.retryAfterSeconds) {
-        ctx.set('retry-after', String(err.retryAfterSeconds));
-      }
+      const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+      if (typeof retryAfter === 'number' && retryAfter > 0) ctx.set('retry-after', String(retryAfter));
       ctx.set('x-should-retry', String(status === 429 || status >= 500));
       ctx.body = body;
       ctx.state.logFields = { ...(ctx.state.logFields as object), errorType: body.error.type };
@@ -72,8 +74,15 @@ const cors: Middleware = async (ctx, next) => {
   await next();
 };
 
+/** The admission settings of a configuration, in the shape {@link Admission} takes. */
+export function admissionLimits(config: GatewayConfig): AdmissionLimits {
+  const a = config.admission;
+  return { maxConcurrent: a.maxConcurrentUpstream, queueSize: a.queueSize, queueTimeoutMs: a.queueTimeoutMs };
+}
+
 /** Builds the Koa app; does not bind a port. */
 export function createApp(deps: AppDeps): Koa {
+  const admission = deps.admission ?? new Admission(admissionLimits(deps.config));
   const app = new Koa({ proxy: true });
   app.silent = true;
   for (const m of deps.middleware ?? []) app.use(m);
@@ -94,12 +103,16 @@ export function createApp(deps: AppDeps): Koa {
     }
     if (ctx.path === '/readyz' && ctx.method === 'GET') {
       const store = deps.store.health();
+      // Saturation is reported but does not make the replica unready: shedding with 529 +
+      // retry-after is per request and immediate, while readiness acts per probe period and would,
+      // with every replica busy, leave the load balancer with no endpoint at all (see README).
       const ready = !deps.lifecycle.draining && store.ok;
       ctx.status = ready ? 200 : 503;
       ctx.body = {
         status: ready ? (store.degraded ? 'degraded' : 'ready') : 'not_ready',
         draining: deps.lifecycle.draining,
         store: { kind: deps.store.kind, ...store },
+        admission: admission.snapshot(),
       };
       return;
     }
@@ -112,6 +125,7 @@ export function createApp(deps: AppDeps): Koa {
     client: deps.client,
     lifecycle: deps.lifecycle,
     observer: deps.observer ?? createRequestObserver(undefined),
+    admission,
   });
   app.use(router.routes());
   for (const r of deps.routers ?? []) app.use(r.routes());

@@ -6,10 +6,11 @@ import type { StreamEvent } from '../anthropic/types.js';
 import { validateMessagesRequest } from './validate.js';
 import { convertRequest } from '../convert/request.js';
 import { KiroToAnthropicStream } from '../convert/stream.js';
-import { encodeSseEvents, SSE_PING } from '../convert/sse.js';
+import { encodeSseEvents, SSE_HEADERS, SSE_PING } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
-import { kiroEventBatches } from '../kiro/events.js';
-import type { KiroClient, UpstreamStream } from '../kiro/client.js';
+import type { KiroClient } from '../kiro/client.js';
+import { openUpstream, type OpenedUpstream } from './upstream-open.js';
+import type { Admission } from './admission.js';
 import type { CredentialPool } from '../credentials/pool.js';
 import { midStreamError, type ErrorType } from '../errors.js';
 import { ShutdownAbort, type Lifecycle } from '../lifecycle.js';
@@ -24,6 +25,7 @@ export interface MessagesDeps {
   client: KiroClient;
   lifecycle: Lifecycle;
   observer: RequestObserver;
+  admission: Admission;
 }
 
 /** `/v1` streams as events arrive; `/cc/v1` holds them until the end so message_start has real input_tokens. */
@@ -49,27 +51,46 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
   const converted = convertRequest(request, { conversationId: sessionIdHeader(ctx) });
   // Which Kiro model answers: clients ask for names newer than any table, mapped by family.
   ctx.set('x-kiro-model', converted.kiroModelId);
-  const obs = deps.observer.begin(ctx, request.model);
-  (ctx.state.logFields as Record<string, unknown>).stream = request.stream === true;
+  ((ctx.state.logFields ??= {}) as Record<string, unknown>).stream = request.stream === true;
 
-  let failed: unknown;
   const controller = new AbortController();
-  const untrack = deps.lifecycle.track(controller);
   const res = ctx.res;
   const onClose = () => {
     if (!res.writableFinished) controller.abort(new ClientGone());
   };
   res.once('close', onClose);
+  const untrack = deps.lifecycle.track(controller);
+  let release: () => void;
+  try {
+    // Served, queued for a bounded time, or refused with 529 + retry-after: never left silent.
+    release = await deps.admission.acquire(controller.signal);
+  } catch (err) {
+    res.off('close', onClose);
+    untrack();
+    if (err instanceof ClientGone) return;
+    throw err;
+  }
+  const obs = deps.observer.begin(ctx, request.model);
 
+  let failed: unknown;
   try {
     if (converted.webSearch) {
       await handleWebSearch(ctx, deps, request, converted, controller.signal);
       return;
     }
     const body = JSON.stringify(converted.body);
+    const openOptions = {
+      signal: controller.signal,
+      firstByteTimeoutMs: deps.config.upstream.firstByteTimeoutMs,
+      onFrameError: (err: Error) => obs.frameError(err),
+      onFrame: (bytes: number) => obs.frame(bytes),
+    };
     const { value: upstream, lease } = await deps.pool.execute(
       { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e) },
-      (l) => obs.attempt(l.credential.id, () => deps.client.generate(body, l.credential, l.accessToken, controller.signal)),
+      (l) =>
+        obs.attempt(l.credential.id, () =>
+          openUpstream((signal) => deps.client.generate(body, l.credential, l.accessToken, signal), openOptions),
+        ),
     );
     obs.upstreamReady(lease.credential.id, lease.attempt);
     try {
@@ -87,6 +108,7 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
         await jsonResponse(ctx, converter, upstream, controller, obs);
       }
     } finally {
+      upstream.close();
       lease.release();
     }
   } catch (err) {
@@ -96,18 +118,20 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
     throw err;
   } finally {
     res.off('close', onClose);
+    release();
     untrack();
     obs.end(failed);
   }
 }
 
 /**
- * Reads every upstream chunk through the decoder and the converter, handing each batch to `emit`.
- * Returns the closing events (message_delta/stop or an error event) so the caller can send them with
- * the end of the response in one write, or null when the client is gone.
+ * Reads every upstream batch of events through the converter, handing each batch's output to `emit`.
+ * Returns the closing events (message_delta/stop, or an error event when the upstream failed, was
+ * corrupt or was cut) so the caller can send them with the end of the response in one write, or
+ * null when the client is gone.
  */
 async function convertUpstream(
-  upstream: UpstreamStream,
+  upstream: OpenedUpstream,
   converter: KiroToAnthropicStream,
   signal: AbortSignal,
   obs: ReturnType<RequestObserver['begin']>,
@@ -115,10 +139,7 @@ async function convertUpstream(
 ): Promise<StreamEvent[] | null> {
   let failure: { type: ErrorType; message: string } | undefined;
   try {
-    for await (const batch of kiroEventBatches(upstream.chunks, {
-      onFrameError: (err) => obs.frameError(err),
-      onFrame: (bytes) => obs.frame(bytes),
-    })) {
+    for await (const batch of upstream.batches) {
       if (signal.aborted) break;
       let out: StreamEvent[] | undefined;
       for (const event of batch) {
@@ -149,6 +170,9 @@ function describeUpstreamFailure(err: unknown): { type: ErrorType; message: stri
   if (e?.name === 'FrameError') {
     return { type: 'api_error', message: `Upstream stream was corrupted or cut off (${e.message})` };
   }
+  if (e?.name === 'EventPayloadError') {
+    return { type: 'api_error', message: `Upstream sent an event that cannot be read (${e.message})` };
+  }
   return { type: 'api_error', message: 'Upstream connection failed mid-stream' };
 }
 
@@ -157,12 +181,7 @@ function writeHead(ctx: Context, flush: boolean): ServerResponse {
   ctx.respond = false;
   const res = ctx.res;
   const requestId = ctx.state.requestId as string | undefined;
-  const headers: Record<string, string> = {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  };
+  const headers: Record<string, string> = { ...SSE_HEADERS };
   if (requestId) headers['request-id'] = requestId;
   for (const [name, value] of Object.entries(ctx.response.headers)) {
     if (typeof value === 'string' && !(name in headers)) headers[name] = value;
@@ -172,21 +191,41 @@ function writeHead(ctx: Context, flush: boolean): ServerResponse {
   return res;
 }
 
-/** Writes with backpressure: resolves at once when the socket buffer has room, else on drain. */
-function write(res: ServerResponse, text: string, signal: AbortSignal): Promise<void> | undefined {
+/** The client read nothing for `sse.writeStallTimeoutMs` while its socket buffer was full. */
+export class ClientStalled extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`client read nothing for ${timeoutMs} ms with its socket buffer full (sse.writeStallTimeoutMs)`);
+    this.name = 'ClientStalled';
+  }
+}
+
+/**
+ * Writes with backpressure: resolves at once when the socket buffer has room, else on drain. While
+ * it waits for a drain the upstream is not read, so a client that never reads would hold its
+ * upstream call and admission slot forever: after `stallMs` without a drain `onStall` cuts it off.
+ */
+function write(res: ServerResponse, text: string, signal: AbortSignal, stallMs: number, onStall: () => void): Promise<void> | undefined {
   if (res.destroyed) return undefined;
   if (res.write(text)) return undefined;
+  const timer = stallMs > 0 ? setTimeout(onStall, stallMs) : undefined;
   return once(res, 'drain', { signal }).then(
-    () => undefined,
-    () => undefined,
+    () => clearTimeout(timer),
+    () => clearTimeout(timer),
   );
+}
+
+/** Sends an SSE ping every `intervalMs` (0 = never); returns the function that stops it. */
+function startPings(intervalMs: number, tick: () => void): () => void {
+  if (intervalMs <= 0) return () => {};
+  const timer = setInterval(tick, intervalMs);
+  return () => clearInterval(timer);
 }
 
 async function streamResponse(
   ctx: Context,
   deps: MessagesDeps,
   converter: KiroToAnthropicStream,
-  upstream: UpstreamStream,
+  upstream: OpenedUpstream,
   controller: AbortController,
   mode: StreamMode,
   obs: ReturnType<RequestObserver['begin']>,
@@ -205,19 +244,29 @@ async function streamResponse(
     corked = false;
     res.uncork();
   };
+  const stallMs = deps.config.sse.writeStallTimeoutMs;
+  const onStall = () => {
+    if (signal.aborted) return;
+    const reason = new ClientStalled(stallMs);
+    obs.clientStalled();
+    ctx.state.log?.warn?.({ stallMs }, 'client stopped reading a stream; cut off to free its upstream');
+    (ctx.state.logFields as Record<string, unknown>).streamError = reason.message;
+    controller.abort(reason);
+    res.destroy();
+  };
   const send = (text: string) => {
     if (!corked) {
       corked = true;
       res.cork();
       setImmediate(uncork);
     }
-    return write(res, text, signal);
+    return write(res, text, signal, stallMs, onStall);
   };
   let wroteSinceTick = false;
-  const ping = setInterval(() => {
+  const stopPings = startPings(deps.config.sse.pingIntervalMs, () => {
     if (!wroteSinceTick && !res.destroyed) res.write(SSE_PING);
     wroteSinceTick = false;
-  }, deps.config.sse.pingIntervalMs);
+  });
   try {
     const start = converter.start();
     obs.sseEvents(start);
@@ -233,7 +282,7 @@ async function streamResponse(
       res.end(encodeSseEvents(closing));
     }
   } finally {
-    clearInterval(ping);
+    stopPings();
     if (!res.writableEnded && !res.destroyed) res.end();
   }
 }
@@ -243,12 +292,14 @@ async function bufferedStream(
   ctx: Context,
   deps: MessagesDeps,
   converter: KiroToAnthropicStream,
-  upstream: UpstreamStream,
+  upstream: OpenedUpstream,
   signal: AbortSignal,
   obs: ReturnType<RequestObserver['begin']>,
 ): Promise<void> {
   const res = writeHead(ctx, true);
-  const ping = setInterval(() => res.write(SSE_PING), deps.config.sse.pingIntervalMs);
+  const stopPings = startPings(deps.config.sse.pingIntervalMs, () => {
+    if (!res.destroyed) res.write(SSE_PING);
+  });
   try {
     const held: StreamEvent[] = converter.start();
     const closing = await convertUpstream(upstream, converter, signal, obs, (events) => {
@@ -263,7 +314,7 @@ async function bufferedStream(
     obs.sseEvents(out);
     res.end(encodeSseEvents(out));
   } finally {
-    clearInterval(ping);
+    stopPings();
     if (!res.writableEnded && !res.destroyed) res.end();
   }
 }
@@ -271,7 +322,7 @@ async function bufferedStream(
 async function jsonResponse(
   ctx: Context,
   converter: KiroToAnthropicStream,
-  upstream: UpstreamStream,
+  upstream: OpenedUpstream,
   controller: AbortController,
   obs: ReturnType<RequestObserver['begin']>,
 ): Promise<void> {

@@ -20,6 +20,8 @@ export interface RequestObservation {
   frame(bytes: number): void;
   frameError(err: Error): void;
   sseEvents(events: readonly StreamEvent[]): void;
+  /** The client read nothing with its socket full for too long and was cut off. */
+  clientStalled(): void;
   finished(outcome: StreamOutcome, failure?: { type: string; message: string }): void;
   /** Always called once when the request is over, whatever happened. */
   end(error?: unknown): void;

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { MessagesRequest } from './types.js';
 import type { ConvertedRequest } from '../convert/request.js';
 import { buildMcpWebSearchRequest, parseMcpWebSearchResponse, webSearchEvents, type WebSearchResult } from '../convert/web-search.js';
-import { encodeSseEvents } from '../convert/sse.js';
+import { encodeSseEvents, SSE_HEADERS } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
 import { midStreamError } from '../errors.js';
 import type { MessagesDeps } from './messages.js';
@@ -33,8 +33,7 @@ export async function handleWebSearch(
   }
   const events = webSearchEvents({ model: request.model, query, results, inputTokens: converted.inputTokensEstimate });
   if (request.stream) {
-    ctx.set('content-type', 'text/event-stream; charset=utf-8');
-    ctx.set('cache-control', 'no-cache');
+    ctx.set({ ...SSE_HEADERS });
     ctx.body = encodeSseEvents(events);
     return;
   }

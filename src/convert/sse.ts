@@ -10,6 +10,17 @@
 
 import type { StreamEvent } from '../anthropic/types.js';
 
+/**
+ * Response headers of every SSE response. `x-accel-buffering: no` tells nginx (and proxies that
+ * honour it) not to hold the stream back, so a proxy nobody configured for SSE still streams.
+ */
+export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+});
+
 /** Anthropic's keep-alive event, byte for byte (note the space after the colon). */
 export const SSE_PING = 'event: ping\ndata: {"type": "ping"}\n\n';
 

@@ -35,6 +35,19 @@ export function withProfileArn(serialisedBody: string, profileArn: string | unde
 }
 
 /**
+ * Connections per upstream origin. Every stream holds one connection for its whole life, so a
+ * smaller pool than the admission limit would queue requests inside undici, silently, with no
+ * answer to the client: the pool is never smaller than `admission.maxConcurrentUpstream` (web
+ * search goes through admission too; balance look-ups and refreshes have dispatchers of their own).
+ */
+export function upstreamConnections(config: Pick<GatewayConfig, 'upstream' | 'admission'>): number | null {
+  const own = config.upstream.maxConnections;
+  const admitted = config.admission.maxConcurrentUpstream;
+  if (own <= 0 || admitted <= 0) return null;
+  return Math.max(own, admitted);
+}
+
+/**
  * HTTP client for the Kiro API: generateAssistantResponse and the MCP endpoint (getUsageLimits lives in BalanceService).
  * Connections are kept alive (one undici Agent per process, one ProxyAgent per proxy URL).
  */
@@ -48,7 +61,7 @@ export class KiroClient {
     this.dispatchers = new UpstreamDispatchers(config, {
       dispatcher: opts.dispatcher,
       agent: {
-        connections: config.upstream.maxConnections || null,
+        connections: upstreamConnections(config),
         keepAliveMaxTimeout: 600_000,
         headersTimeout: config.upstream.timeoutMs,
         bodyTimeout: config.upstream.idleTimeoutMs,

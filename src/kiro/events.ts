@@ -13,7 +13,7 @@ function stringHeader(frame: Frame, name: string): string | undefined {
 function parseJsonObject(payload: Uint8Array): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(decodeUtf8(payload));
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
@@ -36,8 +36,25 @@ function messageOf(frame: Frame, headerFallback: string): string {
 }
 
 /**
- * The event a frame carries, or undefined for frames the gateway ignores (unknown event types,
- * unparsable JSON, toolUseEvents without `name`/`toolUseId`). A missing `:message-type` means event.
+ * A frame that passed both CRCs but whose event cannot be read: an assistantResponseEvent or
+ * toolUseEvent whose payload is not a JSON object, whose `content`/`input` is not a string, or a
+ * toolUseEvent without `name`/`toolUseId`. Skipping it would silently drop part of the answer.
+ */
+export class EventPayloadError extends Error {
+  constructor(
+    readonly eventType: string,
+    reason: string,
+  ) {
+    super(`undecodable ${eventType}: ${reason}`);
+    this.name = 'EventPayloadError';
+  }
+}
+
+/**
+ * The event a frame carries, or undefined for frames the gateway ignores: unknown event types, and
+ * contextUsage/metering events it cannot read (they carry no answer content; input tokens then come
+ * from the local estimate). A missing `:message-type` means event.
+ * Throws {@link EventPayloadError} for a content event (text, tool use) it cannot read.
  */
 export function toKiroEvent(frame: Frame): KiroEvent | undefined {
   const messageType = stringHeader(frame, ':message-type') ?? 'event';
@@ -60,19 +77,20 @@ export function toKiroEvent(frame: Frame): KiroEvent | undefined {
   switch (stringHeader(frame, ':event-type')) {
     case 'assistantResponseEvent': {
       const body = parseJsonObject(frame.payload);
-      if (body === undefined) return undefined;
-      return { kind: 'text', content: typeof body.content === 'string' ? body.content : '' };
+      if (body === undefined) throw new EventPayloadError('assistantResponseEvent', 'payload is not a JSON object');
+      if (body.content !== undefined && typeof body.content !== 'string') {
+        throw new EventPayloadError('assistantResponseEvent', '`content` is not a string');
+      }
+      return { kind: 'text', content: body.content ?? '' };
     }
     case 'toolUseEvent': {
       const body = parseJsonObject(frame.payload);
-      if (body === undefined || typeof body.name !== 'string' || typeof body.toolUseId !== 'string') return undefined;
-      return {
-        kind: 'toolUse',
-        toolUseId: body.toolUseId,
-        name: body.name,
-        input: typeof body.input === 'string' ? body.input : '',
-        stop: body.stop === true,
-      };
+      if (body === undefined) throw new EventPayloadError('toolUseEvent', 'payload is not a JSON object');
+      if (typeof body.name !== 'string' || typeof body.toolUseId !== 'string') {
+        throw new EventPayloadError('toolUseEvent', '`name` or `toolUseId` missing');
+      }
+      if (body.input !== undefined && typeof body.input !== 'string') throw new EventPayloadError('toolUseEvent', '`input` is not a string');
+      return { kind: 'toolUse', toolUseId: body.toolUseId, name: body.name, input: body.input ?? '', stop: body.stop === true };
     }
     case 'contextUsageEvent': {
       const body = parseJsonObject(frame.payload);
@@ -100,7 +118,11 @@ export interface KiroEventBatchesOptions {
 /**
  * Decodes an upstream body into Kiro events, one non-empty batch per chunk that completes at least
  * one known event, so the pipeline awaits once per TCP chunk rather than once per frame.
- * Throws FrameError `truncated` if the body ends inside a frame and `too_many_errors` if it is garbage.
+ *
+ * Nothing is skipped silently: a corrupt frame (either CRC, bad length, bad headers) throws its
+ * FrameError, an unreadable content event throws EventPayloadError, and a body ending inside a
+ * frame throws FrameError `truncated`. Events decoded before the fault are yielded first, so the
+ * caller passes on what really arrived and then ends the answer as failed, never as complete.
  *
  * @example
  * for await (const batch of kiroEventBatches(res.body, { onFrameError: countCrcError })) converter.push(batch);
@@ -109,16 +131,24 @@ export async function* kiroEventBatches(
   source: AsyncIterable<Uint8Array>,
   opts: KiroEventBatchesOptions = {},
 ): AsyncGenerator<KiroEvent[]> {
-  const decoder = new FrameDecoder({ onError: opts.onFrameError, onFrame: opts.onFrame });
+  const decoder = new FrameDecoder({ onError: opts.onFrameError, onFrame: opts.onFrame, strict: true });
   for await (const chunk of source) {
     const frames = decoder.push(chunk);
     if (frames.length === 0) continue;
     const batch: KiroEvent[] = [];
+    let fault: unknown;
     for (const frame of frames) {
-      const event = toKiroEvent(frame);
+      let event: KiroEvent | undefined;
+      try {
+        event = toKiroEvent(frame);
+      } catch (err) {
+        fault = err;
+        break;
+      }
       if (event !== undefined) batch.push(event);
     }
     if (batch.length > 0) yield batch;
+    if (fault !== undefined) throw fault;
   }
   decoder.finish();
 }

@@ -43,7 +43,10 @@ export const MAX_CONSECUTIVE_ERRORS = 5;
  */
 const RESYNC_BUDGET_FRAMES = 2;
 
-/** Why decoding failed; `truncated` and `too_many_errors` are fatal, the rest are recovered from. */
+/**
+ * Why decoding failed; `truncated` and `too_many_errors` are always fatal, the rest are recovered
+ * from unless the decoder is `strict`.
+ */
 export type FrameErrorCode = 'prelude_crc' | 'message_crc' | 'length' | 'headers' | 'truncated' | 'too_many_errors';
 
 /** A framing problem. Recoverable ones go to `onError`; fatal ones are thrown. */
@@ -65,6 +68,12 @@ export interface FrameDecoderOptions {
   onError?: (err: FrameError) => void;
   /** Called with the wire size of every frame decoded. */
   onFrame?: (bytes: number) => void;
+  /**
+   * Every framing error is fatal (thrown with its own code) instead of skipped: a skipped frame is
+   * lost content, so a consumer that must never pass on a silently shortened answer sets this.
+   * Default false (the reference's recovery, §5.2).
+   */
+  strict?: boolean;
 }
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
@@ -72,7 +81,10 @@ const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 /**
  * Turns a byte stream into frames, whatever the chunk boundaries.
  *
- * Recovery follows §5.2: a bad prelude CRC or an impossible length skips one byte and scans forward
+ * With `strict`, the first framing error ends decoding: frames decoded before it are returned, and
+ * the error itself is thrown (by that `push` if it decoded nothing, else by the next call).
+ *
+ * Otherwise recovery follows §5.2: a bad prelude CRC or an impossible length skips one byte and scans forward
  * for the next valid prelude (the whole scan counts as one error, so one corrupt frame does not eat
  * the error budget byte by byte); a bad message CRC or bad headers behind a valid prelude skip that
  * frame. After {@link MAX_CONSECUTIVE_ERRORS} errors in a row (or a resync scan longer than twice `maxFrameBytes`)
@@ -90,6 +102,7 @@ export class FrameDecoder {
   private readonly maxFrameBytes: number;
   private readonly onError: ((err: FrameError) => void) | undefined;
   private readonly onFrame: ((bytes: number) => void) | undefined;
+  private readonly strict: boolean;
   /** Own copy of an incomplete frame's first bytes, sized for the whole frame once its length is known. */
   private pending: Uint8Array | undefined;
   private pendingLength = 0;
@@ -106,6 +119,7 @@ export class FrameDecoder {
     }
     this.onError = opts.onError;
     this.onFrame = opts.onFrame;
+    this.strict = opts.strict ?? false;
   }
 
   /** Bytes held back, waiting for the rest of a frame. */
@@ -266,7 +280,10 @@ export class FrameDecoder {
 
   private report(err: FrameError): void {
     this.onError?.(err);
-    if (++this.consecutiveErrors >= MAX_CONSECUTIVE_ERRORS) {
+    if (this.strict) {
+      this.failure = err;
+      this.clearPending();
+    } else if (++this.consecutiveErrors >= MAX_CONSECUTIVE_ERRORS) {
       this.fail(`${this.consecutiveErrors} consecutive frame errors, last: ${err.message}`, err);
     }
   }

@@ -93,3 +93,9 @@ export function knownOutcome(outcome: string): OutcomeClass {
 export function credentialLabel(id: number): string {
   return Number.isInteger(id) && id >= 0 && id <= MAX_CREDENTIAL_ID ? String(id) : 'invalid';
 }
+
+/** `path` label of `admission_admitted_total`: admitted at once, or after waiting in the queue. */
+export const ADMISSION_PATHS = ['immediate', 'queued'] as const;
+
+/** `reason` label of `admission_shed_total` (see anthropic/admission.ts `ShedReason`). */
+export const SHED_REASONS = ['queue_full', 'queue_timeout'] as const;

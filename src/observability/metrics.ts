@@ -13,15 +13,18 @@
 import { performance } from 'node:perf_hooks';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CredentialRecord } from '../credentials/types.js';
+import type { AdmissionEvent, AdmissionSnapshot } from '../anthropic/admission.js';
 import { registerCredentialGauges } from './credential-gauges.js';
 import { registerHealthGauges, type HealthState } from './health-gauges.js';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './metric-primitives.js';
 import {
+  ADMISSION_PATHS,
   DEFAULT_REDIS_COMMANDS,
   HTTP_METHODS,
   MODEL_FAMILIES,
   OUTCOME_CLASSES,
   REFRESH_OUTCOMES,
+  SHED_REASONS,
   SSE_EVENT_TYPES,
   credentialLabel,
   knownOutcome,
@@ -32,12 +35,14 @@ import {
 } from './metric-labels.js';
 
 export {
+  ADMISSION_PATHS,
   DEFAULT_REDIS_COMMANDS,
   DISABLED_REASONS,
   HTTP_METHODS,
   MODEL_FAMILIES,
   OUTCOME_CLASSES,
   REFRESH_OUTCOMES,
+  SHED_REASONS,
   SSE_EVENT_TYPES,
   isFailureOutcome,
   modelFamily,
@@ -56,6 +61,7 @@ const BUCKETS = {
   upstream: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60],
   lockWait: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   redis: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+  admissionWait: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
 } as const;
 
 const DEFAULT_PREFIX = 'kiro_gateway_';
@@ -106,6 +112,9 @@ export interface StreamMetrics {
  * - `ready`, `store_degraded` (gauges, computed at scrape)
  * - `token_refreshes_total` {outcome}; `refresh_lock_wait_seconds`; `refresh_lock_contention_total`
  * - `redis_command_duration_seconds`, `redis_errors_total` {command}
+ * - `admission_active`, `admission_queued`, `admission_limit` (gauges);
+ *   `admission_admitted_total` {path: immediate|queued}; `admission_shed_total` {reason:
+ *   queue_full|queue_timeout}; `admission_queue_wait_seconds`; `slow_client_cutoffs_total`
  */
 export class GatewayMetrics {
   /** The registry holding every metric (default process metrics included when enabled). */
@@ -144,6 +153,12 @@ export class GatewayMetrics {
   private readonly redisErrors: FastCounter;
   private readonly redisCommands: ReadonlySet<string>;
   private readonly redisCells = new Map<string, { duration: HistogramCell; errors: CounterCell }>();
+
+  private readonly admitted: Record<(typeof ADMISSION_PATHS)[number], CounterCell>;
+  private readonly shed: Record<(typeof SHED_REASONS)[number], CounterCell>;
+  private readonly admissionWait: HistogramCell;
+  private readonly slowClientCutoffs: CounterCell;
+  private admissionSource: (() => AdmissionSnapshot) | undefined;
 
   private credentialSource: (() => readonly CredentialRecord[]) | undefined;
   private healthSource: (() => HealthState) | undefined;
@@ -206,7 +221,7 @@ export class GatewayMetrics {
     this.upstreamCalls = counter('upstream_calls_total', 'Upstream (Kiro) HTTP calls by outcome class and credential id.');
     const upstreamDuration = histogram(
       'upstream_call_duration_seconds',
-      'Time from sending an upstream call to its response headers (or failure), by outcome class.',
+      'Time from sending an upstream call to its first decoded event frame (or failure), by outcome class.',
       BUCKETS.upstream,
     );
     this.upstreamDuration = perValue(OUTCOME_CLASSES, (outcome) => upstreamDuration.cell({ outcome }));
@@ -265,6 +280,36 @@ export class GatewayMetrics {
       BUCKETS.redis,
     );
     this.redisErrors = counter('redis_errors_total', 'Redis commands that failed, by command.');
+
+    const admitted = counter('admission_admitted_total', 'Upstream-backed requests admitted, at once (immediate) or after waiting (queued).');
+    this.admitted = perValue(ADMISSION_PATHS, (path) => admitted.cell({ path }));
+    const shed = counter(
+      'admission_shed_total',
+      'Requests refused with 529 by admission control: queue full, or no slot within the queue timeout.',
+    );
+    this.shed = perValue(SHED_REASONS, (reason) => shed.cell({ reason }));
+    this.admissionWait = histogram(
+      'admission_queue_wait_seconds',
+      'Time requests admitted after queueing waited for a slot.',
+      BUCKETS.admissionWait,
+    ).cell();
+    const admissionGauge = (name: string, help: string, read: (s: AdmissionSnapshot) => number) =>
+      new Gauge({
+        name: `${p}${name}`,
+        help,
+        registers,
+        collect: function (this: Gauge): void {
+          const snapshot = self.admissionSource?.();
+          this.set(snapshot ? read(snapshot) : 0);
+        },
+      });
+    admissionGauge('admission_active', 'Upstream-backed requests holding an admission slot on this replica.', (s) => s.active);
+    admissionGauge('admission_queued', 'Requests waiting for an admission slot on this replica.', (s) => s.queued);
+    admissionGauge('admission_limit', 'Admission limit of this replica (admission.maxConcurrentUpstream; 0 = none).', (s) => s.limit);
+    this.slowClientCutoffs = counter(
+      'slow_client_cutoffs_total',
+      'Streams cut off because the client read nothing for sse.writeStallTimeoutMs with its socket buffer full.',
+    ).cell();
 
     if (opts.collectDefault ?? true) collectDefaultMetrics({ register: registry });
   }
@@ -390,6 +435,26 @@ export class GatewayMetrics {
     }
     cells.duration.observe(seconds);
     if (failed) cells.errors.value++;
+  }
+
+  /** Counts what admission control did with one request. */
+  recordAdmission(e: AdmissionEvent): void {
+    if (e.type === 'shed') {
+      this.shed[e.reason].value++;
+      return;
+    }
+    this.admitted[e.queued ? 'queued' : 'immediate'].value++;
+    if (e.queued) this.admissionWait.observe(e.waitMs / 1000);
+  }
+
+  /** Where the admission gauges read from at scrape time. */
+  setAdmissionSource(source: () => AdmissionSnapshot): void {
+    this.admissionSource = source;
+  }
+
+  /** Counts a stream cut off because its client stopped reading. */
+  recordSlowClientCutoff(): void {
+    this.slowClientCutoffs.value++;
   }
 
   /**

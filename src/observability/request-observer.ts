@@ -89,6 +89,8 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
       const streamMetrics = metrics?.startStream(model);
       let selectSpan: Span | undefined = startChildSpan(SPAN_NAMES.credentialSelect, { [SPAN_ATTRS.model]: model }, parent);
       let streamSpan: StreamSpan | undefined;
+      // The first frame is decoded inside the upstream attempt, before the stream span exists.
+      let sawFrame = false;
       let ended = false;
       // The previous attempt of this request (or the credential whose refresh failed), and why it
       // did not serve the request: the next attempt is a retry (same credential) or a failover.
@@ -145,9 +147,11 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
           selectSpan?.end();
           selectSpan = undefined;
           streamSpan = StreamSpan.start(SPAN_NAMES.stream, { [SPAN_ATTRS.model]: model, [SPAN_ATTRS.credentialId]: credentialId }, parent);
+          if (sawFrame) streamSpan.firstFrame();
         },
         frame(bytes) {
           metrics?.recordFrame(bytes);
+          sawFrame = true;
           streamSpan?.firstFrame();
         },
         frameError(err) {
@@ -160,6 +164,10 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
         },
         sseEvents(events: readonly StreamEvent[]) {
           if (metrics) for (const e of events) metrics.recordSseEvent(e.type);
+        },
+        clientStalled() {
+          metrics?.recordSlowClientCutoff();
+          fields.outcome = 'client_stalled';
         },
         finished(outcome: StreamOutcome, failure) {
           fields.inputTokens = outcome.inputTokens;

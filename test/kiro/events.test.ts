@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encodeErrorFrame, encodeEventFrame, encodeExceptionFrame, encodeFrame, stringHeader } from '../../src/kiro/encoder.js';
-import { kiroEventBatches, toKiroEvent } from '../../src/kiro/events.js';
+import { EventPayloadError, kiroEventBatches, toKiroEvent } from '../../src/kiro/events.js';
 import { FrameDecoder, FrameError } from '../../src/kiro/frames.js';
 import type { Frame, KiroEvent } from '../../src/kiro/types.js';
 import { concatBytes, fixture, splitAt } from '../fixtures/kiro/oracle.js';
@@ -11,6 +12,10 @@ function frameOf(bytes: Uint8Array): Frame {
 }
 
 const event = (type: string, payload: unknown) => toKiroEvent(frameOf(encodeEventFrame(type, payload)));
+
+const NEGATIVE = (
+  JSON.parse(readFileSync(new URL('../fixtures/kiro/manifest.json', import.meta.url), 'utf8')) as { negative: Record<string, string> }
+).negative;
 
 async function* chunks(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const part of parts) yield part;
@@ -45,9 +50,10 @@ describe('toKiroEvent', () => {
     });
   });
 
-  it('ignores toolUseEvents without a name or a toolUseId', () => {
-    expect(event('toolUseEvent', { toolUseId: 'tooluse_1', input: '{}' })).toBeUndefined();
-    expect(event('toolUseEvent', { name: 'Read', input: '{}' })).toBeUndefined();
+  it('refuses toolUseEvents without a name or a toolUseId, or with a non-string input: the call would be lost', () => {
+    expect(() => event('toolUseEvent', { toolUseId: 'tooluse_1', input: '{}' })).toThrow(EventPayloadError);
+    expect(() => event('toolUseEvent', { name: 'Read', input: '{}' })).toThrow(EventPayloadError);
+    expect(() => event('toolUseEvent', { name: 'Read', toolUseId: 'tooluse_1', input: { a: 1 } })).toThrow(/input/);
   });
 
   it('reads contextUsagePercentage and metering usage', () => {
@@ -57,15 +63,22 @@ describe('toKiroEvent', () => {
     expect(event('meteringEvent', { unit: 'credit' })).toEqual({ kind: 'metering', usage: undefined });
   });
 
-  it('ignores unknown event types and payloads that are not JSON objects', () => {
+  it('ignores unknown event types and unreadable contextUsage/metering payloads', () => {
     expect(event('messageMetadataEvent', { conversationId: 'c' })).toBeUndefined();
     expect(event('reasoningContentEvent', { text: 'hmm' })).toBeUndefined();
+    expect(event('contextUsageEvent', 'not an object')).toBeUndefined();
+    expect(event('meteringEvent', 42)).toBeUndefined();
+  });
+
+  it('refuses a text event whose payload is not a JSON object or whose content is not a string: the text would be lost', () => {
     const notJson = encodeFrame(
       { ':event-type': stringHeader('assistantResponseEvent'), ':message-type': stringHeader('event') },
       new TextEncoder().encode('{"content":'),
     );
-    expect(toKiroEvent(frameOf(notJson))).toBeUndefined();
-    expect(event('assistantResponseEvent', 'just a string')).toBeUndefined();
+    expect(() => toKiroEvent(frameOf(notJson))).toThrow(EventPayloadError);
+    expect(() => event('assistantResponseEvent', 'just a string')).toThrow(/assistantResponseEvent/);
+    expect(() => event('assistantResponseEvent', { content: 42 })).toThrow(/content/);
+    expect(() => event('assistantResponseEvent', ['an', 'array'])).toThrow(/not a JSON object/);
   });
 
   it('treats a frame without :message-type as an event', () => {
@@ -130,16 +143,45 @@ describe('kiroEventBatches', () => {
     expect(seen.flat()).toHaveLength(6);
   });
 
-  it('reports recoverable frame errors and frame sizes through the callbacks', async () => {
+  it('fails on the first corrupt frame, after yielding the events before it, and reports it through the callbacks', async () => {
     const errors: FrameError[] = [];
     const sizes: number[] = [];
     const bad = fixture('negative', 'bad-message-crc.bin');
     const good = fixture('positive', 'assistant-response-event.bin');
-    const batches = await collect(
-      kiroEventBatches(chunks(concatBytes(bad, good)), { onFrameError: (e) => errors.push(e), onFrame: (n) => sizes.push(n) }),
-    );
-    expect(batches).toEqual([[{ kind: 'text', content: 'Hi' }]]);
+    const seen: KiroEvent[][] = [];
+    const run = async () => {
+      for await (const batch of kiroEventBatches(chunks(concatBytes(good, bad, good)), {
+        onFrameError: (e) => errors.push(e),
+        onFrame: (n) => sizes.push(n),
+      })) {
+        seen.push(batch);
+      }
+    };
+    await expect(run()).rejects.toMatchObject({ name: 'FrameError', code: 'message_crc' });
+    expect(seen).toEqual([[{ kind: 'text', content: 'Hi' }]]);
     expect(errors.map((e) => e.code)).toEqual(['message_crc']);
     expect(sizes).toEqual([good.length]);
+  });
+
+  for (const [name, code] of Object.entries(NEGATIVE)) {
+    it(`fails with code ${code} on the negative vector ${name} between good frames, never skipping it`, async () => {
+      const bad = fixture('negative', name);
+      const good = fixture('positive', 'assistant-response-event.bin');
+      const run = () => collect(kiroEventBatches(chunks(good, bad, good)));
+      // A truncated frame followed by more bytes is a frame whose length no longer matches: whatever
+      // the decoder calls it, it must fail.
+      await expect(run()).rejects.toMatchObject({ name: 'FrameError', code: code === 'truncated' ? expect.any(String) : code });
+    });
+  }
+
+  it('fails on an unreadable content event after yielding the events before it in the same chunk', async () => {
+    const good = fixture('positive', 'assistant-response-event.bin');
+    const broken = encodeEventFrame('assistantResponseEvent', 'not an object');
+    const seen: KiroEvent[][] = [];
+    const run = async () => {
+      for await (const batch of kiroEventBatches(chunks(concatBytes(good, broken, good)))) seen.push(batch);
+    };
+    await expect(run()).rejects.toBeInstanceOf(EventPayloadError);
+    expect(seen).toEqual([[{ kind: 'text', content: 'Hi' }]]);
   });
 });

@@ -185,6 +185,29 @@ describe('FrameDecoder', () => {
     expect(MINIMUM_MESSAGE_LENGTH).toBe(16);
   });
 
+  describe('strict mode', () => {
+    const GOOD = fixture('positive', 'assistant-response-event.bin');
+    const faulty = Object.entries(manifest.negative).filter(([, code]) => code !== 'truncated');
+
+    it.each(faulty)('fails on %s with %s, returning the frames before it and nothing after', (name, code) => {
+      const errors: FrameError[] = [];
+      const decoder = new FrameDecoder({ strict: true, onError: (e) => errors.push(e) });
+      const frames = decoder.push(concatBytes(GOOD, fixture('negative', name), GOOD)).map(comparable);
+      expect(frames).toEqual(oracleFrames(GOOD));
+      expect(errors.map((e) => e.code)).toEqual([code]);
+      expect(() => decoder.push(GOOD)).toThrow(expect.objectContaining({ name: 'FrameError', code }));
+      expect(() => decoder.finish()).toThrow(expect.objectContaining({ code }));
+    });
+
+    it.each(faulty)('throws %s from the push that decoded nothing, also when fed byte by byte', (name, code) => {
+      const decoder = new FrameDecoder({ strict: true });
+      const run = () => {
+        for (const chunk of bytewise(concatBytes(fixture('negative', name), GOOD))) decoder.push(chunk);
+      };
+      expect(run).toThrow(expect.objectContaining({ code }));
+    });
+  });
+
   describe('recovery', () => {
     const NEXT = fixture('positive', 'tool-use-event.bin');
     const recoverable = Object.entries(manifest.negative).filter(([, code]) => code !== 'truncated');

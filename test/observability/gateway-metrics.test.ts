@@ -7,7 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeEventFrame } from '../../src/kiro/encoder.js';
 import { createLogger } from '../../src/observability/logger.js';
 import {
+  ADMISSION_PATHS,
   DISABLED_REASONS,
+  SHED_REASONS,
   GatewayMetrics,
   HTTP_METHODS,
   MODEL_FAMILIES,
@@ -150,7 +152,8 @@ function expectAllowedLabels(m: PromExposition, s: Stack): void {
     model: new Set(MODEL_FAMILIES),
     outcome: new Set<string>([...OUTCOME_CLASSES, ...REFRESH_OUTCOMES]),
     event: new Set(SSE_EVENT_TYPES),
-    reason: new Set(DISABLED_REASONS),
+    reason: new Set<string>([...DISABLED_REASONS, ...SHED_REASONS]),
+    path: new Set(ADMISSION_PATHS),
     credential: ids,
   };
   for (const sample of m.samples) {
@@ -494,7 +497,7 @@ describe('gateway metrics through the real wiring', () => {
     });
   });
 
-  it('a frame with a bad CRC is skipped and counted; the stream completes', async () => {
+  it('a frame with a bad CRC is counted and fails the stream after the frames before it (never skipped)', async () => {
     const s = await start();
     const id = credentialId(s, A);
     await post(`${s.url}/v1/messages`, body());
@@ -503,21 +506,24 @@ describe('gateway metrics through the real wiring', () => {
 
     const prelude = await rawStream(s, body({ ...REPLY, fault: { kind: 'bad-prelude-crc', afterFrames: 1 } }));
     const message = await rawStream(s, body({ ...REPLY, fault: { kind: 'bad-message-crc', afterFrames: 3 } }));
-    for (const res of [prelude, message]) expect(res.records.at(-1)?.event).toBe('message_stop');
+    for (const res of [prelude, message]) {
+      expect(res.records.at(-1)?.event).toBe('error');
+      expect(res.records.some((r) => r.event === 'message_stop')).toBe(false);
+    }
     await settled(s, 3);
 
     const records = [...prelude.records, ...message.records];
-    const input = finalUsage(prelude.records).input + finalUsage(message.records).input;
-    const output = finalUsage(prelude.records).output + finalUsage(message.records).output;
+    const lines = requestLines().slice(-2);
+    for (const line of lines) expect(line).toMatchObject({ status: 200, outcome: 'truncated' });
     await expectMoves(s, before, {
       http_requests_total: { [http(200)]: 2 },
       upstream_calls_total: { [calls('ok', id)]: 2 },
       time_to_first_byte_seconds_count: { [sonnet]: 2 },
       stream_duration_seconds_count: { [sonnet]: 2 },
-      input_tokens_total: { [sonnet]: input },
-      output_tokens_total: { [sonnet]: output },
-      eventstream_frames_total: { '': 2 * REPLY_FRAME_BYTES.length },
-      eventstream_bytes_total: { '': 2 * sum(REPLY_FRAME_BYTES) },
+      input_tokens_total: { [sonnet]: (lines[0]!.inputTokens as number) + (lines[1]!.inputTokens as number) },
+      output_tokens_total: { [sonnet]: (lines[0]!.outputTokens as number) + (lines[1]!.outputTokens as number) },
+      eventstream_frames_total: { '': 1 + 3 },
+      eventstream_bytes_total: { '': sum(REPLY_FRAME_BYTES.slice(0, 1)) + sum(REPLY_FRAME_BYTES.slice(0, 3)) },
       eventstream_crc_errors_total: { '': 2 },
       sse_events_total: events(records),
     });

@@ -6,7 +6,9 @@ import type { CredentialRecord } from '../../src/credentials/types.js';
 import { EMPTY_STATS } from '../../src/credentials/types.js';
 import {
   DEFAULT_REDIS_COMMANDS,
+  ADMISSION_PATHS,
   DISABLED_REASONS,
+  SHED_REASONS,
   GatewayMetrics,
   HTTP_METHODS,
   MODEL_FAMILIES,
@@ -61,7 +63,7 @@ describe('GatewayMetrics', () => {
 
   it('names every gateway metric kiro_gateway_<thing>_<unit>', async () => {
     const m = await scrape(new GatewayMetrics({ collectDefault: false }));
-    const gauges = new Set([`${P}inflight_streams`, `${P}credentials_enabled`, `${P}credentials_disabled`, `${P}credentials_near_expiry`, `${P}credentials_cooling_down`, `${P}credential_enabled`, `${P}ready`, `${P}store_degraded`]);
+    const gauges = new Set([`${P}inflight_streams`, `${P}credentials_enabled`, `${P}credentials_disabled`, `${P}credentials_near_expiry`, `${P}credentials_cooling_down`, `${P}credential_enabled`, `${P}ready`, `${P}store_degraded`, `${P}admission_active`, `${P}admission_queued`, `${P}admission_limit`]);
     for (const [name, type] of m.types) {
       expect(name.startsWith(P), name).toBe(true);
       if (type === 'counter') expect(name, name).toMatch(/_total$/);
@@ -69,7 +71,7 @@ describe('GatewayMetrics', () => {
       if (type === 'gauge') expect(gauges.has(name), name).toBe(true);
     }
     expect(m.types.get(`${P}inflight_streams`)).toBe('gauge');
-    expect(m.types.size).toBe(28);
+    expect(m.types.size).toBe(35);
   });
 
   it('honours a custom prefix', async () => {
@@ -332,7 +334,8 @@ describe('label values', () => {
       model: new Set(MODEL_FAMILIES),
       outcome: new Set<string>([...OUTCOME_CLASSES, ...REFRESH_OUTCOMES]),
       event: new Set(SSE_EVENT_TYPES),
-      reason: new Set(DISABLED_REASONS),
+      reason: new Set<string>([...DISABLED_REASONS, ...SHED_REASONS]),
+      path: new Set(ADMISSION_PATHS),
       command: new Set([...DEFAULT_REDIS_COMMANDS, 'other']),
     };
     for (const s of m.samples) {
