@@ -100,6 +100,12 @@ export interface GatewayConfig {
   metrics: { enabled: boolean; port: number };
   shutdown: { graceMs: number; readinessDelayMs: number };
   sse: { pingIntervalMs: number };
+  models: {
+    /** Reject model versions no credential offers (kiro.rs) instead of taking the newest of the family. */
+    strict: boolean;
+    /** How often each credential's ListAvailableModels answer is renewed; 0 = never call it. */
+    listRefreshIntervalMs: number;
+  };
 }
 
 /** A configuration problem found at start-up; the message names the setting (and the file). */
@@ -434,6 +440,20 @@ function buildSchema(): SchemaTree {
       pretty: setting('Human-readable logs instead of JSON lines.', 'kiro-bool', process.stdout.isTTY === true, 'KIRO_LOG_PRETTY', {
         defaultText: 'stdout is a TTY',
       }),
+    },
+    models: {
+      strict: setting(
+        'Reject a model version no credential offers (kiro.rs behaviour: `claude-opus-4-9` → 404) instead of answering with the newest model of its family and major version (named in `x-kiro-model`).',
+        'kiro-bool',
+        false,
+        'KIRO_MODELS_STRICT',
+      ),
+      listRefreshIntervalMs: setting(
+        'How often each credential\'s ListAvailableModels answer (its models, windows, image support) is renewed (ms); also fetched after every token refresh. 0 = never call it (built-in model table).',
+        'kiro-nat',
+        3_600_000,
+        'KIRO_MODELS_LIST_REFRESH_INTERVAL_MS',
+      ),
     },
     limits: {
       bodyLimitBytes: setting(

@@ -19,6 +19,7 @@ import { MemoryCredentialStore } from './credentials/memory-store.js';
 import type { RedisCredentialStore } from './credentials/redis-store.js';
 import { TokenRefresher } from './credentials/refresh.js';
 import { CredentialPool } from './credentials/pool.js';
+import { CredentialModels } from './credentials/model-lists.js';
 import { BalanceService } from './credentials/balance.js';
 import { createAdminRouter } from './admin/routes.js';
 import { serveAdminUi } from './admin/static.js';
@@ -33,6 +34,7 @@ export interface Gateway {
   readonly pool: CredentialPool;
   readonly client: KiroClient;
   readonly balance: BalanceService;
+  readonly models: CredentialModels;
   readonly lifecycle: Lifecycle;
   readonly replicaId: string;
   listen(): Promise<{ url: string; server: Server }>;
@@ -109,7 +111,20 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
   await store.init();
   metrics?.setCredentialSource(() => store.list());
   const refresher = new TokenRefresher(config);
-  const pool = new CredentialPool({ store, refresher, config, log, onEvent: metrics ? (e) => recordPoolEvent(metrics, e) : undefined });
+  let models: CredentialModels | undefined;
+  const pool = new CredentialPool({
+    store,
+    refresher,
+    config,
+    log,
+    onEvent: (e) => {
+      if (metrics) recordPoolEvent(metrics, e);
+      // A fresh token is the moment to learn what the account may call (newer notes §3).
+      if (e.type === 'refresh' && e.outcome === 'success' && models?.enabled) setImmediate(() => void models?.refresh(e.credentialId));
+    },
+  });
+  models = new CredentialModels({ store, config, tokenFor: (id) => pool.accessTokenFor(id), log });
+  models.start();
   const client = new KiroClient(config);
   followSharedMode(store, pool);
   const balance = new BalanceService({ store, pool, config });
@@ -126,6 +141,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     pool,
     client,
     lifecycle,
+    models,
     middleware,
     routers,
     extraRoutes: [serveAdminUi()],
@@ -143,6 +159,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     pool,
     client,
     balance,
+    models,
     lifecycle,
     replicaId,
     async listen() {
@@ -171,7 +188,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
       server?.closeAllConnections();
       await closed;
       pool.dispose();
-      await Promise.allSettled([store.close(), client.close(), refresher.close(), balance.close()]);
+      await Promise.allSettled([models.close(), store.close(), client.close(), refresher.close(), balance.close()]);
       if (metricsServer) await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
     },
   };

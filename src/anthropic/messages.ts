@@ -11,6 +11,8 @@ import { collectMessage } from '../convert/message.js';
 import { kiroEventBatches } from '../kiro/events.js';
 import type { KiroClient, UpstreamStream } from '../kiro/client.js';
 import type { CredentialPool } from '../credentials/pool.js';
+import type { CredentialModels } from '../credentials/model-lists.js';
+import { modelRouting, placeModel } from './model-routing.js';
 import { ApiError } from '../errors.js';
 import { ShutdownAbort, type Lifecycle } from '../lifecycle.js';
 import { readJsonBody } from './body.js';
@@ -23,6 +25,8 @@ export interface MessagesDeps {
   pool: CredentialPool;
   client: KiroClient;
   lifecycle: Lifecycle;
+  /** Per-credential model lists; without it the built-in table and the free-tier Opus rule apply. */
+  models?: CredentialModels;
   observer: RequestObserver;
 }
 
@@ -46,9 +50,15 @@ function sessionIdHeader(ctx: Context): string | undefined {
 export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: StreamMode): Promise<void> {
   const raw = await readJsonBody(ctx, deps.config.limits.bodyLimitBytes);
   const request = validateMessagesRequest(raw);
-  const converted = convertRequest(request, { conversationId: sessionIdHeader(ctx) });
-  // Which Kiro model answers: clients ask for names newer than any table, mapped by family.
+  const convert = () =>
+    convertRequest(request, {
+      conversationId: sessionIdHeader(ctx),
+      models: { offered: deps.models?.offered(), strict: deps.config.models.strict },
+    });
+  const converted = await placeModel(deps.models, convert);
+  // Which Kiro model answers: clients ask for names newer than any offered, mapped by family.
   ctx.set('x-kiro-model', converted.kiroModelId);
+  const routing = modelRouting(deps.models, request.model, converted.kiroModelId);
   const obs = deps.observer.begin(ctx, request.model);
   (ctx.state.logFields as Record<string, unknown>).stream = request.stream === true;
 
@@ -67,9 +77,11 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       return;
     }
     const body = JSON.stringify(converted.body);
-    const { value: upstream, lease } = await deps.pool.execute(
-      { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e) },
-      (l) => obs.attempt(l.credential.id, () => deps.client.generate(body, l.credential, l.accessToken, controller.signal)),
+    const { value: upstream, lease } = await routing.run(() =>
+      deps.pool.execute(
+        { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e), ...routing.filters },
+        (l) => obs.attempt(l.credential.id, () => deps.client.generate(body, l.credential, l.accessToken, controller.signal)),
+      ),
     );
     obs.upstreamReady(lease.credential.id, lease.attempt);
     try {

@@ -19,7 +19,7 @@ import { classifyAttempt, describeError, finalError, requestRejection, type Fail
 import type { AttemptResult, Lease, PoolContext, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
 import type { CredentialStore } from './store.js';
 import { AccessTokens } from './token-refresh.js';
-import type { Credential } from './types.js';
+import type { Credential, CredentialRecord } from './types.js';
 
 export type { AttemptOutcome, AttemptResult, Lease, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
 export { MAX_REFRESH_FAILURES } from './token-refresh.js';
@@ -30,6 +30,7 @@ const BACKOFF_JITTER = 0.25;
 
 /** Per-request bookkeeping of one `execute` call. */
 interface RequestState {
+  accepts?: (record: CredentialRecord) => boolean;
   attempts: number;
   perCredential: Map<number, number>;
   /** Credentials this request will not try again (auth failure, refresh failure, disabled). */
@@ -139,7 +140,15 @@ export class CredentialPool {
 
   /** Runs `attempt` with credentials in policy order until one succeeds. */
   async execute<T>(
-    request: { kiroModelId: string; signal: AbortSignal; onEvent?: (e: PoolEvent) => void },
+    request: {
+      kiroModelId: string;
+      signal: AbortSignal;
+      onEvent?: (e: PoolEvent) => void;
+      /** Only these credentials can serve the request (they offer its model); replaces the free-tier Opus rule. */
+      accepts?: (record: CredentialRecord) => boolean;
+      /** Last check with the token in hand (a model list fetched late); false skips the credential without an attempt. */
+      admit?: (credential: Credential, token: string) => Promise<boolean>;
+    },
     attempt: (lease: Lease) => Promise<AttemptResult<T>>,
   ): Promise<{ value: T; lease: Lease }> {
     const { signal } = request;
@@ -148,8 +157,9 @@ export class CredentialPool {
       : (id: number, rejected: string | null) => this.tokens.obtain(id, rejected, signal);
     signal.throwIfAborted();
     const limits = this.config.pool;
-    const opus = request.kiroModelId.toLowerCase().includes('opus');
+    const opus = !request.accepts && request.kiroModelId.toLowerCase().includes('opus');
     const state: RequestState = {
+      accepts: request.accepts,
       attempts: 0,
       perCredential: new Map(),
       excluded: new Set(),
@@ -192,6 +202,12 @@ export class CredentialPool {
         state.excluded.add(id);
         state.last = { outcome: 'refresh_failed', detail: describeError(err) };
         this.emit({ type: 'failover', fromId: id, reason: 'refresh_failed' });
+        continue;
+      }
+
+      if (request.admit && !(await this.admitted(request.admit, id, token, signal))) {
+        lease.release();
+        state.excluded.add(id);
         continue;
       }
 
@@ -282,6 +298,21 @@ export class CredentialPool {
   async accessTokenFor(id: number, opts: { force?: boolean; signal?: AbortSignal } = {}): Promise<string> {
     const current = this.store.get(id)?.credential.accessToken;
     return this.tokens.obtain(id, opts.force ? current : null, opts.signal);
+  }
+
+  /** Runs the request's admit check; a failing check admits (it must never block traffic). */
+  private async admitted(
+    admit: (credential: Credential, token: string) => Promise<boolean>,
+    id: number,
+    token: string,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    try {
+      return await admit(this.leaseCredential(id, token), token);
+    } catch {
+      signal.throwIfAborted();
+      return true;
+    }
   }
 
   /** The stored credential, carrying the token the attempt uses even if storing it failed. */
