@@ -98,6 +98,10 @@ export class KiroToAnthropicStream {
   private contextPercentage: number | undefined;
   private output = 0;
   private finalStopReason: StopReason | null = null;
+  /** The request asked for thinking (reasoningContentEvent is passed on only then). */
+  private readonly thinkingWanted: boolean;
+  /** Kiro's signature of the open thinking block, from reasoningContentEvent. */
+  private signature: string | undefined;
 
   constructor(opts: KiroToAnthropicStreamOptions) {
     this.model = opts.model;
@@ -105,6 +109,7 @@ export class KiroToAnthropicStream {
     this.inputTokensEstimate = opts.inputTokensEstimate;
     this.windowSize = opts.windowSize;
     this.tools = new ToolCallBuffer(opts.toolNameMap);
+    this.thinkingWanted = opts.thinking;
     if (opts.thinking && opts.extractThinking !== false) {
       const sink: ThinkingSink = {
         text: (text) => this.emitText(text),
@@ -206,6 +211,9 @@ export class KiroToAnthropicStream {
         this.fail({ type: 'api_error', message: `Upstream error ${event.errorCode}: ${event.message}` });
         break;
       case 'metering':
+        break;
+      case 'reasoning':
+        this.onReasoning(event.text, event.signature);
         break;
     }
     return this.out;
@@ -316,6 +324,23 @@ export class KiroToAnthropicStream {
     this.out.push({ type: 'content_block_delta', index: this.openIndex, delta: { type: 'text_delta', text } });
   }
 
+  /**
+   * reasoningContentEvent: thinking in its own channel, with Kiro's real signature at the end
+   * (newer notes §5). Dropped when the request did not ask for thinking.
+   */
+  private onReasoning(text: string, signature: string | undefined): void {
+    if (!this.thinkingWanted) return;
+    if (text.length > 0) {
+      if (this.open !== Open.Thinking) this.openThinking();
+      this.output += estimateTextOutputTokens(text);
+      this.emitThinking(text);
+    }
+    if (signature !== undefined) {
+      this.signature = signature;
+      this.closeThinking();
+    }
+  }
+
   private openThinking(): void {
     this.closeOpen();
     this.open = Open.Thinking;
@@ -342,8 +367,9 @@ export class KiroToAnthropicStream {
       this.out.push({
         type: 'content_block_delta',
         index: this.openIndex,
-        delta: { type: 'signature_delta', signature: SYNTHETIC_THINKING_SIGNATURE },
+        delta: { type: 'signature_delta', signature: this.signature ?? SYNTHETIC_THINKING_SIGNATURE },
       });
+      this.signature = undefined;
     }
     this.out.push({ type: 'content_block_stop', index: this.openIndex });
     this.open = Open.None;

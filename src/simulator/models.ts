@@ -69,3 +69,17 @@ export function listAvailableModelsBody(account: Account | undefined): unknown {
   const models = modelsOf(account);
   return { defaultModel: models[0], models, nextToken: null };
 }
+
+/** Models that take adaptive thinking only (newer notes §1, §2: Sonnet 5 answers a manual budget with 400). */
+const ADAPTIVE_ONLY = /^claude-(opus-4\.([7-9]|\d{2,})|sonnet-5)/;
+
+/** Why Kiro would refuse the thinking switch of this body for `modelId`, or undefined. */
+export function thinkingRefusal(body: unknown, modelId: string): string | undefined {
+  if (!ADAPTIVE_ONLY.test(modelId)) return undefined;
+  const history = (body as { conversationState?: { history?: Array<{ userInputMessage?: { content?: unknown } }> } }).conversationState?.history;
+  const first = history?.[0]?.userInputMessage?.content;
+  if (typeof first === 'string' && first.includes('<thinking_mode>enabled</thinking_mode>')) {
+    return `${modelId} takes adaptive thinking only; enabled + max_thinking_length is refused`;
+  }
+  return undefined;
+}

@@ -256,6 +256,25 @@ describe('KiroToAnthropicStream', () => {
     );
   });
 
+  it('passes reasoningContentEvent on as a thinking block carrying Kiro\'s real signature', () => {
+    const reasoning = (t: string, signature?: string): KiroEvent => ({ kind: 'reasoning', text: t, signature });
+    const out = convert([reasoning('Let me '), reasoning('think.'), reasoning('', 'S2lybyByZWFs'), text('Answer.')], { thinking: true });
+    expect(out.filter((e) => e.type !== 'message_start' && e.type !== 'message_delta' && e.type !== 'message_stop')).toEqual([
+      { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Let me ' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'think.' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'S2lybyByZWFs' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Answer.' } },
+      { type: 'content_block_stop', index: 1 },
+    ]);
+    // Reasoning without a signature falls back to the synthetic one; without thinking asked, it is dropped.
+    const unsigned = convert([reasoning('hmm'), text('A')], { thinking: true });
+    expect(unsigned).toContainEqual({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: SYNTHETIC_THINKING_SIGNATURE } });
+    expect(convert([reasoning('hmm'), text('A')]).some((e) => e.type === 'content_block_start' && e.content_block.type === 'thinking')).toBe(false);
+  });
+
   it('stops with max_tokens after ContentLengthExceededException and keeps converting', () => {
     const events = convert([
       text('a'),

@@ -57,9 +57,15 @@ describe('toKiroEvent', () => {
     expect(event('meteringEvent', { unit: 'credit' })).toEqual({ kind: 'metering', usage: undefined });
   });
 
+  it('turns reasoningContentEvent into reasoning text and Kiro\'s signature (newer notes §5)', () => {
+    expect(event('reasoningContentEvent', { text: 'hmm' })).toEqual({ kind: 'reasoning', text: 'hmm', signature: undefined });
+    expect(event('reasoningContentEvent', { signature: 'c2ln' })).toEqual({ kind: 'reasoning', text: '', signature: 'c2ln' });
+    expect(event('reasoningContentEvent', {})).toBeUndefined();
+  });
+
   it('ignores unknown event types and payloads that are not JSON objects', () => {
     expect(event('messageMetadataEvent', { conversationId: 'c' })).toBeUndefined();
-    expect(event('reasoningContentEvent', { text: 'hmm' })).toBeUndefined();
+    expect(event('metricsEvent', { text: 'hmm' })).toBeUndefined();
     const notJson = encodeFrame(
       { ':event-type': stringHeader('assistantResponseEvent'), ':message-type': stringHeader('event') },
       new TextEncoder().encode('{"content":'),

@@ -49,6 +49,30 @@ describe('simulator: per-account model lists', () => {
     expect(body.models.map((m: any) => m.modelId)).toEqual(SIM_MODEL_LISTS.default.map((m) => m.modelId));
   });
 
+  it('refuses enabled thinking (a manual budget) on Opus 4.7+ and Sonnet 5', async () => {
+    const token = await accessToken(sim);
+    const withThinking = (modelId: string, prefix: string) =>
+      kiroBody('hi', (b) => {
+        b.conversationState.currentMessage.userInputMessage.modelId = modelId;
+        b.conversationState.history = [
+          { userInputMessage: { content: prefix, modelId, origin: 'AI_EDITOR' } },
+          { assistantResponseMessage: { content: 'I will follow these instructions.' } },
+        ];
+      });
+    const manual = '<thinking_mode>enabled</thinking_mode><max_thinking_length>4000</max_thinking_length>';
+    const adaptive = '<thinking_mode>adaptive</thinking_mode><thinking_effort>high</thinking_effort>';
+    const refused = await generate(sim, token, withThinking('claude-opus-4.8', manual));
+    expect(refused.statusCode).toBe(400);
+    await refused.body.arrayBuffer();
+    expect(sim.stats.requests.at(-1)?.rejection).toMatch(/adaptive thinking only/);
+    const ok = await generate(sim, token, withThinking('claude-opus-4.8', adaptive));
+    expect(ok.statusCode).toBe(200);
+    await ok.body.arrayBuffer();
+    const older = await generate(sim, token, withThinking('claude-opus-4.6', manual));
+    expect(older.statusCode).toBe(200);
+    await older.body.arrayBuffer();
+  });
+
   it('requires origin, and a valid token', async () => {
     const token = await accessToken(sim);
     expect((await listModels(token, 'maxResults=50')).status).toBe(400);
