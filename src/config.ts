@@ -72,8 +72,10 @@ export interface GatewayConfig {
     maxFailures: number;
     /** In-flight requests allowed per credential; 0 = unlimited. */
     maxConcurrencyPerCredential: number;
-    /** Skip a credential this long after it answered 429. */
+    /** Skip a credential this long after it answered 429 (the first of a streak). */
     rateLimitCooldownMs: number;
+    /** Longest cool-down of a 429 streak (it doubles per 429 in a row). */
+    rateLimitCooldownMaxMs: number;
     /** Refresh when less than this remains before expiresAt (kiro.rs: 10 min). */
     refreshBeforeExpiryMs: number;
     /** Cache TTL of getUsageLimits answers. */
@@ -397,10 +399,16 @@ function buildSchema(): SchemaTree {
         'KIRO_POOL_MAX_CONCURRENCY_PER_CREDENTIAL',
       ),
       rateLimitCooldownMs: setting(
-        'After a 429, other credentials are preferred for this long (ms).',
+        'After a 429, other credentials are preferred for this long (ms); it doubles with each further 429 in a row, because Kiro flags accounts whose clients retry aggressively as suspicious.',
         'kiro-nat',
-        5_000,
+        30_000,
         'KIRO_POOL_RATE_LIMIT_COOLDOWN_MS',
+      ),
+      rateLimitCooldownMaxMs: setting(
+        'Longest cool-down of a streak of 429s on one credential (ms).',
+        'kiro-nat',
+        300_000,
+        'KIRO_POOL_RATE_LIMIT_COOLDOWN_MAX_MS',
       ),
       refreshBeforeExpiryMs: setting(
         'Refresh an access token when less than this remains (ms).',

@@ -270,7 +270,9 @@ async function bufferedStream(
     const start = held[0];
     if (start?.type === 'message_start') start.message.usage.input_tokens = converter.inputTokens;
     // A failed buffered stream shows only the error: partial content would be accounted as a full turn.
-    const out = closing[closing.length - 1]?.type === 'error' ? closing : held.concat(closing);
+    // The error may have come with the events (an upstream error frame) rather than with the end.
+    const error = converter.error;
+    const out: StreamEvent[] = error ? [{ type: 'error', error }] : held.concat(closing);
     obs.firstByte();
     obs.sseEvents(out);
     res.end(encodeSseEvents(out));

@@ -10,6 +10,7 @@ import { estimateTextOutputTokens } from './tokens.js';
 import type { StopReason, StreamEvent } from '../anthropic/types.js';
 import type { KiroEvent } from '../kiro/types.js';
 import { ThinkingExtractor, type ThinkingSink } from './thinking.js';
+import { emptyCompletionError } from './empty-completion.js';
 import { isCompleteInput, malformedToolNotice, ToolCallBuffer, truncatedToolNotice } from './tool-calls.js';
 
 /**
@@ -251,6 +252,15 @@ export class KiroToAnthropicStream {
           : this.toolSent
             ? 'tool_use'
             : 'end_turn';
+    const empty = emptyCompletionError(this.model, {
+      hasContent: this.textSent || this.thinkingSent || this.toolSent,
+      outputTokens: this.output,
+      stopReason,
+    });
+    if (empty) {
+      this.fail(empty);
+      return this.out;
+    }
     this.finalStopReason = stopReason;
     this.endedFlag = true;
     this.out.push(

@@ -14,6 +14,7 @@ import type { GatewayConfig, LoadBalancingMode } from '../config.js';
 import { GatewayError, NotFoundError } from '../errors.js';
 import { CredentialHealth } from './health.js';
 import { LeaseSlots } from './leases.js';
+import { RateLimitCooldowns } from './rate-limit-cooldown.js';
 import { CredentialSelector } from './selection.js';
 import { classifyAttempt, describeError, finalError, requestRejection, type Failure } from './outcomes.js';
 import type { AttemptResult, Lease, PoolContext, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
@@ -80,6 +81,7 @@ export class CredentialPool {
   private readonly leases = new LeaseSlots();
   private readonly selector: CredentialSelector;
   private readonly unsubscribe: () => void;
+  private readonly cooldowns: RateLimitCooldowns;
 
   constructor(deps: PoolDeps) {
     this.store = deps.store;
@@ -103,6 +105,11 @@ export class CredentialPool {
     this.tokens = new AccessTokens(ctx, deps.refresher, this.health);
     this.selector = new CredentialSelector(this.store, this.config, this.now, this.health, this.leases);
     this.unsubscribe = this.store.onChange((id) => this.selector.onStoreChange(id));
+    this.cooldowns = new RateLimitCooldowns(
+      () => this.config.pool.rateLimitCooldownMs,
+      () => this.config.pool.rateLimitCooldownMaxMs,
+      this.now,
+    );
   }
 
   /** Current load-balancing mode. */
@@ -230,6 +237,7 @@ export class CredentialPool {
 
       if (result.ok) {
         this.health.recordSuccess(id);
+        this.cooldowns.reset(id);
         this.emit({ type: 'attempt', credentialId: id, attempt: state.attempts, outcome: 'success', durationMs });
         return { value: result.value, lease };
       }
@@ -278,7 +286,7 @@ export class CredentialPool {
           state.excluded.add(id);
           break;
         case 'rate_limited':
-          this.store.updateStats(id, () => ({ cooldownUntil: this.now() + limits.rateLimitCooldownMs, lastError: failure.detail }));
+          this.store.updateStats(id, () => ({ cooldownUntil: this.now() + this.cooldowns.next(id), lastError: failure.detail }));
           break;
         default:
           state.pendingBackoff = true;

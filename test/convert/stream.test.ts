@@ -292,9 +292,28 @@ describe('KiroToAnthropicStream', () => {
     expect(c.inputTokens).toBe(1234);
     c.push({ kind: 'contextUsage', percentage: 12.345 });
     expect(c.contextInputTokens).toBe(123_450);
+    c.push(text('ok'));
     const events = c.finish();
-    expect(messageDelta(events).usage).toEqual({ input_tokens: 123_450, output_tokens: 0 });
+    expect(messageDelta(events).usage).toEqual({ input_tokens: 123_450, output_tokens: 1 });
     expect(messageDelta(events).delta.stop_reason).toBe('end_turn');
+  });
+
+  it('ends an empty completion (no content, 0 output tokens, end_turn) with an error saying why, no message_stop', () => {
+    const c = converter({ model: 'claude-sonnet-5' });
+    c.start();
+    c.push({ kind: 'contextUsage', percentage: 7.5 });
+    c.push({ kind: 'metering', usage: 0.01 });
+    const events = c.finish();
+    expect(events).toEqual([
+      { type: 'error', error: { type: 'api_error', message: expect.stringMatching(/empty completion for claude-sonnet-5 .*effective input cap/) } },
+    ]);
+    expect(c.error?.type).toBe('api_error');
+    expect(c.stopReason).toBeNull();
+    // A full context window explains itself: that is a normal stop, not an empty completion.
+    const full = converter();
+    full.start();
+    full.push({ kind: 'contextUsage', percentage: 100 });
+    expect(messageDelta(full.finish()).delta.stop_reason).toBe('model_context_window_exceeded');
   });
 
   it('stops with model_context_window_exceeded when context usage reaches 100 %', () => {
