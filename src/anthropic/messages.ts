@@ -5,6 +5,7 @@ import type { GatewayConfig } from '../config.js';
 import type { StreamEvent } from '../anthropic/types.js';
 import { validateMessagesRequest } from './validate.js';
 import { convertRequest } from '../convert/request.js';
+import { fitRequestImages } from '../convert/images.js';
 import { KiroToAnthropicStream } from '../convert/stream.js';
 import { encodeSseEvents, SSE_PING } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
@@ -50,6 +51,8 @@ function sessionIdHeader(ctx: Context): string | undefined {
 export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: StreamMode): Promise<void> {
   const raw = await readJsonBody(ctx, deps.config.limits.bodyLimitBytes);
   const request = validateMessagesRequest(raw);
+  // Oversized images are scaled and every image labelled from its bytes, before Kiro sees them.
+  const resizedImages = await fitRequestImages(request);
   const convert = () =>
     convertRequest(request, {
       conversationId: sessionIdHeader(ctx),
@@ -61,6 +64,7 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
   const routing = modelRouting(deps.models, request.model, converted.kiroModelId);
   const obs = deps.observer.begin(ctx, request.model);
   (ctx.state.logFields as Record<string, unknown>).stream = request.stream === true;
+  if (resizedImages > 0) (ctx.state.logFields as Record<string, unknown>).imagesResized = resizedImages;
 
   let failed: unknown;
   const controller = new AbortController();
