@@ -103,6 +103,7 @@ export class KiroToAnthropicStream {
   private readonly thinkingWanted: boolean;
   /** Kiro's signature of the open thinking block, from reasoningContentEvent. */
   private signature: string | undefined;
+  private creditsUsed = 0;
 
   constructor(opts: KiroToAnthropicStreamOptions) {
     this.model = opts.model;
@@ -125,6 +126,11 @@ export class KiroToAnthropicStream {
   /** Input tokens as reported at the end: from contextUsageEvent when seen, else the estimate. */
   get inputTokens(): number {
     return this.contextInputTokens ?? this.inputTokensEstimate;
+  }
+
+  /** Kiro credits of this request: the sum of its meteringEvents (newer notes §5). Not tokens. */
+  get credits(): number {
+    return this.creditsUsed;
   }
 
   /** Running output estimate (§7.4). */
@@ -212,6 +218,7 @@ export class KiroToAnthropicStream {
         this.fail({ type: 'api_error', message: `Upstream error ${event.errorCode}: ${event.message}` });
         break;
       case 'metering':
+        if (event.usage !== undefined && Number.isFinite(event.usage)) this.creditsUsed += event.usage;
         break;
       case 'reasoning':
         this.onReasoning(event.text, event.signature);

@@ -275,6 +275,17 @@ describe('KiroToAnthropicStream', () => {
     expect(convert([reasoning('hmm'), text('A')]).some((e) => e.type === 'content_block_start' && e.content_block.type === 'thinking')).toBe(false);
   });
 
+  it('sums the credits of every meteringEvent of the request', () => {
+    const c = converter();
+    c.start();
+    c.push(text('x'));
+    c.push({ kind: 'metering', usage: 0.0052 });
+    c.push({ kind: 'metering', usage: 0.001 });
+    c.push({ kind: 'metering', usage: undefined });
+    c.finish();
+    expect(c.credits).toBeCloseTo(0.0062, 10);
+  });
+
   it('stops with max_tokens after ContentLengthExceededException and keeps converting', () => {
     const events = convert([
       text('a'),

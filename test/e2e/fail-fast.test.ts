@@ -80,3 +80,27 @@ describe('fail fast on upstream errors', () => {
     await expect(stack.client.messages.create(params(EMPTY, 'claude-sonnet-5'))).rejects.toBeInstanceOf(APIError);
   });
 });
+
+describe('credits', () => {
+  it('sums meteringEvent usage per request into kiro_gateway_credits_total{credential,model} and the request log line', async () => {
+    const { createSimulator: create } = await import('../../src/simulator/index.js');
+    const { pino } = await import('pino');
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const sim = await create();
+    const stack = await startStack({ simulator: sim, observability: { logger } });
+    try {
+      await stack.client.messages.create(params({ events: [{ text: 'Paid answer.' }, { metering: 0.0052 }, { metering: 0.0011 }] }));
+      const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+      const line = metrics.split('\n').find((l) => l.startsWith('kiro_gateway_credits_total{'));
+      expect(line).toMatch(/credential="1"/);
+      expect(line).toMatch(/model="sonnet"/);
+      expect(Number(line!.split(' ').at(-1))).toBeCloseTo(0.0063, 6);
+      const requestLine = lines.find((l) => typeof l.credits === 'number');
+      expect(requestLine?.credits).toBeCloseTo(0.0063, 6);
+    } finally {
+      await stack.close();
+      await sim.close();
+    }
+  });
+});
