@@ -69,7 +69,7 @@ describe('GatewayMetrics', () => {
       if (type === 'gauge') expect(gauges.has(name), name).toBe(true);
     }
     expect(m.types.get(`${P}inflight_streams`)).toBe('gauge');
-    expect(m.types.size).toBe(26);
+    expect(m.types.size).toBe(27);
   });
 
   it('honours a custom prefix', async () => {
