@@ -74,8 +74,10 @@ export interface GatewayConfig {
     maxFailures: number;
     /** In-flight requests allowed per credential; 0 = unlimited. */
     maxConcurrencyPerCredential: number;
-    /** Skip a credential this long after it answered 429. */
+    /** Skip a credential this long after it answered 429 (the first of a streak). */
     rateLimitCooldownMs: number;
+    /** Longest cool-down of a 429 streak (it doubles per 429 in a row). */
+    rateLimitCooldownMaxMs: number;
     /** Refresh when less than this remains before expiresAt (kiro.rs: 10 min). */
     refreshBeforeExpiryMs: number;
     /** At most one refresh forced by an upstream token rejection per credential in this long. */
@@ -111,6 +113,12 @@ export interface GatewayConfig {
     queueSize: number;
     /** Longest wait for a slot before 529 (ms). */
     queueTimeoutMs: number;
+  };
+  models: {
+    /** Reject model versions no credential offers (kiro.rs) instead of taking the newest of the family. */
+    strict: boolean;
+    /** How often each credential's ListAvailableModels answer is renewed; 0 = never call it. */
+    listRefreshIntervalMs: number;
   };
 }
 
@@ -409,10 +417,16 @@ function buildSchema(): SchemaTree {
         'KIRO_POOL_MAX_CONCURRENCY_PER_CREDENTIAL',
       ),
       rateLimitCooldownMs: setting(
-        'After a 429, or a token refused right after a refresh, other credentials are preferred for this long (ms).',
+        'After a 429, or a token refused right after a refresh, other credentials are preferred for this long (ms); after a 429 it doubles with each further 429 in a row, because Kiro flags accounts whose clients retry aggressively as suspicious.',
         'kiro-nat',
-        5_000,
+        30_000,
         'KIRO_POOL_RATE_LIMIT_COOLDOWN_MS',
+      ),
+      rateLimitCooldownMaxMs: setting(
+        'Longest cool-down of a streak of 429s on one credential (ms).',
+        'kiro-nat',
+        300_000,
+        'KIRO_POOL_RATE_LIMIT_COOLDOWN_MAX_MS',
       ),
       refreshBeforeExpiryMs: setting(
         'Refresh an access token when less than this remains (ms).',
@@ -458,6 +472,20 @@ function buildSchema(): SchemaTree {
       pretty: setting('Human-readable logs instead of JSON lines.', 'kiro-bool', process.stdout.isTTY === true, 'KIRO_LOG_PRETTY', {
         defaultText: 'stdout is a TTY',
       }),
+    },
+    models: {
+      strict: setting(
+        'Reject a model version no credential offers (kiro.rs behaviour: `claude-opus-4-9` → 404) instead of answering with the newest model of its family and major version (named in `x-kiro-model`).',
+        'kiro-bool',
+        false,
+        'KIRO_MODELS_STRICT',
+      ),
+      listRefreshIntervalMs: setting(
+        'How often each credential\'s ListAvailableModels answer (its models, windows, image support) is renewed (ms); also fetched after every token refresh. 0 = never call it (built-in model table).',
+        'kiro-nat',
+        3_600_000,
+        'KIRO_MODELS_LIST_REFRESH_INTERVAL_MS',
+      ),
     },
     limits: {
       bodyLimitBytes: setting(

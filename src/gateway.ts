@@ -23,6 +23,7 @@ import { MemoryCredentialStore } from './credentials/memory-store.js';
 import type { RedisCredentialStore } from './credentials/redis-store.js';
 import { TokenRefresher } from './credentials/refresh.js';
 import { CredentialPool } from './credentials/pool.js';
+import { CredentialModels } from './credentials/model-lists.js';
 import { BalanceService } from './credentials/balance.js';
 import { createAdminRouter } from './admin/routes.js';
 import { serveAdminUi } from './admin/static.js';
@@ -37,6 +38,7 @@ export interface Gateway {
   readonly pool: CredentialPool;
   readonly client: KiroClient;
   readonly balance: BalanceService;
+  readonly models: CredentialModels;
   readonly lifecycle: Lifecycle;
   readonly replicaId: string;
   listen(): Promise<{ url: string; server: Server }>;
@@ -117,7 +119,20 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     return { ready: health.ok && !lifecycle.draining, degraded: health.degraded };
   });
   const refresher = new TokenRefresher(config);
-  const pool = new CredentialPool({ store, refresher, config, log, onEvent: metrics ? (e) => recordPoolEvent(metrics, e) : undefined });
+  let models: CredentialModels | undefined;
+  const pool = new CredentialPool({
+    store,
+    refresher,
+    config,
+    log,
+    onEvent: (e) => {
+      if (metrics) recordPoolEvent(metrics, e);
+      // A fresh token is the moment to learn what the account may call (newer notes §3).
+      if (e.type === 'refresh' && e.outcome === 'success' && models?.enabled) setImmediate(() => void models?.refresh(e.credentialId));
+    },
+  });
+  models = new CredentialModels({ store, config, tokenFor: (id) => pool.accessTokenFor(id), log });
+  models.start();
   const client = new KiroClient(config);
   const admission = new Admission(admissionLimits(config), metrics ? (e) => metrics.recordAdmission(e) : undefined);
   metrics?.setAdmissionSource(() => admission.snapshot());
@@ -137,6 +152,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     client,
     lifecycle,
     admission,
+    models,
     middleware,
     routers,
     extraRoutes: [serveAdminUi()],
@@ -154,6 +170,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     pool,
     client,
     balance,
+    models,
     lifecycle,
     replicaId,
     async listen() {
@@ -186,7 +203,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
       server?.closeAllConnections();
       await closed;
       pool.dispose();
-      await Promise.allSettled([store.close(), client.close(), refresher.close(), balance.close()]);
+      await Promise.allSettled([models.close(), store.close(), client.close(), refresher.close(), balance.close()]);
       if (metricsServer) await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
     },
   };

@@ -4,6 +4,7 @@ import type { GatewayConfig } from './config.js';
 import type { CredentialStore } from './credentials/store.js';
 import type { CredentialPool } from './credentials/pool.js';
 import type { KiroClient } from './kiro/client.js';
+import type { CredentialModels } from './credentials/model-lists.js';
 import { createAnthropicRouter } from './anthropic/routes.js';
 import type { RequestObserver } from './anthropic/observer.js';
 import { createRequestObserver } from './observability/request-observer.js';
@@ -19,6 +20,8 @@ export interface AppDeps {
   pool: CredentialPool;
   client: KiroClient;
   lifecycle: Lifecycle;
+  /** Per-credential model lists (routing by model, /v1/models); the built-in table without it. */
+  models?: CredentialModels;
   observer?: RequestObserver;
   /** Admission control of upstream-backed requests; built from `config.admission` when omitted. */
   admission?: Admission;
@@ -124,6 +127,7 @@ export function createApp(deps: AppDeps): Koa {
     pool: deps.pool,
     client: deps.client,
     lifecycle: deps.lifecycle,
+    models: deps.models,
     observer: deps.observer ?? createRequestObserver(undefined),
     admission,
   });

@@ -5,6 +5,7 @@ import type { GatewayConfig } from '../config.js';
 import type { StreamEvent } from '../anthropic/types.js';
 import { validateMessagesRequest } from './validate.js';
 import { convertRequest } from '../convert/request.js';
+import { fitRequestImages } from '../convert/images.js';
 import { KiroToAnthropicStream } from '../convert/stream.js';
 import { encodeSseEvents, SSE_HEADERS, SSE_PING } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
@@ -13,6 +14,8 @@ import { openUpstream, type OpenedUpstream } from './upstream-open.js';
 import type { Admission } from './admission.js';
 import type { CredentialPool } from '../credentials/pool.js';
 import { midStreamError, type ErrorType } from '../errors.js';
+import type { CredentialModels } from '../credentials/model-lists.js';
+import { modelRouting, placeModel } from './model-routing.js';
 import { ShutdownAbort, type Lifecycle } from '../lifecycle.js';
 import { readJsonBody } from './body.js';
 import { handleWebSearch } from './web-search.js';
@@ -24,6 +27,8 @@ export interface MessagesDeps {
   pool: CredentialPool;
   client: KiroClient;
   lifecycle: Lifecycle;
+  /** Per-credential model lists; without it the built-in table and the free-tier Opus rule apply. */
+  models?: CredentialModels;
   observer: RequestObserver;
   admission: Admission;
 }
@@ -48,10 +53,20 @@ function sessionIdHeader(ctx: Context): string | undefined {
 export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: StreamMode): Promise<void> {
   const raw = await readJsonBody(ctx, deps.config.limits.bodyLimitBytes);
   const request = validateMessagesRequest(raw);
-  const converted = convertRequest(request, { conversationId: sessionIdHeader(ctx) });
-  // Which Kiro model answers: clients ask for names newer than any table, mapped by family.
+  // Oversized images are scaled and every image labelled from its bytes, before Kiro sees them.
+  const resizedImages = await fitRequestImages(request);
+  const convert = () =>
+    convertRequest(request, {
+      conversationId: sessionIdHeader(ctx),
+      models: { offered: deps.models?.offered(), strict: deps.config.models.strict },
+    });
+  const converted = await placeModel(deps.models, convert);
+  // Which Kiro model answers: clients ask for names newer than any offered, mapped by family.
   ctx.set('x-kiro-model', converted.kiroModelId);
-  ((ctx.state.logFields ??= {}) as Record<string, unknown>).stream = request.stream === true;
+  const routing = modelRouting(deps.models, request.model, converted.kiroModelId);
+  const logFields = (ctx.state.logFields ??= {}) as Record<string, unknown>;
+  logFields.stream = request.stream === true;
+  if (resizedImages > 0) logFields.imagesResized = resizedImages;
 
   const controller = new AbortController();
   const res = ctx.res;
@@ -85,12 +100,14 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       onFrameError: (err: Error) => obs.frameError(err),
       onFrame: (bytes: number) => obs.frame(bytes),
     };
-    const { value: upstream, lease } = await deps.pool.execute(
-      { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e) },
-      (l) =>
-        obs.attempt(l.credential.id, () =>
-          openUpstream((signal) => deps.client.generate(body, l.credential, l.accessToken, signal), openOptions),
-        ),
+    const { value: upstream, lease } = await routing.run(() =>
+      deps.pool.execute(
+        { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e), ...routing.filters },
+        (l) =>
+          obs.attempt(l.credential.id, () =>
+            openUpstream((signal) => deps.client.generate(body, l.credential, l.accessToken, signal), openOptions),
+          ),
+      ),
     );
     obs.upstreamReady(lease.credential.id, lease.attempt);
     try {
@@ -309,7 +326,9 @@ async function bufferedStream(
     const start = held[0];
     if (start?.type === 'message_start') start.message.usage.input_tokens = converter.inputTokens;
     // A failed buffered stream shows only the error: partial content would be accounted as a full turn.
-    const out = closing[closing.length - 1]?.type === 'error' ? closing : held.concat(closing);
+    // The error may have come with the events (an upstream error frame) rather than with the end.
+    const error = converter.error;
+    const out: StreamEvent[] = error ? [{ type: 'error', error }] : held.concat(closing);
     obs.firstByte();
     obs.sseEvents(out);
     res.end(encodeSseEvents(out));

@@ -7,6 +7,8 @@ export interface StreamOutcome {
   readonly inputTokens: number;
   readonly outputTokens: number;
   readonly stopReason: string | null;
+  /** Kiro credits metered for the request (sum of meteringEvents). */
+  readonly credits?: number;
 }
 
 /** Per-request hooks of the messages pipeline: metrics, traces and the request log line hang here. */

@@ -1,15 +1,15 @@
 import type Router from '@koa/router';
 import { createRouter } from '../http/router.js';
 import type { GatewayConfig } from '../config.js';
-import { MODEL_LIST } from '../kiro/models.js';
+import { BUILTIN_MODELS, modelListBody, type OfferedModel } from '../kiro/models.js';
 import { NotFoundError } from '../errors.js';
 import { requireApiKey } from './auth.js';
 import { handleMessages, type MessagesDeps } from './messages.js';
 import { handleCountTokens } from './count-tokens.js';
 
 /** The model list in Anthropic's shape, keeping kiro.rs's extra fields for its clients. */
-function modelsPayload() {
-  const data = MODEL_LIST.data.map((m) => ({
+function modelsPayload(offered: readonly OfferedModel[]) {
+  const data = modelListBody(offered).data.map((m) => ({
     ...m,
     type: 'model',
     created_at: new Date(m.created * 1000).toISOString(),
@@ -21,13 +21,19 @@ function modelsPayload() {
 export function createAnthropicRouter(config: GatewayConfig, deps: MessagesDeps): Router {
   const router = createRouter();
   const auth = requireApiKey(config.apiKey);
-  const models = modelsPayload();
+  // What the pool offers (the union of its credentials' model lists), rebuilt when that changes.
+  let built: { from: readonly OfferedModel[]; payload: ReturnType<typeof modelsPayload> } | undefined;
+  const current = () => {
+    const offered = deps.models?.offered() ?? BUILTIN_MODELS;
+    if (built?.from !== offered) built = { from: offered, payload: modelsPayload(offered) };
+    return built.payload;
+  };
 
   router.get('/v1/models', auth, (ctx) => {
-    ctx.body = models;
+    ctx.body = current();
   });
   router.get('/v1/models/:id', auth, (ctx) => {
-    const model = models.data.find((m) => m.id === ctx.params.id);
+    const model = current().data.find((m) => m.id === ctx.params.id);
     if (!model) throw new NotFoundError(`model: ${ctx.params.id}`);
     ctx.body = model;
   });

@@ -8,10 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import type { MessagesRequest } from '../anthropic/types.js';
 import { InvalidRequestError } from '../errors.js';
-import { resolveModel } from '../kiro/models.js';
+import { adaptiveThinkingOnly, resolveModel, thinksByDefault, type ResolveOptions } from '../kiro/models.js';
 import type { KiroRequestBody } from '../kiro/types.js';
 import { convertMessages } from './history.js';
-import { buildSystemPair, resolveThinking, systemText } from './system.js';
+import { buildSystemPair, resolveThinking, systemText, type ThinkingMode } from './system.js';
 import { estimateSystemTokens, estimateToolsTokens } from './tokens.js';
 import { buildToolSpecs, ToolNamer } from './tools.js';
 
@@ -22,6 +22,8 @@ export interface ConvertedRequest {
   kiroModelId: string;
   /** Context window for contextUsagePercentage → input tokens. */
   windowSize: number;
+  /** The requested version is not offered; `kiroModelId` is the newest of its family (x-kiro-model). */
+  modelSubstituted: boolean;
   /** Whether thinking was requested, i.e. whether to split `<thinking>` out of the text stream. */
   thinking: boolean;
   /** Kiro tool name → client tool name, only for names shortened to fit 63 bytes. */
@@ -85,6 +87,21 @@ function webSearchQuery(req: MessagesRequest): string | undefined {
 }
 
 /**
+ * Thinking as this model takes it (newer notes §1, §2): Opus 4.7+ and Sonnet 5 think adaptively
+ * only, so a manual budget becomes adaptive (Sonnet 5 answers `enabled` with a 400).
+ */
+function thinkingFor(modelId: string, mode: ThinkingMode, req: MessagesRequest): ThinkingMode {
+  if (mode?.type !== 'enabled' || !adaptiveThinkingOnly(modelId)) return mode;
+  const effort = req.output_config?.effort;
+  return { type: 'adaptive', effort: typeof effort === 'string' && effort !== '' ? effort : 'high' };
+}
+
+/** Sonnet 5 thinks without being asked: its `<thinking>` is split out unless thinking is `disabled`. */
+function thinksUnasked(modelId: string, req: MessagesRequest): boolean {
+  return thinksByDefault(modelId) && req.thinking?.type !== 'disabled';
+}
+
+/**
  * Converts a validated Messages request into a Kiro request body plus what the response side
  * needs (model window, thinking flag, tool-name map, input estimate).
  *
@@ -97,14 +114,17 @@ function webSearchQuery(req: MessagesRequest): string | undefined {
  * @throws NotFoundError for unsupported models; InvalidRequestError when there is no user message
  *   or a web search has no query.
  */
-export function convertRequest(req: MessagesRequest, opts: { conversationId?: string } = {}): ConvertedRequest {
-  const model = resolveModel(req.model);
+export function convertRequest(
+  req: MessagesRequest,
+  opts: { conversationId?: string; models?: ResolveOptions } = {},
+): ConvertedRequest {
+  const model = resolveModel(req.model, opts.models);
   if (!req.messages || req.messages.length === 0) {
     throw new InvalidRequestError('messages: at least one message is required');
   }
   const webSearch = webSearchQuery(req);
-  const thinking = resolveThinking(req.thinking, model.forceThinking, req.output_config);
   const modelId = model.kiroModelId;
+  const thinking = thinkingFor(modelId, resolveThinking(req.thinking, model.forceThinking, req.output_config), req);
   const namer = new ToolNamer();
 
   const leading = buildSystemPair(systemText(req.system), thinking, modelId);
@@ -129,7 +149,8 @@ export function convertRequest(req: MessagesRequest, opts: { conversationId?: st
     body,
     kiroModelId: modelId,
     windowSize: model.windowSize,
-    thinking: thinking !== undefined,
+    thinking: thinking !== undefined || thinksUnasked(modelId, req),
+    modelSubstituted: model.substituted,
     toolNameMap: namer.reverse,
     inputTokensEstimate: estimate > 0 ? estimate : 1,
   };

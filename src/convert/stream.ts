@@ -11,6 +11,7 @@ import type { StopReason, StreamEvent } from '../anthropic/types.js';
 import type { KiroEvent } from '../kiro/types.js';
 import type { ErrorType } from '../errors.js';
 import { ThinkingExtractor, type ThinkingSink } from './thinking.js';
+import { emptyCompletionError } from './empty-completion.js';
 import { isCompleteInput, malformedToolNotice, ToolCallBuffer, truncatedToolNotice } from './tool-calls.js';
 
 /**
@@ -99,6 +100,11 @@ export class KiroToAnthropicStream {
   private contextPercentage: number | undefined;
   private output = 0;
   private finalStopReason: StopReason | null = null;
+  /** The request asked for thinking (reasoningContentEvent is passed on only then). */
+  private readonly thinkingWanted: boolean;
+  /** Kiro's signature of the open thinking block, from reasoningContentEvent. */
+  private signature: string | undefined;
+  private creditsUsed = 0;
 
   constructor(opts: KiroToAnthropicStreamOptions) {
     this.model = opts.model;
@@ -106,6 +112,7 @@ export class KiroToAnthropicStream {
     this.inputTokensEstimate = opts.inputTokensEstimate;
     this.windowSize = opts.windowSize;
     this.tools = new ToolCallBuffer(opts.toolNameMap);
+    this.thinkingWanted = opts.thinking;
     if (opts.thinking && opts.extractThinking !== false) {
       const sink: ThinkingSink = {
         text: (text) => this.emitText(text),
@@ -120,6 +127,11 @@ export class KiroToAnthropicStream {
   /** Input tokens as reported at the end: from contextUsageEvent when seen, else the estimate. */
   get inputTokens(): number {
     return this.contextInputTokens ?? this.inputTokensEstimate;
+  }
+
+  /** Kiro credits of this request: the sum of its meteringEvents (newer notes §5). Not tokens. */
+  get credits(): number {
+    return this.creditsUsed;
   }
 
   /** Running output estimate (§7.4). */
@@ -207,6 +219,10 @@ export class KiroToAnthropicStream {
         this.fail({ type: 'api_error', message: `Upstream error ${event.errorCode}: ${event.message}` });
         break;
       case 'metering':
+        if (event.usage !== undefined && Number.isFinite(event.usage)) this.creditsUsed += event.usage;
+        break;
+      case 'reasoning':
+        this.onReasoning(event.text, event.signature);
         break;
     }
     return this.out;
@@ -244,6 +260,15 @@ export class KiroToAnthropicStream {
           : this.toolSent
             ? 'tool_use'
             : 'end_turn';
+    const empty = emptyCompletionError(this.model, {
+      hasContent: this.textSent || this.thinkingSent || this.toolSent,
+      outputTokens: this.output,
+      stopReason,
+    });
+    if (empty) {
+      this.fail(empty);
+      return this.out;
+    }
     this.finalStopReason = stopReason;
     this.endedFlag = true;
     this.out.push(
@@ -317,6 +342,23 @@ export class KiroToAnthropicStream {
     this.out.push({ type: 'content_block_delta', index: this.openIndex, delta: { type: 'text_delta', text } });
   }
 
+  /**
+   * reasoningContentEvent: thinking in its own channel, with Kiro's real signature at the end
+   * (newer notes §5). Dropped when the request did not ask for thinking.
+   */
+  private onReasoning(text: string, signature: string | undefined): void {
+    if (!this.thinkingWanted) return;
+    if (text.length > 0) {
+      if (this.open !== Open.Thinking) this.openThinking();
+      this.output += estimateTextOutputTokens(text);
+      this.emitThinking(text);
+    }
+    if (signature !== undefined) {
+      this.signature = signature;
+      this.closeThinking();
+    }
+  }
+
   private openThinking(): void {
     this.closeOpen();
     this.open = Open.Thinking;
@@ -343,8 +385,9 @@ export class KiroToAnthropicStream {
       this.out.push({
         type: 'content_block_delta',
         index: this.openIndex,
-        delta: { type: 'signature_delta', signature: SYNTHETIC_THINKING_SIGNATURE },
+        delta: { type: 'signature_delta', signature: this.signature ?? SYNTHETIC_THINKING_SIGNATURE },
       });
+      this.signature = undefined;
     }
     this.out.push({ type: 'content_block_stop', index: this.openIndex });
     this.open = Open.None;

@@ -106,9 +106,17 @@ const SCHEMA_MAP_KEYWORDS = ['properties', 'patternProperties', '$defs', 'defini
 const SCHEMA_LIST_KEYWORDS = ['anyOf', 'oneOf', 'allOf', 'prefixItems'] as const;
 const SCHEMA_KEYWORDS = ['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains'] as const;
 
+/** Numeric (Draft 2020-12) exclusive bounds; Draft-07 validators of Kiro's CLI wire refuse them. */
+const DRAFT_2020_EXCLUSIVE_BOUNDS = ['exclusiveMinimum', 'exclusiveMaximum'] as const;
+/** Bounds Kiro's validator reads as 32-bit integers. */
+const INT32_BOUNDS = ['minimum', 'maximum'] as const;
+const INT32_MAX = 2 ** 31 - 1;
+const INT32_MIN = -(2 ** 31);
+
 /**
  * Cleans a nested schema: `null` `type`/`properties`/`required` are removed and a non-array
- * `required` dropped (MCP servers emit these). Returns the input itself when nothing changed, so
+ * `required` dropped (MCP servers emit these); `$schema`, numeric `exclusiveMinimum` /
+ * `exclusiveMaximum` and `minimum` / `maximum` outside the 32-bit range are removed. Returns the input itself when nothing changed, so
  * well-formed schemas cost one read-only walk and no copies.
  */
 function cleanNestedSchema(node: unknown): unknown {
@@ -120,6 +128,13 @@ function cleanNestedSchema(node: unknown): unknown {
     else out[key] = value;
   };
   if ('type' in node && node.type === null) set('type', undefined);
+  // Kiro validates against Draft-07 and rejects what MCP servers copy from newer drafts (newer notes §4).
+  if ('$schema' in node) set('$schema', undefined);
+  for (const key of DRAFT_2020_EXCLUSIVE_BOUNDS) if (typeof node[key] === 'number') set(key, undefined);
+  for (const key of INT32_BOUNDS) {
+    const bound = node[key];
+    if (typeof bound === 'number' && (bound > INT32_MAX || bound < INT32_MIN)) set(key, undefined);
+  }
   if ('properties' in node && !isObj(node.properties)) set('properties', undefined);
   if ('required' in node) {
     const req = node.required;
@@ -188,8 +203,9 @@ export function toKiroToolSpec(tool: ToolParam, namer: ToolNamer): KiroToolSpeci
   // The hint is ASCII, so its length is its code-point count; it must survive the truncation.
   const raw = typeof tool.description === 'string' ? tool.description : '';
   let description = truncateCodePoints(raw, MAX_TOOL_DESCRIPTION_CHARS - hint.length);
-  // Empty descriptions are not known to be rejected, but the name is a harmless stand-in.
-  if (description === '') description = tool.name;
+  // An empty description is "Improperly formed request" on Kiro's CLI wire (newer notes §4); MCP
+  // tools often have none. The name is a harmless stand-in.
+  if (description.trim() === '') description = tool.name;
   description += hint;
   return {
     toolSpecification: {
@@ -208,7 +224,6 @@ export function placeholderToolSpec(kiroName: string): KiroToolSpecification {
       description: PLACEHOLDER_TOOL_DESCRIPTION,
       inputSchema: {
         json: {
-          $schema: 'http://json-schema.org/draft-07/schema#',
           type: 'object',
           properties: {},
           required: [],

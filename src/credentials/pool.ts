@@ -15,12 +15,13 @@ import { GatewayError, NotFoundError } from '../errors.js';
 import { AwaitingStore, CredentialAwaitingStoreError } from './awaiting-store.js';
 import { CredentialHealth } from './health.js';
 import { LeaseSlots } from './leases.js';
+import { RateLimitCooldowns } from './rate-limit-cooldown.js';
 import { CredentialSelector } from './selection.js';
 import { classifyAttempt, describeError, finalError, requestRejection, type Failure } from './outcomes.js';
 import type { AttemptResult, Lease, PoolContext, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
 import type { CredentialStore } from './store.js';
 import { AccessTokens, ForcedRefreshPacedError } from './token-refresh.js';
-import type { Credential } from './types.js';
+import type { Credential, CredentialRecord } from './types.js';
 
 export type { AttemptOutcome, AttemptResult, Lease, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
 export { MAX_REFRESH_FAILURES } from './token-refresh.js';
@@ -31,6 +32,7 @@ const BACKOFF_JITTER = 0.25;
 
 /** Per-request bookkeeping of one `execute` call. */
 interface RequestState {
+  accepts?: (record: CredentialRecord) => boolean;
   attempts: number;
   perCredential: Map<number, number>;
   /** Credentials this request will not try again (auth failure, refresh failure, disabled). */
@@ -86,6 +88,7 @@ export class CredentialPool {
   private readonly leases = new LeaseSlots();
   private readonly selector: CredentialSelector;
   private readonly unsubscribe: () => void;
+  private readonly cooldowns: RateLimitCooldowns;
 
   constructor(deps: PoolDeps) {
     this.store = deps.store;
@@ -110,6 +113,11 @@ export class CredentialPool {
     this.tokens = new AccessTokens(ctx, deps.refresher, this.health, awaiting);
     this.selector = new CredentialSelector(this.store, this.config, this.now, this.health, this.leases, awaiting);
     this.unsubscribe = this.store.onChange((id) => this.selector.onStoreChange(id));
+    this.cooldowns = new RateLimitCooldowns(
+      () => this.config.pool.rateLimitCooldownMs,
+      () => this.config.pool.rateLimitCooldownMaxMs,
+      this.now,
+    );
   }
 
   /** Current load-balancing mode. */
@@ -147,7 +155,15 @@ export class CredentialPool {
 
   /** Runs `attempt` with credentials in policy order until one succeeds. */
   async execute<T>(
-    request: { kiroModelId: string; signal: AbortSignal; onEvent?: (e: PoolEvent) => void },
+    request: {
+      kiroModelId: string;
+      signal: AbortSignal;
+      onEvent?: (e: PoolEvent) => void;
+      /** Only these credentials can serve the request (they offer its model); replaces the free-tier Opus rule. */
+      accepts?: (record: CredentialRecord) => boolean;
+      /** Last check with the token in hand (a model list fetched late); false skips the credential without an attempt. */
+      admit?: (credential: Credential, token: string) => Promise<boolean>;
+    },
     attempt: (lease: Lease) => Promise<AttemptResult<T>>,
   ): Promise<{ value: T; lease: Lease }> {
     const { signal } = request;
@@ -156,8 +172,9 @@ export class CredentialPool {
       : (id: number, rejected: string | null) => this.tokens.obtain(id, rejected, signal);
     signal.throwIfAborted();
     const limits = this.config.pool;
-    const opus = request.kiroModelId.toLowerCase().includes('opus');
+    const opus = !request.accepts && request.kiroModelId.toLowerCase().includes('opus');
     const state: RequestState = {
+      accepts: request.accepts,
       attempts: 0,
       perCredential: new Map(),
       excluded: new Set(),
@@ -203,6 +220,12 @@ export class CredentialPool {
         continue;
       }
 
+      if (request.admit && !(await this.admitted(request.admit, id, token, signal))) {
+        lease.release();
+        state.excluded.add(id);
+        continue;
+      }
+
       state.attempts++;
       state.perCredential.set(id, (state.perCredential.get(id) ?? 0) + 1);
       const credential = this.leaseCredential(id, token);
@@ -223,6 +246,7 @@ export class CredentialPool {
       if (result.ok) {
         this.health.recordSuccess(id);
         this.tokens.noteSuccess(id);
+        this.cooldowns.reset(id);
         this.emit({ type: 'attempt', credentialId: id, attempt: state.attempts, outcome: 'success', durationMs });
         return { value: result.value, lease };
       }
@@ -281,7 +305,7 @@ export class CredentialPool {
           state.excluded.add(id);
           break;
         case 'rate_limited':
-          this.store.updateStats(id, () => ({ cooldownUntil: this.now() + limits.rateLimitCooldownMs, lastError: failure.detail }));
+          this.store.updateStats(id, () => ({ cooldownUntil: this.now() + this.cooldowns.next(id), lastError: failure.detail }));
           break;
         default:
           state.pendingBackoff = true;
@@ -304,6 +328,21 @@ export class CredentialPool {
     if (opts.rejected !== undefined) return this.tokens.obtain(id, opts.rejected, opts.signal);
     const current = this.store.get(id)?.credential.accessToken;
     return this.tokens.obtain(id, opts.force ? current : null, opts.signal, true);
+  }
+
+  /** Runs the request's admit check; a failing check admits (it must never block traffic). */
+  private async admitted(
+    admit: (credential: Credential, token: string) => Promise<boolean>,
+    id: number,
+    token: string,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    try {
+      return await admit(this.leaseCredential(id, token), token);
+    } catch {
+      signal.throwIfAborted();
+      return true;
+    }
   }
 
   /** The stored credential, carrying the token the attempt uses even if storing it failed. */

@@ -18,6 +18,8 @@ export interface PickState {
   readonly excluded: ReadonlySet<number>;
   /** Attempts made so far per credential id. */
   readonly perCredential: ReadonlyMap<number, number>;
+  /** Only credentials this accepts can serve the request (e.g. those offering its model). */
+  readonly accepts?: (record: CredentialRecord) => boolean;
 }
 
 /** A picked credential. */
@@ -79,11 +81,18 @@ export class CredentialSelector {
         !this.awaiting.waiting(r)
       );
     };
+    // A credential passed over because it cannot serve this request's model (`accepts`).
+    let filtered = false;
+    const accepted = (r: CredentialRecord): boolean => {
+      if (!state.accepts || state.accepts(r)) return true;
+      filtered = true;
+      return false;
+    };
     const ready = (r: CredentialRecord): boolean => !(r.stats.cooldownUntil !== undefined && r.stats.cooldownUntil > now);
 
     if (retrySame !== undefined) {
       const r = this.store.get(retrySame);
-      if (r && eligible(r)) return { record: r, cooling: false };
+      if (r && eligible(r) && accepted(r)) return { record: r, cooling: false };
     }
 
     const records = this.store.list();
@@ -91,9 +100,9 @@ export class CredentialSelector {
     let coolest: CredentialRecord | undefined;
     if (this.mode === 'priority') {
       const current = this.current === undefined ? undefined : this.store.get(this.current);
-      if (current && eligible(current) && ready(current)) return { record: current, cooling: false };
+      if (current && eligible(current) && ready(current) && accepted(current)) return { record: current, cooling: false };
       for (const r of records) {
-        if (!eligible(r)) continue;
+        if (!eligible(r) || !accepted(r)) continue;
         if (ready(r)) {
           best = r;
           break;
@@ -103,11 +112,11 @@ export class CredentialSelector {
       // Stick to the current credential while it is enabled; move on only when it is not. A pick
       // shaped by the Opus filter is for this request only: it must not move Sonnet traffic off a
       // free-tier credential that is the preferred one.
-      if (best && !opus && (!current || !this.health.isEnabled(current, now))) this.current = best.credential.id;
+      if (best && !opus && !filtered && (!current || !this.health.isEnabled(current, now))) this.current = best.credential.id;
     } else {
       let bestLoad = Infinity;
       for (const r of records) {
-        if (!eligible(r)) continue;
+        if (!eligible(r) || !accepted(r)) continue;
         if (!ready(r)) {
           if (!coolest || r.stats.cooldownUntil! < coolest.stats.cooldownUntil!) coolest = r;
           continue;

@@ -102,6 +102,13 @@ export function toKiroEvent(frame: Frame): KiroEvent | undefined {
       if (body === undefined) return undefined;
       return { kind: 'metering', usage: typeof body.usage === 'number' ? body.usage : undefined };
     }
+    case 'reasoningContentEvent': {
+      const body = parseJsonObject(frame.payload);
+      if (body === undefined) return undefined;
+      const text = typeof body.text === 'string' ? body.text : typeof body.reasoningText === 'string' ? body.reasoningText : '';
+      const signature = typeof body.signature === 'string' && body.signature !== '' ? body.signature : undefined;
+      return text === '' && signature === undefined ? undefined : { kind: 'reasoning', text, signature };
+    }
     default:
       return undefined;
   }

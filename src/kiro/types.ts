@@ -82,6 +82,8 @@ export type KiroEvent =
   | { kind: 'toolUse'; toolUseId: string; name: string; input: string; stop: boolean }
   | { kind: 'contextUsage'; percentage: number }
   | { kind: 'metering'; usage: number | undefined }
+  /** reasoningContentEvent (newer notes §5): thinking text, and at the end Kiro's signature of it. */
+  | { kind: 'reasoning'; text: string; signature: string | undefined }
   /** `:message-type` exception (e.g. ContentLengthExceededException). */
   | { kind: 'exception'; exceptionType: string; message: string }
   /** `:message-type` error. */

@@ -103,6 +103,8 @@ export interface RequestLogFields {
   stopReason?: string;
   inputTokens?: number;
   outputTokens?: number;
+  /** Kiro credits metered for the request (meteringEvent sum; not tokens). */
+  credits?: number;
   /** Upstream attempts used (retries and failovers included). */
   attempts?: number;
   /** Whether the client asked for SSE. */

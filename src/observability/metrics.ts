@@ -133,6 +133,8 @@ export class GatewayMetrics {
 
   private readonly upstreamCalls: FastCounter;
   private readonly upstreamCallCells = new Map<string, CounterCell>();
+  private readonly credits: FastCounter;
+  private readonly creditCells = new Map<string, CounterCell>();
   private readonly upstreamDuration: Record<OutcomeClass, HistogramCell>;
   private readonly retries: Record<OutcomeClass, CounterCell>;
   private readonly failovers: Record<OutcomeClass, CounterCell>;
@@ -218,6 +220,10 @@ export class GatewayMetrics {
     const outputTokens = counter('output_tokens_total', 'Output tokens reported to clients, by model family.');
     this.outputTokens = perValue(MODEL_FAMILIES, (model) => outputTokens.cell({ model }));
 
+    this.credits = counter(
+      'credits_total',
+      'Kiro credits metered by meteringEvents (not tokens), by credential id and model family.',
+    );
     this.upstreamCalls = counter('upstream_calls_total', 'Upstream (Kiro) HTTP calls by outcome class and credential id.');
     const upstreamDuration = histogram(
       'upstream_call_duration_seconds',
@@ -371,6 +377,19 @@ export class GatewayMetrics {
     const family = modelFamily(model);
     if (inputTokens > 0) this.inputTokens[family].value += inputTokens;
     if (outputTokens > 0) this.outputTokens[family].value += outputTokens;
+  }
+
+  /** Adds the Kiro credits one request used. */
+  recordCredits(credentialId: number, model: string, credits: number): void {
+    const family = modelFamily(model);
+    const c = credentialLabel(credentialId);
+    const key = `${c} ${family}`;
+    let cell = this.creditCells.get(key);
+    if (!cell) {
+      cell = this.credits.cell({ credential: c, model: family });
+      if (this.creditCells.size < LABEL_CACHE_LIMIT) this.creditCells.set(key, cell);
+    }
+    cell.value += credits;
   }
 
   /** Counts one upstream HTTP call and its latency (to response headers or failure). */

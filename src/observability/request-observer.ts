@@ -176,6 +176,10 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
           fields.outcome = failure ? 'truncated' : 'ok';
           if (failure) fields.streamError = failure.message;
           metrics?.recordTokens(model, outcome.inputTokens, outcome.outputTokens);
+          if (outcome.credits && outcome.credits > 0) {
+            fields.credits = outcome.credits;
+            if (fields.credentialId !== undefined) metrics?.recordCredits(fields.credentialId as number, model, outcome.credits);
+          }
           streamSpan?.end(fields.outcome, {
             [SPAN_ATTRS.inputTokens]: outcome.inputTokens,
             [SPAN_ATTRS.outputTokens]: outcome.outputTokens,

@@ -17,6 +17,7 @@ import {
 } from './context.js';
 import { extractScript, ScriptError } from './script.js';
 import { countCall } from './stats.js';
+import { listAvailableModelsBody } from './models.js';
 import type { ApiCall } from './types.js';
 
 const INVALID_GRANT_BODY = {
@@ -134,6 +135,19 @@ export function handleUsage(ctx: SimContext, ex: Exchange): void {
     subscriptionInfo: { subscriptionTitle: behaviour.subscriptionTitle ?? 'KIRO PRO+' },
     usageBreakdownList: [breakdown],
   });
+  record(ctx, ex, undefined, account, 200);
+}
+
+/** GET /ListAvailableModels?origin=AI_EDITOR[&maxResults=…][&profileArn=…]: the account's model list. */
+export function handleListModels(ctx: SimContext, ex: Exchange): void {
+  const account = admit(ctx, ex, 'models', undefined);
+  if (account === false) return;
+  if (!new URLSearchParams(ex.query).get('origin')) {
+    sendJson(ex.res, 400, { message: 'Improperly formed request.', reason: null });
+    record(ctx, ex, undefined, account, 400, 'origin query parameter is required');
+    return;
+  }
+  sendJson(ex.res, 200, listAvailableModelsBody(account));
   record(ctx, ex, undefined, account, 200);
 }
 

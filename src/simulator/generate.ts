@@ -24,6 +24,7 @@ import { extractScript, ScriptError, type Script } from './script.js';
 import { countCall } from './stats.js';
 import { sendPlan } from './stream.js';
 import { findMalformation } from './validate.js';
+import { INVALID_MODEL_BODY, modelRefusal, thinkingRefusal } from './models.js';
 
 const EVENT_STREAM_TYPE = 'application/vnd.amazon.eventstream';
 const INPUT_TOO_LONG_BODY = { message: 'Input is too long.', reason: 'CONTENT_LENGTH_EXCEEDS_THRESHOLD' };
@@ -99,6 +100,13 @@ export async function handleGenerate(ctx: SimContext, ex: Exchange): Promise<voi
   const body = parsed.value;
   const problem = findMalformation(body);
   if (problem !== undefined) return reject(400, IMPROPERLY_FORMED_BODY, body, problem);
+
+  const modelId = (body as { conversationState: { currentMessage: { userInputMessage: { modelId: string } } } }).conversationState
+    .currentMessage.userInputMessage.modelId;
+  const refusal = modelRefusal(account, modelId);
+  if (refusal !== undefined) return reject(400, INVALID_MODEL_BODY, body, refusal);
+  const thinking = thinkingRefusal(body, modelId);
+  if (thinking !== undefined) return reject(400, IMPROPERLY_FORMED_BODY, body, thinking);
 
   const mode = account ? ctx.accounts.take(account, 'generate') : 'ok';
   if (mode !== 'ok') {

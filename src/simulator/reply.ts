@@ -161,6 +161,12 @@ function eventFrames(e: ScriptEvent): Uint8Array[] {
     if (stop) frames.push(encodeEventFrame('toolUseEvent', { name, toolUseId, stop: true }));
     return frames;
   }
+  if ('reasoning' in e) {
+    // Kiro's separate reasoning channel (newer notes §5): text deltas, then the signature alone.
+    const frames = splitText(e.reasoning, e.fragments ?? 1).map((text) => encodeEventFrame('reasoningContentEvent', { text }));
+    if (e.signature !== undefined) frames.push(encodeEventFrame('reasoningContentEvent', { signature: e.signature }));
+    return frames;
+  }
   if ('contextUsage' in e) return [encodeEventFrame('contextUsageEvent', { contextUsagePercentage: e.contextUsage })];
   if ('metering' in e) return [encodeEventFrame('meteringEvent', METERING_PAYLOAD(e.metering))];
   if ('exception' in e) return [encodeExceptionFrame(e.exception.type, e.exception.message)];

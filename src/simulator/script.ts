@@ -19,6 +19,11 @@ export type ScriptEvent =
    * `id` defaults to a random `tooluse_…`.
    */
   | { toolUse: { name: string; input?: unknown; id?: string; fragments?: number; stop?: boolean } }
+  /**
+   * reasoningContentEvent(s) (Opus 4.8 / Sonnet 5): `{text}` deltas in `fragments` pieces, then one
+   * `{signature}` frame when `signature` is given.
+   */
+  | { reasoning: string; signature?: string; fragments?: number }
   /** contextUsageEvent with this `contextUsagePercentage`. */
   | { contextUsage: number }
   /** meteringEvent with this `usage` (credits). */
@@ -165,6 +170,7 @@ function checkEvent(e: unknown, i: number): void {
     throw new ScriptError(`${where}.fragments must be a positive integer`);
   }
   if (typeof e.text === 'string' || typeof e.thinking === 'string') return;
+  if (typeof e.reasoning === 'string' && (e.signature === undefined || typeof e.signature === 'string')) return;
   if (typeof e.contextUsage === 'number' || typeof e.metering === 'number') return;
   if (isObject(e.toolUse)) {
     const t = e.toolUse;
@@ -177,6 +183,6 @@ function checkEvent(e: unknown, i: number): void {
   if (isObject(e.error) && typeof e.error.code === 'string' && typeof e.error.message === 'string') return;
   if (isObject(e.event) && typeof e.event.type === 'string') return;
   throw new ScriptError(
-    `${where} must be one of {text}, {thinking}, {toolUse}, {contextUsage}, {metering}, {exception}, {error}, {event}`,
+    `${where} must be one of {text}, {thinking}, {reasoning}, {toolUse}, {contextUsage}, {metering}, {exception}, {error}, {event}`,
   );
 }

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseJson, readBody, sendJson, type Exchange, type SimContext } from './context.js';
-import { handleMcp, handleRefresh, handleUsage } from './endpoints.js';
+import { handleListModels, handleMcp, handleRefresh, handleUsage } from './endpoints.js';
 import { handleGenerate } from './generate.js';
 import type { AccountBehaviour } from './types.js';
 
@@ -49,6 +49,7 @@ async function route(ctx: SimContext, control: SimControl, ex: Exchange): Promis
     }
   } else if (method === 'GET') {
     if (path === '/getUsageLimits') return handleUsage(ctx, ex);
+    if (path === '/ListAvailableModels') return handleListModels(ctx, ex);
     if (path === '/__sim/stats') return sendJson(res, 200, ctx.stats);
   }
   req.resume();

@@ -10,6 +10,7 @@ export function createStats(): SimulatorStats {
     refresh: 0,
     usage: 0,
     mcp: 0,
+    models: 0,
     rejected: 0,
     streamsInFlight: 0,
     streamsCompleted: 0,
@@ -33,7 +34,7 @@ export function resetStats(stats: SimulatorStats): void {
 export function countCall(stats: SimulatorStats, kind: keyof AccountStats, accountId: string | undefined): void {
   stats[kind]++;
   if (accountId === undefined) return;
-  const perAccount = (stats.byAccount[accountId] ??= { refresh: 0, generate: 0, usage: 0, mcp: 0 });
+  const perAccount = (stats.byAccount[accountId] ??= { refresh: 0, generate: 0, usage: 0, mcp: 0, models: 0 });
   perAccount[kind]++;
 }
 

@@ -2,6 +2,7 @@
  * Public types of the Kiro simulator: options, account behaviours and the live stats object.
  * The per-request script language is in script.ts.
  */
+import type { SimModel } from './models.js';
 
 /** Options of `createSimulator()`. Every field is optional. */
 export interface SimulatorOptions {
@@ -46,7 +47,7 @@ export type AccountMode =
   | 'refresh-500';
 
 /** API calls an account mode can apply to (refresh modes always apply to refresh calls). */
-export type ApiCall = 'generate' | 'mcp' | 'usage';
+export type ApiCall = 'generate' | 'mcp' | 'usage' | 'models';
 
 /** Numbers returned by getUsageLimits (§1.3); all optional. */
 export interface UsageNumbers {
@@ -80,6 +81,11 @@ export interface AccountBehaviour {
   usage?: UsageNumbers;
   /** Returned by the social refresh. Default the simulator's `profileArn`. */
   profileArn?: string;
+  /**
+   * What ListAvailableModels lists for the account, and the only models generateAssistantResponse
+   * accepts from it (others get 400 INVALID_MODEL_ID). Default `SIM_MODEL_LISTS.default`.
+   */
+  models?: readonly SimModel[];
 }
 
 /** Calls served for one account. */
@@ -88,6 +94,8 @@ export interface AccountStats {
   generate: number;
   usage: number;
   mcp: number;
+  /** ListAvailableModels calls. */
+  models: number;
 }
 
 /** One request as the simulator saw it (newest last in `stats.requests`). */
@@ -114,6 +122,7 @@ export interface SimulatorStats {
   refresh: number;
   usage: number;
   mcp: number;
+  models: number;
   /** generateAssistantResponse requests answered 400 (malformed or too long). */
   rejected: number;
   streamsInFlight: number;

@@ -25,7 +25,8 @@ describe.each(['first-turn', 'tool-result-turn'])('Claude Code fixture %s', (nam
 
   it('converts into a well-formed body on the opus family', () => {
     assertWellFormedKiroBody(out.body);
-    expect(out.kiroModelId).toBe('claude-opus-4.6');
+    // Claude Code 2.1 asks for claude-opus-4-8: it must reach Kiro as that model, not 4.6.
+    expect(out.kiroModelId).toBe('claude-opus-4.8');
     expect(out.windowSize).toBe(1_000_000);
     expect(out.thinking).toBe(true);
     expect(out.webSearch).toBeUndefined();

@@ -256,6 +256,36 @@ describe('KiroToAnthropicStream', () => {
     );
   });
 
+  it('passes reasoningContentEvent on as a thinking block carrying Kiro\'s real signature', () => {
+    const reasoning = (t: string, signature?: string): KiroEvent => ({ kind: 'reasoning', text: t, signature });
+    const out = convert([reasoning('Let me '), reasoning('think.'), reasoning('', 'S2lybyByZWFs'), text('Answer.')], { thinking: true });
+    expect(out.filter((e) => e.type !== 'message_start' && e.type !== 'message_delta' && e.type !== 'message_stop')).toEqual([
+      { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Let me ' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'think.' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'S2lybyByZWFs' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Answer.' } },
+      { type: 'content_block_stop', index: 1 },
+    ]);
+    // Reasoning without a signature falls back to the synthetic one; without thinking asked, it is dropped.
+    const unsigned = convert([reasoning('hmm'), text('A')], { thinking: true });
+    expect(unsigned).toContainEqual({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: SYNTHETIC_THINKING_SIGNATURE } });
+    expect(convert([reasoning('hmm'), text('A')]).some((e) => e.type === 'content_block_start' && e.content_block.type === 'thinking')).toBe(false);
+  });
+
+  it('sums the credits of every meteringEvent of the request', () => {
+    const c = converter();
+    c.start();
+    c.push(text('x'));
+    c.push({ kind: 'metering', usage: 0.0052 });
+    c.push({ kind: 'metering', usage: 0.001 });
+    c.push({ kind: 'metering', usage: undefined });
+    c.finish();
+    expect(c.credits).toBeCloseTo(0.0062, 10);
+  });
+
   it('stops with max_tokens after ContentLengthExceededException and keeps converting', () => {
     const events = convert([
       text('a'),
@@ -273,9 +303,28 @@ describe('KiroToAnthropicStream', () => {
     expect(c.inputTokens).toBe(1234);
     c.push({ kind: 'contextUsage', percentage: 12.345 });
     expect(c.contextInputTokens).toBe(123_450);
+    c.push(text('ok'));
     const events = c.finish();
-    expect(messageDelta(events).usage).toEqual({ input_tokens: 123_450, output_tokens: 0 });
+    expect(messageDelta(events).usage).toEqual({ input_tokens: 123_450, output_tokens: 1 });
     expect(messageDelta(events).delta.stop_reason).toBe('end_turn');
+  });
+
+  it('ends an empty completion (no content, 0 output tokens, end_turn) with an error saying why, no message_stop', () => {
+    const c = converter({ model: 'claude-sonnet-5' });
+    c.start();
+    c.push({ kind: 'contextUsage', percentage: 7.5 });
+    c.push({ kind: 'metering', usage: 0.01 });
+    const events = c.finish();
+    expect(events).toEqual([
+      { type: 'error', error: { type: 'api_error', message: expect.stringMatching(/empty completion for claude-sonnet-5 .*effective input cap/) } },
+    ]);
+    expect(c.error?.type).toBe('api_error');
+    expect(c.stopReason).toBeNull();
+    // A full context window explains itself: that is a normal stop, not an empty completion.
+    const full = converter();
+    full.start();
+    full.push({ kind: 'contextUsage', percentage: 100 });
+    expect(messageDelta(full.finish()).delta.stop_reason).toBe('model_context_window_exceeded');
   });
 
   it('stops with model_context_window_exceeded when context usage reaches 100 %', () => {

@@ -263,6 +263,20 @@ describe('retry limits and transient failures', () => {
     expect(s.store.get(1)?.stats.cooldownUntil).toBeUndefined();
   });
 
+  it('doubles the cool-down with each 429 in a row, up to the maximum, and starts over after a success', async () => {
+    const s = setup([cred(1), cred(2)], { pool: { rateLimitCooldownMs: 30_000, rateLimitCooldownMaxMs: 100_000 } });
+    const cooldowns: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      (await s.run({ 1: FAIL(429), 2: OK() })).lease.release();
+      cooldowns.push(s.store.get(1)!.stats.cooldownUntil! - s.clock.now);
+      s.clock.now += cooldowns.at(-1)! + 1;
+    }
+    expect(cooldowns).toEqual([30_000, 60_000, 100_000, 100_000]);
+    (await s.run({ 1: OK() })).lease.release();
+    (await s.run({ 1: FAIL(429), 2: OK() })).lease.release();
+    expect(s.store.get(1)!.stats.cooldownUntil! - s.clock.now).toBe(30_000);
+  });
+
   it('retries a lone rate-limited credential after a backoff', async () => {
     const s = setup([cred(1)]);
     const { value } = await s.run({ 1: [FAIL(429), OK('after-backoff')] });

@@ -76,8 +76,8 @@ describe('Claude Code requests replayed as recorded', () => {
 
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    // a model newer than any table is mapped by family, and the response says which Kiro model answered
-    expect(res.headers.get('x-kiro-model')).toBe('claude-opus-4.6');
+    // Claude Code 2.1's default model reaches Kiro as itself, and the response says which Kiro model answered
+    expect(res.headers.get('x-kiro-model')).toBe('claude-opus-4.8');
     const { message, events } = await sdkParse(res);
     expect(events[0]!.type).toBe('message_start');
     expect(events.at(-1)!.type).toBe('message_stop');
@@ -90,7 +90,7 @@ describe('Claude Code requests replayed as recorded', () => {
     expect(stack.sim.stats.rejected).toBe(0);
     const state = lastKiroBody(stack).conversationState;
     const current = state.currentMessage.userInputMessage;
-    expect(current.modelId).toBe('claude-opus-4.6');
+    expect(current.modelId).toBe('claude-opus-4.8');
     expect(state.conversationId).toBe(SESSION_ID);
     expect(state.chatTriggerType).toBe('MANUAL');
 
@@ -120,7 +120,7 @@ describe('Claude Code requests replayed as recorded', () => {
     expect(stack.sim.stats.rejected).toBe(0);
     const state = lastKiroBody(stack).conversationState;
     const current = state.currentMessage.userInputMessage;
-    expect(current.modelId).toBe('claude-opus-4.6');
+    expect(current.modelId).toBe('claude-opus-4.8');
     expect(state.conversationId).toBe(SESSION_ID);
     expect(current.userInputMessageContext.toolResults).toEqual([
       { toolUseId: 'toolu_01', content: [{ text: '1\thello from file\n2\t' }], status: 'success' },

@@ -63,9 +63,15 @@ describe('toKiroEvent', () => {
     expect(event('meteringEvent', { unit: 'credit' })).toEqual({ kind: 'metering', usage: undefined });
   });
 
+  it('turns reasoningContentEvent into reasoning text and Kiro\'s signature (newer notes §5)', () => {
+    expect(event('reasoningContentEvent', { text: 'hmm' })).toEqual({ kind: 'reasoning', text: 'hmm', signature: undefined });
+    expect(event('reasoningContentEvent', { signature: 'c2ln' })).toEqual({ kind: 'reasoning', text: '', signature: 'c2ln' });
+    expect(event('reasoningContentEvent', {})).toBeUndefined();
+  });
+
   it('ignores unknown event types and unreadable contextUsage/metering payloads', () => {
     expect(event('messageMetadataEvent', { conversationId: 'c' })).toBeUndefined();
-    expect(event('reasoningContentEvent', { text: 'hmm' })).toBeUndefined();
+    expect(event('metricsEvent', { text: 'hmm' })).toBeUndefined();
     expect(event('contextUsageEvent', 'not an object')).toBeUndefined();
     expect(event('meteringEvent', 42)).toBeUndefined();
   });

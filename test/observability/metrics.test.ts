@@ -71,7 +71,7 @@ describe('GatewayMetrics', () => {
       if (type === 'gauge') expect(gauges.has(name), name).toBe(true);
     }
     expect(m.types.get(`${P}inflight_streams`)).toBe('gauge');
-    expect(m.types.size).toBe(35);
+    expect(m.types.size).toBe(36);
   });
 
   it('honours a custom prefix', async () => {

@@ -153,6 +153,35 @@ describe('request validation (§12.2)', () => {
     await expectMalformed(kiroBody('x', (b) => delete (b.conversationState.currentMessage.userInputMessage as any).modelId), /modelId/);
   });
 
+  it('rejects what the gateway must clean up (newer notes §4, §7): empty tool descriptions, $schema, Draft 2020-12 bounds, big or mislabelled images', async () => {
+    const withTool = (spec: Record<string, unknown>) =>
+      kiroBody('hi', (b) => {
+        b.conversationState.currentMessage.userInputMessage.userInputMessageContext = { tools: [{ toolSpecification: spec } as never] };
+      });
+    const schema = (json: Record<string, unknown>) => ({ name: 'mcp_tool', description: 'd', inputSchema: { json: { type: 'object', ...json } } });
+    await expectMalformed(withTool({ name: 'mcp_tool', description: '', inputSchema: { json: { type: 'object' } } }), /mcp_tool: empty description/);
+    await expectMalformed(withTool(schema({ $schema: 'https://json-schema.org/draft/2020-12/schema' })), /has \$schema/);
+    await expectMalformed(withTool(schema({ properties: { n: { type: 'number', exclusiveMinimum: 0 } } })), /properties\.n\.exclusiveMinimum is a number/);
+    await expectMalformed(withTool(schema({ properties: { n: { type: 'integer', maximum: 2 ** 53 } } })), /outside the 32-bit range/);
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]).toString('base64');
+    const withImage = (format: string, bytes: string) =>
+      kiroBody('hi', (b) => {
+        (b.conversationState.currentMessage.userInputMessage as unknown as Record<string, unknown>).images = [{ format, source: { bytes } }];
+      });
+    await expectMalformed(withImage('jpeg', png), /labelled jpeg but its bytes are png \(IMAGE_MIME_MISMATCH\)/);
+    await generateOk(withImage('png', png));
+    // This suite's simulator caps bodies at 50 KB; the image limit needs a default one.
+    const roomy = await createSimulator();
+    try {
+      const res = await generate(roomy, await accessToken(roomy), withImage('png', png + 'A'.repeat(400_000)));
+      expect(res.statusCode).toBe(400);
+      await res.body.arrayBuffer();
+      expect(roomy.stats.requests.at(-1)?.rejection).toMatch(/over 400000 \(CONTENT_LENGTH_EXCEEDS_THRESHOLD\)/);
+    } finally {
+      await roomy.close();
+    }
+  });
+
   it('rejects a chatTriggerType other than MANUAL', () =>
     expectMalformed(kiroBody('x', (b) => ((b.conversationState as any).chatTriggerType = 'AUTO')), /chatTriggerType/));
 
