@@ -11,12 +11,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CredentialFileEntry } from '../../src/credentials/types.js';
 import { ADMIN_KEY, API_KEY, gatewayEnv, writeCredentials } from './stack.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The repository root: the nearest folder above this file with a package.json (this file also runs compiled, from dist/test/helpers/, for `npm run loadtest`). */
+export const ROOT = findRoot(fileURLToPath(new URL('.', import.meta.url)));
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
 export const GATEWAY_MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const START_TIMEOUT_MS = 20_000;
 const BUILD_TIMEOUT_MS = 180_000;
