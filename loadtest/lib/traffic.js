@@ -5,11 +5,15 @@
 import http from 'k6/http';
 import { check } from 'k6';
 import { Counter, Rate } from 'k6/metrics';
+import { SharedArray } from 'k6/data';
 import { API_KEY, MODELS, SIM_SCRIPTS, TARGET, numberEnv } from './config.js';
 import { readSse } from './sse.js';
 
-// Paths are relative to this file.
-const CLAUDE_CODE = JSON.parse(open('../fixtures/first-turn.json'));
+// Captured Claude Code turns, parsed once and shared by all VUs (paths relative to this file).
+const CLAUDE_CODE = new SharedArray('claude-code turns', () => [
+  JSON.parse(open('../fixtures/first-turn.json')),
+  JSON.parse(open('../fixtures/tool-result-turn.json')),
+]);
 
 export const streamsComplete = new Counter('streams_complete');
 export const streamsCleanError = new Counter('streams_clean_error');
@@ -54,6 +58,7 @@ function post(path, body, kind, extraHeaders) {
 function checkStream(res, kind, extraChecks) {
   const okStatus = check(res, { 'status 200': (r) => r.status === 200 }, { kind });
   if (!okStatus) {
+    if (__ENV.K6_LOG_PROBLEMS === '1') console.warn(`${kind}: status ${res.status} ${res.error || ''} ${String(res.body).slice(0, 200)}`);
     streamOk.add(0, { kind });
     return null;
   }
@@ -163,9 +168,11 @@ export function thinking(model) {
   return checkStream(res, 'thinking', SIM_SCRIPTS ? { 'thinking block present': (s) => s.thinking.length > 0 } : {});
 }
 
-/** The captured Claude Code first turn (76 KB: system prompt blocks, 24 tools, betas, adaptive thinking). */
+/** A captured Claude Code turn (76 KB: system prompt blocks, 24 tools, betas, adaptive thinking; the first turn or the tool_result turn). */
 export function claudeCode() {
-  const body = JSON.parse(JSON.stringify(CLAUDE_CODE.body));
+  const turn = pick([0, 1]);
+  const captured = CLAUDE_CODE[turn];
+  const body = JSON.parse(JSON.stringify(captured.body));
   const last = body.messages[body.messages.length - 1];
   const suffix = sim({});
   if (suffix) {
@@ -173,8 +180,8 @@ export function claudeCode() {
     else last.content.push({ type: 'text', text: suffix });
   }
   const h = {};
-  for (const name of ['anthropic-beta', 'user-agent', 'x-app', 'anthropic-dangerous-direct-browser-access']) h[name] = CLAUDE_CODE.headers[name];
-  return checkStream(post(CLAUDE_CODE.url, body, 'claude-code', h), 'claude-code');
+  for (const name of ['anthropic-beta', 'user-agent', 'x-app', 'anthropic-dangerous-direct-browser-access']) h[name] = captured.headers[name];
+  return checkStream(post(captured.url, body, 'claude-code', h), 'claude-code');
 }
 
 export function countTokens(model) {

@@ -2,13 +2,14 @@
  * `npm run loadtest -- <profile> [--replicas N]`: starts the local stack (redis-server, simulator,
  * N gateway replicas, nginx), runs loadtest/<profile>.js with k6 against nginx, prints k6's summary
  * and tears everything down, also on Ctrl-C. Exits with k6's code (99 = a threshold failed).
+ * `scale` runs the HPA play instead (loadtest/stack/hpa-play.ts): exit 0 when every assertion holds.
  */
 import { parseArgs } from 'node:util';
 import { requireTool } from '../../test/helpers/tools.js';
 import { runK6 } from './k6.js';
 import { startLocalStack, type LocalStack } from './local-stack.js';
 
-const PROFILES = ['smoke', 'load', 'stress', 'spike', 'soak'];
+const PROFILES = ['smoke', 'load', 'stress', 'spike', 'soak', 'scale'];
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -24,6 +25,22 @@ async function main(): Promise<number> {
   if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`--replicas must be a positive integer, got ${values.replicas}`);
   const k6Binary = requireTool('k6', 'bash .ci/tools/40-k6.sh');
   const nginxBinary = requireTool('nginx', 'apt-get install nginx');
+
+  if (profile === 'scale') {
+    const { runHpaPlay, printHpaReport } = await import('./hpa-play.js');
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    process.once('SIGTERM', () => controller.abort());
+    let chromiumPath: string | undefined;
+    try {
+      chromiumPath = requireTool('chromium', 'apt-get install chromium');
+    } catch {
+      process.stderr.write('chromium not found: the picture is written as SVG only\n');
+    }
+    const report = await runHpaPlay({ k6Binary, nginxBinary, chromiumPath, signal: controller.signal });
+    printHpaReport(report);
+    return report.problems.length === 0 ? 0 : 1;
+  }
 
   let stack: LocalStack | undefined;
   const controller = new AbortController();

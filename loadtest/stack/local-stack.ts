@@ -15,16 +15,21 @@ import { ensureBuilt, startReplica, type Replica } from '../../test/helpers/repl
 import { API_KEY, ADMIN_KEY, refreshTokenFor, writeCredentials } from '../../test/helpers/stack.js';
 import { startNginx, type Nginx } from './nginx.js';
 
-/** The chart's pod settings (env of the Deployment), scaled for a local run. */
+/**
+ * The pod settings charts/kiro-gateway renders (templates/configmap.yaml: KIRO_LOG_PRETTY,
+ * KIRO_METRICS_PORT 0, KIRO_REDIS_KEY_PREFIX, KIRO_SHUTDOWN_*; KIRO_REDIS_URL in the Deployment),
+ * with the shutdown times scaled down for a local run (the chart: 600 s grace, 5 s readiness delay).
+ */
 export const CHART_LIKE_ENV: Readonly<Record<string, string>> = {
-  KIRO_METRICS_ENABLED: 'true',
-  KIRO_LOG_LEVEL: 'info',
   KIRO_LOG_PRETTY: 'false',
-  // preStop + readiness: the endpoint is already gone from nginx when SIGTERM arrives, so a short delay suffices.
-  KIRO_SHUTDOWN_READINESS_DELAY_MS: '500',
-  // terminationGracePeriodSeconds minus preStop: longer than the longest stream a profile sends.
+  KIRO_LOG_LEVEL: 'info',
+  KIRO_METRICS_ENABLED: 'true',
+  KIRO_METRICS_PORT: '0',
+  KIRO_REDIS_KEY_PREFIX: 'kiro:',
+  // nginx already dropped the replica when SIGTERM arrives (as the endpoint is gone before preStop ends).
+  KIRO_SHUTDOWN_READINESS_DELAY_MS: '2000',
+  // Longer than the longest stream a profile sends.
   KIRO_SHUTDOWN_GRACE_MS: '60000',
-  KIRO_SSE_PING_INTERVAL_MS: '15000',
 };
 
 /** Simulator timing close to a real model: ~400 ms to the first token, then ~40 chunks/s. */
@@ -100,6 +105,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         credentialsPath,
         redisUrl: redis.url,
         env: { ...CHART_LIKE_ENV, ...opts.env },
+        // A pod's startupProbe allows long starts too; on a busy shared machine node takes a while.
+        startTimeoutMs: 90_000,
       });
     const first = await Promise.all(Array.from({ length: opts.replicas }, spawnOne));
     live.push(...first);

@@ -6,7 +6,7 @@
  *
  * `setUpstreams()` rewrites the upstream block and reloads (SIGHUP): old workers keep serving the
  * streams they hold until those end, new connections go to the new set, as when an Endpoints
- * object changes under ingress-nginx.
+ * object changes under ingress-nginx. Client connections are not kept alive (see below).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,7 +57,10 @@ function renderConf(dir: string, port: number, upstreams: readonly string[], gen
     `  uwsgi_temp_path ${join(dir, 'uwsgi')};`,
     `  scgi_temp_path ${join(dir, 'scgi')};`,
     '  client_max_body_size 50m;',
-    '  keepalive_requests 100000;',
+    // No client keep-alive: a reload (the local stand-in for an Endpoints change; ingress-nginx
+    // rebalances in Lua without one) makes old workers close idle client connections, and a request
+    // racing that close fails with EOF. Upstream connections stay kept alive.
+    '  keepalive_timeout 0;',
     '  upstream kiro_gateway {',
     '    least_conn;',
     ...servers,
@@ -118,7 +121,7 @@ export async function startNginx(binary: string, upstreams: readonly string[]): 
     } catch {
       // not written yet
     }
-    return (output + log).slice(-4000);
+    return (output + log).slice(-64_000);
   };
   // -e: the error log before the configuration is read (else nginx tries /var/log/nginx/error.log).
   const child = spawn(binary, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -142,6 +142,8 @@ export interface ReplicaOptions {
   redisUrl?: string;
   /** Extra KIRO_* settings (override the defaults). */
   env?: Record<string, string>;
+  /** How long to wait for the "listening on" line (default 20 s). */
+  startTimeoutMs?: number;
 }
 
 /** Starts one gateway process and waits for its "listening on" line. */
@@ -205,7 +207,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const alive = () => child.exitCode === null && child.signalCode === null;
   let url: string;
   try {
-    const line = await waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/, START_TIMEOUT_MS);
+    const line = await waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/, opts.startTimeoutMs ?? START_TIMEOUT_MS);
     url = /http:\/\/127\.0\.0\.1:\d+/.exec(line)![0];
   } catch (err) {
     child.kill('SIGKILL');
