@@ -42,7 +42,7 @@ export async function benchIdleStreams(streams = 1_000): Promise<IdleStreamsResu
     name: 'gw-idle',
     simUrl: sim.url,
     credentialsPath,
-    env: { KIRO_METRICS_ENABLED: 'true', KIRO_UPSTREAM_MAX_CONNECTIONS: '0', KIRO_SSE_PING_INTERVAL_MS: '0', KIRO_LOG_LEVEL: 'warn' },
+    env: { KIRO_METRICS_ENABLED: 'true', KIRO_UPSTREAM_MAX_CONNECTIONS: '0', KIRO_SSE_PING_INTERVAL_MS: '0' },
     startTimeoutMs: 90_000,
   });
   const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });

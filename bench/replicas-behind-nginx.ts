@@ -36,7 +36,7 @@ export async function benchReplicasBehindNginx(opts: {
       replicas,
       nginxBinary: opts.nginxBinary,
       simulator: { firstByteLatencyMs: 0, chunkDelayMs: 0, defaultChunks: opts.chunks.length, defaultText: text },
-      env: { KIRO_LOG_LEVEL: 'warn', KIRO_METRICS_ENABLED: 'false' },
+      env: { KIRO_METRICS_ENABLED: 'false' },
     });
     try {
       const headers = { 'content-type': 'application/json', 'x-api-key': stack.apiKey };

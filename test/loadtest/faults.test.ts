@@ -152,6 +152,7 @@ describe('faults under load', () => {
   }, 120_000);
 
   it('clients that disconnect mid-stream: upstream calls cancelled, no stream left open', async () => {
+    await sleep(2_000); // the slow readers' upstream aborts land first
     const abortedBefore = stack.sim.stats.streamsAborted;
     const left = await disconnectMidStream(stack, 50);
     await sleep(3_000);
@@ -162,7 +163,7 @@ describe('faults under load', () => {
       counts: { requests: 50, failed: 0, complete: 0, cleanError: 0, cut: left, injected: 0, injectedComplete: 0, injectedCleanError: 0 },
       expectations: [
         allow('all 50 left after the first delta', left === 50, left),
-        allow('upstream streams cancelled', aborted >= 50, aborted),
+        allow('upstream streams cancelled', aborted === 50, aborted),
         allow('in-flight streams back to 0', open === 0, open),
       ],
     });
