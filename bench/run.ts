@@ -24,7 +24,12 @@ import { createServer } from 'node:net';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { Pool } from 'undici';
+import { load, merge, percentile, type Result } from './load.js';
+import { benchDecoder, type DecoderResult } from './decoder.js';
+import { benchIdleStreams, type IdleStreamsResult } from './idle-streams.js';
+import { benchReplicasBehindNginx, type ReplicasResult } from './replicas-behind-nginx.js';
+import { writeBenchResults, type BarPanel } from './report.js';
+import { requireTool } from '../test/helpers/tools.js';
 import { loadConfig } from '../src/config.js';
 import { ADD_SCRIPT, FLUSH_STATS_SCRIPT, READ_SCRIPT, RECONCILE_SCRIPT, REMOVE_SCRIPT, SEED_SCRIPT, UPDATE_SCRIPT } from '../src/credentials/lua/credentials.js';
 import { EXTEND_SCRIPT, RELEASE_SCRIPT } from '../src/credentials/lua/lock.js';
@@ -37,7 +42,7 @@ import { observabilityScenario } from './observability.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20);
-const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,50').split(',').map(Number);
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,50,200').split(',').map(Number);
 const ROOT = new URL('../../', import.meta.url).pathname;
 /** BENCH_ONLY=observability runs that scenario alone (no direct/gateway table, no Redis scenario). */
 const ONLY_OBSERVABILITY = process.env.BENCH_ONLY === 'observability';
@@ -78,83 +83,6 @@ function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-interface Result {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  errors: number;
-  outOfOrder: number;
-  /** Sorted TTFB samples (ms) and wall time (s), for merging runs. */
-  ttfb: number[];
-  elapsed: number;
-}
-
-/** Combines runs of the same configuration (e.g. the halves of an ABBA sequence). */
-function merge(runs: Result[]): Result {
-  const ttfb = runs.flatMap((r) => r.ttfb).sort((a, b) => a - b);
-  const elapsed = runs.reduce((a, r) => a + r.elapsed, 0);
-  const sum = (k: 'requests' | 'errors' | 'outOfOrder') => runs.reduce((a, r) => a + r[k], 0);
-  return {
-    rps: ttfb.length / elapsed,
-    p50: percentile(ttfb, 50),
-    p99: percentile(ttfb, 99),
-    requests: sum('requests'),
-    errors: sum('errors'),
-    outOfOrder: sum('outOfOrder'),
-    ttfb,
-    elapsed,
-  };
-}
-
-async function load(
-  url: string,
-  path: string,
-  headers: Record<string, string>,
-  body: string,
-  concurrency: number,
-  verify: (text: string) => boolean,
-  durationMs = DURATION_MS,
-): Promise<Result> {
-  const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
-  const ttfb: number[] = [];
-  let errors = 0;
-  let outOfOrder = 0;
-  const deadline = performance.now() + durationMs;
-  const started = performance.now();
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      try {
-        const res = await pool.request({ path, method: 'POST', headers, body });
-        let first = true;
-        const parts: Buffer[] = [];
-        for await (const chunk of res.body) {
-          if (first) {
-            ttfb.push(performance.now() - t0);
-            first = false;
-          }
-          parts.push(chunk as Buffer);
-        }
-        if (res.statusCode !== 200) errors++;
-        else if (!verify(Buffer.concat(parts).toString('utf8'))) outOfOrder++;
-      } catch {
-        errors++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const elapsed = (performance.now() - started) / 1000;
-  await pool.close();
-  ttfb.sort((a, b) => a - b);
-  return { rps: ttfb.length / elapsed, p50: percentile(ttfb, 50), p99: percentile(ttfb, 99), requests: ttfb.length, errors, outOfOrder, ttfb, elapsed };
 }
 
 function expectedChunks(): string[] {
@@ -415,6 +343,15 @@ async function main(): Promise<void> {
   };
   const gwHeaders = { 'content-type': 'application/json', 'x-api-key': 'bench-key' };
 
+  const figures: {
+    machine?: string;
+    gatewayVsSimulator: Array<Record<string, number>>;
+    redisHotPathCommands?: number;
+    redisCommandsPerRequest?: Record<string, number>;
+    decoder?: DecoderResult;
+    idleStreams?: IdleStreamsResult;
+    replicas?: ReplicasResult[];
+  } = { gatewayVsSimulator: [] };
   const rows: string[] = [];
   const storeRows: string[] = [];
   const redisLines: string[] = [];
@@ -444,7 +381,7 @@ async function main(): Promise<void> {
 
     for (const c of ONLY_OBSERVABILITY ? [] : CONCURRENCIES) {
       const simBefore = cpuTicks(sim.child.pid!);
-      const direct = await load(sim.url, '/generateAssistantResponse', { 'content-type': 'application/json', authorization: 'Bearer bench' }, kiroBody, c, inOrder);
+      const direct = await load(sim.url, '/generateAssistantResponse', { 'content-type': 'application/json', authorization: 'Bearer bench' }, kiroBody, c, inOrder, DURATION_MS);
       const simDirectTicks = cpuTicks(sim.child.pid!) - simBefore;
       let gwTicks = 0;
       let simBehindTicks = 0;
@@ -481,18 +418,33 @@ async function main(): Promise<void> {
       } else {
         const gwBefore = cpuTicks(gw.child.pid!);
         const simBefore0 = cpuTicks(sim.child.pid!);
-        viaMemory = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder);
+        viaMemory = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, DURATION_MS);
         gwTicks += cpuTicks(gw.child.pid!) - gwBefore;
         simBehindTicks += cpuTicks(sim.child.pid!) - simBefore0;
       }
       const via = viaMemory;
       rows.push(
         `| ${c} | ${direct.rps.toFixed(0)} | ${via.rps.toFixed(0)} | ${(via.rps / direct.rps).toFixed(2)}× | ` +
-          `${fmt(direct)} | ${fmt(via)} | ${(via.p50 - direct.p50).toFixed(2)} | ${via.errors + direct.errors} | ${via.outOfOrder + direct.outOfOrder} |`,
+          `${fmt(direct)} | ${fmt(via)} | ${(via.p50 - direct.p50).toFixed(2)} / ${(via.p99 - direct.p99).toFixed(2)} | ${via.errors + direct.errors} | ${via.outOfOrder + direct.outOfOrder} |`,
       );
       const perReq = (ticks: number, r: Result) => (ticks * MS_PER_TICK) / Math.max(1, r.requests);
       const simMs = perReq(simDirectTicks, direct);
       const gwMs = perReq(gwTicks, via);
+      figures.gatewayVsSimulator.push({
+        streams: c,
+        simulatorRps: direct.rps,
+        gatewayRps: via.rps,
+        simulatorTtfbP50: direct.p50,
+        simulatorTtfbP99: direct.p99,
+        gatewayTtfbP50: via.p50,
+        gatewayTtfbP99: via.p99,
+        addedTtfbP50: via.p50 - direct.p50,
+        addedTtfbP99: via.p99 - direct.p99,
+        simulatorCpuUsPerRequest: simMs * 1000,
+        gatewayCpuUsPerRequest: gwMs * 1000,
+        errors: via.errors + direct.errors,
+        outOfOrder: via.outOfOrder + direct.outOfOrder,
+      });
       cpuRows.push(
         `| ${c} | ${(simMs * 1000).toFixed(0)} | ${(perReq(simBehindTicks, via) * 1000).toFixed(0)} | ${(gwMs * 1000).toFixed(0)} | ${(gwMs / simMs).toFixed(2)}× |`,
       );
@@ -531,6 +483,7 @@ async function main(): Promise<void> {
       }
       redisLines.push('');
       redisLines.push(`Synchronous Redis commands on the request path: ${hotPath} ${hotPath === 0 ? '(OK)' : '(EXPECTED 0)'}`);
+      figures.redisHotPathCommands = hotPath;
       redisLines.push('');
 
       // In-process: the pool's own cost with each store.
@@ -574,29 +527,96 @@ async function main(): Promise<void> {
         })),
       );
     }
+    if (process.env.BENCH_DECODER !== '0') figures.decoder = benchDecoder();
+    if (process.env.BENCH_IDLE_STREAMS !== '0') figures.idleStreams = await benchIdleStreams(Number(process.env.BENCH_IDLE_STREAMS ?? 1_000));
+    if (process.env.BENCH_REPLICAS !== '0') {
+      figures.replicas = await benchReplicasBehindNginx({
+        nginxBinary: requireTool('nginx', 'apt-get install nginx'),
+        concurrency: Math.max(...CONCURRENCIES),
+        durationMs: DURATION_MS,
+        chunks,
+      });
+    }
   } finally {
     for (const child of children) child.kill('SIGKILL');
   }
+  const lines: string[] = [];
+  const print = (s = '') => {
+    console.log(s);
+    lines.push(s);
+  };
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
-  console.log(`\nkiro-gateway bench — ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-  console.log(`${CHUNKS} upstream chunks per response, ${DURATION_MS / 1000}s per measurement, streaming requests\n`);
+  figures.machine = `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
+  print(`\nkiro-gateway bench — ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  print(`${CHUNKS} upstream chunks per response, ${DURATION_MS / 1000}s per measurement, streaming requests\n`);
   if (rows.length > 0) {
-    console.log('| streams | simulator req/s | gateway req/s | ratio | sim TTFB p50/p99 ms | gw TTFB p50/p99 ms | added p50 ms | errors | out of order |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
-    for (const r of rows) console.log(r);
-    console.log('\n### CPU time per request (from /proc/<pid>/stat; the load generator is not counted)\n');
-    console.log('| streams | simulator µs/req, served directly | simulator µs/req, behind the gateway | gateway µs/req | gateway ÷ simulator |');
-    console.log('|---|---|---|---|---|');
-    for (const r of cpuRows) console.log(r);
+    print('| streams | simulator req/s | gateway req/s | ratio | sim TTFB p50/p99 ms | gw TTFB p50/p99 ms | added p50 / p99 ms | errors | out of order |');
+    print('|---|---|---|---|---|---|---|---|---|');
+    for (const r of rows) print(r);
+    print('\n### CPU time per request (from /proc/<pid>/stat; the load generator is not counted)\n');
+    print('| streams | simulator µs/req, served directly | simulator µs/req, behind the gateway | gateway µs/req | gateway ÷ simulator |');
+    print('|---|---|---|---|---|');
+    for (const r of cpuRows) print(r);
   }
   if (storeRows.length > 0) {
-    console.log('\n### Credential store: memory vs Redis (one gateway process each, same load, runs alternated A-B-B-A)\n');
-    console.log('| streams | memory req/s | redis req/s | memory TTFB p50/p99 ms | redis TTFB p50/p99 ms | redis − memory p50/p99 ms | errors | out of order |');
-    console.log('|---|---|---|---|---|---|---|---|');
-    for (const r of storeRows) console.log(r);
+    print('\n### Credential store: memory vs Redis (one gateway process each, same load, runs alternated A-B-B-A)\n');
+    print('| streams | memory req/s | redis req/s | memory TTFB p50/p99 ms | redis TTFB p50/p99 ms | redis − memory p50/p99 ms | errors | out of order |');
+    print('|---|---|---|---|---|---|---|---|');
+    for (const r of storeRows) print(r);
   }
-  if (redisLines.length > 0) console.log(`\n${redisLines.join('\n')}`);
-  if (obsLines.length > 0) console.log(`\n${obsLines.join('\n')}`);
+  if (redisLines.length > 0) print(`\n${redisLines.join('\n')}`);
+  if (obsLines.length > 0) print(`\n${obsLines.join('\n')}`);
+  const d = figures.decoder;
+  if (d) {
+    print(`\n### Event-stream decoder vs @smithy/eventstream-codec (${(d.bytes / 1e6).toFixed(1)} MB, ${d.frames} frames, ${d.chunkBytes / 1024} KiB chunks, best of 5)\n`);
+    print('| decoder | MB/s |');
+    print('|---|---|');
+    print(`| gateway FrameDecoder | ${d.gatewayMBps.toFixed(0)} |`);
+    print(`| @smithy/eventstream-codec | ${d.smithyMBps.toFixed(0)} |`);
+    print(`\nRatio ${d.ratio.toFixed(2)}× (target ≥ 2×)`);
+  }
+  const idle = figures.idleStreams;
+  if (idle) {
+    print(`\n### Memory at 0 and ${idle.streams} idle open streams (one gateway process)\n`);
+    print('| open streams | RSS MiB | V8 heap used MiB |');
+    print('|---|---|---|');
+    print(`| 0 | ${idle.rssIdleMiB.toFixed(1)} | ${idle.heapIdleMiB.toFixed(1)} |`);
+    print(`| ${idle.streams} | ${idle.rssOpenMiB.toFixed(1)} | ${idle.heapOpenMiB.toFixed(1)} |`);
+    print(`\nPer open stream: ${idle.rssPerStreamKiB.toFixed(1)} KiB RSS, ${idle.heapPerStreamKiB.toFixed(1)} KiB heap (target ≤ 64 KB)`);
+  }
+  if (figures.replicas) {
+    print(`\n### 1 vs 3 replicas behind nginx (instant simulator, ${figures.replicas[0]?.concurrency} streams, all processes on this machine)\n`);
+    print('| replicas | req/s | TTFB p50/p99 ms | errors | out of order |');
+    print('|---|---|---|---|---|');
+    for (const r of figures.replicas) print(`| ${r.replicas} | ${r.result.rps.toFixed(0)} | ${fmt(r.result)} | ${r.result.errors} | ${r.result.outOfOrder} |`);
+  }
+  const panels: BarPanel[] = [
+    {
+      title: 'Added TTFB p99, gateway vs simulator direct',
+      unit: 'ms',
+      bars: figures.gatewayVsSimulator.map((g) => ({ label: `${g.streams} streams`, value: Math.max(0, g.addedTtfbP99!) })),
+      target: { value: 5, label: 'target ≤ 5 ms at 200' },
+    },
+    {
+      title: 'Throughput',
+      unit: 'req/s',
+      bars: figures.gatewayVsSimulator.flatMap((g) => [
+        { label: `simulator, ${g.streams} streams`, value: g.simulatorRps!, color: '#aaa' },
+        { label: `gateway, ${g.streams} streams`, value: g.gatewayRps! },
+      ]).concat((figures.replicas ?? []).map((r) => ({ label: `${r.replicas} replica(s) via nginx, ${r.concurrency}`, value: r.result.rps, color: '#2ca02c' }))),
+    },
+  ];
+  if (d) panels.push({ title: 'Event-stream decoding', unit: 'MB/s', bars: [{ label: 'gateway FrameDecoder', value: d.gatewayMBps }, { label: '@smithy/eventstream-codec', value: d.smithyMBps, color: '#aaa' }], target: { value: d.smithyMBps * 2, label: '2× smithy' } });
+  if (idle) panels.push({ title: 'Memory per idle open stream', unit: 'KiB', bars: [{ label: 'RSS', value: idle.rssPerStreamKiB }, { label: 'V8 heap', value: idle.heapPerStreamKiB, color: '#ff7f0e' }], target: { value: 64, label: '≤ 64 KB' } });
+  if (figures.redisHotPathCommands !== undefined) panels.push({ title: 'Redis commands on the hot path (all load windows)', unit: 'commands', bars: [{ label: 'synchronous commands', value: figures.redisHotPathCommands }], target: { value: 0, label: 'must be 0' } });
+  let chromiumPath: string | undefined;
+  try {
+    chromiumPath = requireTool('chromium', 'apt-get install chromium');
+  } catch {
+    chromiumPath = undefined;
+  }
+  const files = await writeBenchResults({ figures, markdown: lines.join('\n') + '\n', title: `kiro-gateway bench — ${figures.machine}`, panels, chromiumPath });
+  console.log(`\nresults: ${files.json}, ${files.md}, ${files.png ?? files.svg}`);
 }
 
 main().catch((err) => {

@@ -11,12 +11,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CredentialFileEntry } from '../../src/credentials/types.js';
 import { ADMIN_KEY, API_KEY, gatewayEnv, writeCredentials } from './stack.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The repository root: the nearest folder above this file with a package.json (this file also runs compiled, from dist/test/helpers/, for `npm run loadtest`). */
+export const ROOT = findRoot(fileURLToPath(new URL('.', import.meta.url)));
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
 export const GATEWAY_MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const START_TIMEOUT_MS = 20_000;
 const BUILD_TIMEOUT_MS = 180_000;
@@ -134,6 +142,8 @@ export interface ReplicaOptions {
   redisUrl?: string;
   /** Extra KIRO_* settings (override the defaults). */
   env?: Record<string, string>;
+  /** How long to wait for the "listening on" line (default 20 s). */
+  startTimeoutMs?: number;
 }
 
 /** Starts one gateway process and waits for its "listening on" line. */
@@ -197,7 +207,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const alive = () => child.exitCode === null && child.signalCode === null;
   let url: string;
   try {
-    const line = await waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/, START_TIMEOUT_MS);
+    const line = await waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/, opts.startTimeoutMs ?? START_TIMEOUT_MS);
     url = /http:\/\/127\.0\.0\.1:\d+/.exec(line)![0];
   } catch (err) {
     child.kill('SIGKILL');

@@ -1,0 +1,101 @@
+/**
+ * Memory per open stream: one gateway process, N streams held open and idle (the simulator sends the
+ * first text chunk, then nothing for minutes), RSS (/proc/<pid>/status) and V8 heap (the gateway's
+ * own nodejs_heap_size_used_bytes) at 0 and at N open streams, after a short settle. Per-stream cost
+ * = difference / N. Every stream must have delivered its first text delta before measuring.
+ */
+import { request, Agent } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createSimulator, simScript } from '../src/simulator/index.js';
+import { startReplica } from '../test/helpers/replicas.js';
+import { API_KEY, refreshTokenFor, writeCredentials } from '../test/helpers/stack.js';
+
+export interface IdleStreamsResult {
+  streams: number;
+  rssIdleMiB: number;
+  rssOpenMiB: number;
+  heapIdleMiB: number;
+  heapOpenMiB: number;
+  rssPerStreamKiB: number;
+  heapPerStreamKiB: number;
+}
+
+const MiB = 1024 * 1024;
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+async function heapBytes(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function benchIdleStreams(streams = 1_000): Promise<IdleStreamsResult> {
+  const sim = await createSimulator({ recentRequests: 0 });
+  const credentialsPath = writeCredentials([{ refreshToken: refreshTokenFor('bench-idle'), authMethod: 'social' }]);
+  const gw = await startReplica({
+    name: 'gw-idle',
+    simUrl: sim.url,
+    credentialsPath,
+    env: { KIRO_METRICS_ENABLED: 'true', KIRO_UPSTREAM_MAX_CONNECTIONS: '0', KIRO_SSE_PING_INTERVAL_MS: '0' },
+    startTimeoutMs: 90_000,
+  });
+  const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+  const open: Array<{ destroy(): void }> = [];
+  try {
+    const body = JSON.stringify({
+      model: 'claude-sonnet-4-5-20250929',
+      max_tokens: 64,
+      stream: true,
+      messages: [{ role: 'user', content: `hold ${simScript({ events: [{ text: 'first' }, { text: 'never soon' }], chunkDelayMs: 600_000 })}` }],
+    });
+    const openOne = () =>
+      new Promise<void>((resolve, reject) => {
+        const req = request(`${gw.url}/v1/messages`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-api-key': API_KEY } }, (res) => {
+          let seen = '';
+          const onData = (c: Buffer) => {
+            seen += c.toString('utf8');
+            if (seen.includes('"text_delta"')) {
+              res.off('data', onData);
+              resolve();
+            }
+          };
+          res.on('data', onData);
+          res.once('error', reject);
+          if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
+        });
+        req.once('error', reject);
+        req.end(body);
+        open.push(req);
+      });
+    // Warm up (first refresh, JIT), then the idle baseline.
+    await Promise.all(Array.from({ length: 20 }, openOne));
+    for (const r of open.splice(0)) r.destroy();
+    await settle(2_000);
+    const rss0 = rssBytes(gw.pid);
+    const heap0 = await heapBytes(gw.url);
+    for (let i = 0; i < streams; i += 100) await Promise.all(Array.from({ length: Math.min(100, streams - i) }, openOne));
+    await settle(2_000);
+    const rss1 = rssBytes(gw.pid);
+    const heap1 = await heapBytes(gw.url);
+    return {
+      streams,
+      rssIdleMiB: rss0 / MiB,
+      rssOpenMiB: rss1 / MiB,
+      heapIdleMiB: heap0 / MiB,
+      heapOpenMiB: heap1 / MiB,
+      rssPerStreamKiB: (rss1 - rss0) / streams / 1024,
+      heapPerStreamKiB: (heap1 - heap0) / streams / 1024,
+    };
+  } finally {
+    for (const r of open) r.destroy();
+    agent.destroy();
+    await gw.kill9();
+    await sim.close();
+  }
+}

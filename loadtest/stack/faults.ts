@@ -1,0 +1,186 @@
+/**
+ * Faults under load (issue 11 §4): on one local stack with 3 replicas, each scenario runs the k6
+ * `faults` profile (steady streaming load) while it injects one fault, then counts what clients saw
+ * and what the credentials look like afterwards. Every scenario states the exact numbers it allows;
+ * `printFaultTable` prints them side by side.
+ */
+import { request, Agent } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { simScript } from '../../src/simulator/index.js';
+import { adminCredentials } from '../../test/helpers/replicas.js';
+import { runK6, type K6Result } from './k6.js';
+import type { LocalStack } from './local-stack.js';
+
+export interface FaultCounts {
+  requests: number;
+  failed: number;
+  complete: number;
+  cleanError: number;
+  cut: number;
+  injected: number;
+  injectedComplete: number;
+  injectedCleanError: number;
+}
+
+export interface FaultRow {
+  name: string;
+  counts: FaultCounts;
+  /** What was allowed, in words, and whether it held. */
+  expectations: Array<{ what: string; ok: boolean; got: string }>;
+  /** Needs a fix from another branch to hold (issue 9), when known. */
+  needs?: string;
+}
+
+export interface FaultContext {
+  stack: LocalStack;
+  k6Binary: string;
+  resultsDir?: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Runs the k6 faults profile while `during` runs (started `delayMs` after k6 begins). */
+export async function loadWith(ctx: FaultContext, env: Record<string, string>, during?: () => Promise<void>, delayMs = 3_000): Promise<{ counts: FaultCounts; k6: K6Result }> {
+  const run = runK6({
+    k6Binary: ctx.k6Binary,
+    profile: 'faults',
+    target: ctx.stack.url,
+    apiKey: ctx.stack.apiKey,
+    resultsDir: ctx.resultsDir,
+    quiet: true,
+    env: { K6_LOG_PROBLEMS: '1', ...env },
+  });
+  if (during) {
+    await sleep(delayMs);
+    await during();
+  }
+  const k6 = await run;
+  const m = k6.summary?.metrics ?? {};
+  const n = (name: string) => Number(m[name]?.values?.count ?? 0);
+  return {
+    k6,
+    counts: {
+      requests: n('http_reqs'),
+      failed: n('faults_failed'),
+      complete: n('faults_complete'),
+      cleanError: n('faults_clean_error'),
+      cut: n('faults_cut'),
+      injected: n('faults_injected'),
+      injectedComplete: n('faults_injected_complete'),
+      injectedCleanError: n('faults_injected_clean_error'),
+    },
+  };
+}
+
+export function expect(what: string, ok: boolean, got: string | number): { what: string; ok: boolean; got: string } {
+  return { what, ok, got: String(got) };
+}
+
+/** Every replica sees every credential enabled with the same refresh token. */
+export async function credentialsIntact(stack: LocalStack): Promise<{ ok: boolean; got: string }> {
+  const deadline = Date.now() + 15_000;
+  let got = '';
+  for (;;) {
+    const views = await Promise.all(stack.replicas.map((r) => adminCredentials(r.url).catch(() => undefined)));
+    const summary = views.map((v) => (v ? [...v.values()].map((c) => `${c.id}:${c.disabled ? 'DISABLED' : 'ok'}:${(c.refreshTokenHash ?? '').slice(0, 8)}`).join(',') : 'unreachable'));
+    got = summary.join(' | ');
+    const ok = views.every((v) => v && [...v.values()].every((c) => !c.disabled)) && new Set(summary).size === 1;
+    if (ok || Date.now() > deadline) return { ok, got };
+    await sleep(250);
+  }
+}
+
+/** RSS of a process in MiB. */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * `n` clients that send a big streaming request and read nothing for `holdMs`, then drop. Returns
+ * the highest RSS a replica reached meanwhile over its RSS before.
+ */
+export async function slowReaders(stack: LocalStack, n: number, holdMs: number): Promise<{ growthMiB: number; before: number; peak: number }> {
+  const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+  const text = 'x'.repeat(2_000);
+  // ~400 KB of text per answer, as fast as the simulator can send it.
+  const body = JSON.stringify({
+    model: 'claude-sonnet-4-5-20250929',
+    max_tokens: 64_000,
+    stream: true,
+    messages: [{ role: 'user', content: `long ${simScript({ events: Array.from({ length: 200 }, () => ({ text })) })}` }],
+  });
+  const pids = stack.replicas.map((r) => r.pid);
+  const before = Math.max(...pids.map(rssMiB));
+  const reqs: Array<ReturnType<typeof request>> = [];
+  for (let i = 0; i < n; i++) {
+    const req = request(`${stack.url}/v1/messages`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-api-key': stack.apiKey } }, (res) => res.pause());
+    req.on('error', () => {});
+    req.end(body);
+    reqs.push(req);
+  }
+  let peak = before;
+  const until = Date.now() + holdMs;
+  while (Date.now() < until) {
+    peak = Math.max(peak, ...pids.map((p) => rssMiB(p)).filter(Number.isFinite));
+    await sleep(250);
+  }
+  for (const r of reqs) r.destroy();
+  agent.destroy();
+  return { growthMiB: peak - before, before, peak };
+}
+
+/** `n` clients that read until the first text delta and then disconnect. */
+export async function disconnectMidStream(stack: LocalStack, n: number): Promise<number> {
+  const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+  const body = JSON.stringify({
+    model: 'claude-sonnet-4-5-20250929',
+    max_tokens: 512,
+    stream: true,
+    messages: [{ role: 'user', content: `bye ${simScript({ events: Array.from({ length: 30 }, (_, i) => ({ text: `part ${i} ` })), chunkDelayMs: 100 })}` }],
+  });
+  let left = 0;
+  await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((resolve) => {
+          const req = request(`${stack.url}/v1/messages`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-api-key': stack.apiKey } }, (res) => {
+            res.on('data', (c: Buffer) => {
+              if (c.toString('utf8').includes('text_delta')) {
+                left++;
+                req.destroy();
+                resolve();
+              }
+            });
+            res.on('end', resolve);
+          });
+          req.on('error', () => resolve());
+          req.end(body);
+        }),
+    ),
+  );
+  agent.destroy();
+  return left;
+}
+
+/** Sum of kiro_gateway_inflight_streams over the replicas. */
+export async function inflight(stack: LocalStack): Promise<number> {
+  const values = await Promise.all(
+    stack.replicas.map(async (r) => {
+      const text = await (await fetch(`${r.url}/metrics`)).text();
+      return Number(/^kiro_gateway_inflight_streams(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? NaN);
+    }),
+  );
+  return values.reduce((s, v) => s + v, 0);
+}
+
+export function printFaultTable(rows: FaultRow[], write: (s: string) => void = (s) => process.stdout.write(s)): void {
+  write('\nFaults under load (3 replicas behind nginx, steady k6 streaming load)\n');
+  write('| scenario | requests | failed | complete | SSE error | cut | injected | expectations |\n|---|---|---|---|---|---|---|---|\n');
+  for (const r of rows) {
+    const c = r.counts;
+    const exp = r.expectations.map((e) => `${e.ok ? '✓' : '✗'} ${e.what} (${e.got})`).join('; ');
+    write(`| ${r.name} | ${c.requests} | ${c.failed} | ${c.complete} | ${c.cleanError} | ${c.cut} | ${c.injected} | ${exp}${r.needs ? ` — needs ${r.needs}` : ''} |\n`);
+  }
+}
