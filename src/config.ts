@@ -94,6 +94,8 @@ export interface GatewayConfig {
     sentinelName: string;
     /** "host:port,host:port" of Cluster seed nodes. */
     clusterNodes: string;
+    /** AUTH password of the Redis nodes when the URL carries none (Sentinel and Cluster modes have no URL). */
+    password: string;
     keyPrefix: string;
     /** Full resync period of the local copy. */
     resyncIntervalMs: number;
@@ -458,6 +460,13 @@ function buildSchema(): SchemaTree {
       sentinels: setting('Sentinels as `host:port,host:port` (with `redis.sentinelName`).', String, '', 'KIRO_REDIS_SENTINELS'),
       sentinelName: setting('Sentinel master name.', String, '', 'KIRO_REDIS_SENTINEL_NAME'),
       clusterNodes: setting('Cluster seed nodes as `host:port,host:port`.', String, '', 'KIRO_REDIS_CLUSTER_NODES'),
+      password: setting(
+        'Password (AUTH) of the Redis nodes — standalone, Sentinel-managed master and replicas, or Cluster nodes; a password in `redis.url` wins. Not sent to the Sentinels themselves.',
+        String,
+        '',
+        'KIRO_REDIS_PASSWORD',
+        { sensitive: true },
+      ),
       keyPrefix: setting('Prefix of every Redis key.', String, 'kiro:', 'KIRO_REDIS_KEY_PREFIX'),
       resyncIntervalMs: setting(
         'Full resync period of the local credential copy (ms).',

@@ -92,6 +92,7 @@ async function createStore(
     sentinels: config.redis.sentinels || undefined,
     sentinelName: config.redis.sentinelName || undefined,
     clusterNodes: config.redis.clusterNodes || undefined,
+    redisOptions: config.redis.password ? { password: config.redis.password } : undefined,
     keyPrefix: config.redis.keyPrefix,
     resyncIntervalMs: config.redis.resyncIntervalMs,
     lockTtlMs: config.redis.lockTtlMs,
@@ -296,7 +297,7 @@ export function secretSource(config: GatewayConfig, store: Pick<CredentialStore,
   });
   return () => {
     if (cached) return cached;
-    const values = [config.apiKey, config.adminApiKey, config.proxyPassword, config.countTokensApiKey, config.kiroApiKeyCredential];
+    const values = [config.apiKey, config.adminApiKey, config.proxyPassword, config.countTokensApiKey, config.kiroApiKeyCredential, config.redis.password];
     for (const { credential } of store.list()) values.push(...secretsOf(credential));
     cached = values.filter((v) => v.length >= 8);
     return cached;

@@ -22,10 +22,10 @@ const GATEWAY_ENV = [...generateConfigTable().matchAll(/^\| `[^`]+` \| `(KIRO_[A
 const CHART_MANAGED = [
   'KIRO_HOST', 'KIRO_PORT', 'KIRO_CLIENT_API_KEY', 'KIRO_ADMIN_API_KEY', 'KIRO_PROXY_PASSWORD', 'KIRO_COUNT_TOKENS_API_KEY',
   'KIRO_CONFIG', 'KIRO_CREDENTIALS', 'KIRO_API_KEY', 'KIRO_REDIS_URL', 'KIRO_REDIS_SENTINELS', 'KIRO_REDIS_SENTINEL_NAME',
-  'KIRO_REDIS_CLUSTER_NODES', 'KIRO_REDIS_KEY_PREFIX', 'KIRO_METRICS_PORT', 'KIRO_SHUTDOWN_GRACE_MS', 'KIRO_SHUTDOWN_READINESS_DELAY_MS',
+  'KIRO_REDIS_CLUSTER_NODES', 'KIRO_REDIS_PASSWORD', 'KIRO_REDIS_KEY_PREFIX', 'KIRO_METRICS_PORT', 'KIRO_SHUTDOWN_GRACE_MS', 'KIRO_SHUTDOWN_READINESS_DELAY_MS',
 ];
 /** Non-KIRO variables the chart defines for `$(…)` expansion only. */
-const HELPER_ENV = ['REDIS_PASSWORD'];
+const HELPER_ENV: string[] = [];
 
 const scenarios = ciScenarios();
 const rendered = new Map<string, K8sObject[]>();
@@ -151,8 +151,17 @@ describe('rendered objects', () => {
       for (const s of secretValues) expect(JSON.stringify(cm)).not.toContain(s);
     }
     const env = containerEnv(gatewayContainer(objects), dataSources(objects));
-    expect(env.KIRO_REDIS_URL).toBe('redis://:ci-redis-password@redis.data.svc.cluster.local:6379');
+    expect(env.KIRO_REDIS_URL).toBe('redis://redis.data.svc.cluster.local:6379');
+    expect(env.KIRO_REDIS_PASSWORD).toBe('ci-redis-password');
     expect(env.KIRO_CLIENT_API_KEY).toBe('sk-ci-client-key');
+  });
+
+  it('pass the Redis password as KIRO_REDIS_PASSWORD in Sentinel mode too (no URL to carry it)', async () => {
+    const objects = await render({ valuesFiles: [ciFile('sentinel-values.yaml')], set: { 'redis.auth.password': 'ci-sentinel-redis-password' } });
+    const env = containerEnv(gatewayContainer(objects), dataSources(objects));
+    expect(env.KIRO_REDIS_PASSWORD).toBe('ci-sentinel-redis-password');
+    expect(env.KIRO_REDIS_SENTINELS).toBeDefined();
+    for (const cm of objects.filter((o) => o.kind === 'ConfigMap')) expect(JSON.stringify(cm)).not.toContain('ci-sentinel-redis-password');
   });
 
   it('run without Redis as one pod that owns a PVC, seeded once by an init container', () => {
@@ -254,7 +263,7 @@ describe('rendered objects', () => {
     const container = gatewayContainer(objects);
     const ref = (name: string) => container.env.find((e: { name: string }) => e.name === name).valueFrom.secretKeyRef;
     expect(ref('KIRO_CLIENT_API_KEY')).toMatchObject({ name: 'kiro-secrets', key: 'client-key' });
-    expect(ref('REDIS_PASSWORD')).toMatchObject({ name: 'redis-auth', key: 'password' });
+    expect(ref('KIRO_REDIS_PASSWORD')).toMatchObject({ name: 'redis-auth', key: 'password' });
     expect(one(objects, 'Deployment').spec.template.metadata.annotations['checksum/secret']).toBeUndefined();
   });
 
@@ -266,7 +275,8 @@ describe('rendered objects', () => {
     expect(redis.args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--dir', '/data', '--requirepass', '$(REDIS_PASSWORD)']));
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('256Mi');
     const env = containerEnv(gatewayContainer(objects), dataSources(objects));
-    expect(env.KIRO_REDIS_URL).toBe('redis://:ci-redis-password@kiro-kiro-gateway-redis:6379');
+    expect(env.KIRO_REDIS_URL).toBe('redis://kiro-kiro-gateway-redis:6379');
+    expect(env.KIRO_REDIS_PASSWORD).toBe('ci-redis-password');
     expect(one(objects, 'NetworkPolicy').spec.egress.some((r: any) => r.to?.[0]?.podSelector?.matchLabels?.['app.kubernetes.io/component'] === 'redis')).toBe(true);
   });
 

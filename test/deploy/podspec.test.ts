@@ -112,7 +112,8 @@ describe('the Pods the controller created, run as their spec says', () => {
       const ready = await fetch(`${pod.url}/readyz`);
       expect(ready.status).toBe(200);
       expect(((await ready.json()) as { store: { kind: string } }).store.kind).toBe('redis');
-      expect(pod.env.KIRO_REDIS_URL).toBe(`redis://:${REDIS_PASSWORD}@127.0.0.1:${redis.port}`);
+      expect(pod.env.KIRO_REDIS_URL).toBe(`redis://127.0.0.1:${redis.port}`);
+      expect(pod.env.KIRO_REDIS_PASSWORD).toBe(REDIS_PASSWORD);
       expect(pod.env.KIRO_CLIENT_API_KEY).toBe(CLIENT_KEY);
       expect(pod.env.NODE_ENV).toBe('production');
     }

@@ -132,9 +132,6 @@ Included by the Deployment, so every render checks.
 {{- if and (eq $v.redis.mode "cluster") (not $v.redis.cluster.nodes) }}
 {{- fail "redis.mode: cluster needs redis.cluster.nodes (host:port seed list)." }}
 {{- end }}
-{{- if and (has $v.redis.mode (list "sentinel" "cluster")) (include "kiro-gateway.redisSecretName" .) }}
-{{- fail (printf "redis.auth is set, but the gateway has no Redis password setting for redis.mode: %s yet (only a redis:// URL carries one). Use redis.mode: standalone with a URL, or a Redis without a password." $v.redis.mode) }}
-{{- end }}
 {{- if $v.autoscaling.enabled }}
 {{- if gt (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas) }}
 {{- fail (printf "autoscaling.minReplicas (%d) is greater than autoscaling.maxReplicas (%d)." (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) }}
