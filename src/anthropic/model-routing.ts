@@ -45,7 +45,8 @@ const NO_ROUTING: ModelRouting = { filters: {}, run: (call) => call() };
 
 /**
  * The routing of one request for `kiroModelId`.
- * @throws NotFoundError at once when no enabled credential offers the model.
+ * @throws NotFoundError at once when no credential (enabled or not) offers the model; when only
+ *   disabled ones do, the pool answers 529 like any request without a usable credential.
  */
 export function modelRouting(models: CredentialModels | undefined, requested: string, kiroModelId: string): ModelRouting {
   if (!models) return NO_ROUTING;

@@ -174,14 +174,16 @@ export class CredentialModels {
 
   /** Whether some enabled credential offers `kiroModelId` (see `offers`). No I/O. */
   servable(kiroModelId: string): boolean {
-    return this.store.list().some((r) => !r.credential.disabled && this.offers(r, kiroModelId));
+    // Disabled credentials count: being disabled is a state of the pool (answered 529, retryable), not
+    // a fact about the model, and a client told 404 would not retry once the credential is back.
+    return this.store.list().some((r) => this.offers(r, kiroModelId));
   }
 
   /** The 404 for a model no credential offers, naming those that are offered. */
   notServable(requested: string, kiroModelId: string): NotFoundError {
     const names = modelListBody(this.offered()).data.filter((m) => !m.id.endsWith('-thinking')).map((m) => m.id);
     return new NotFoundError(
-      `model: ${requested} (Kiro ${kiroModelId}) is not offered by any enabled credential; available models: ${names.join(', ') || 'none'}`,
+      `model: ${requested} (Kiro ${kiroModelId}) is not offered by any credential; available models: ${names.join(', ') || 'none'}`,
     );
   }
 

@@ -104,7 +104,7 @@ describe('models as Kiro offers them', () => {
     const first = await post(`${s.url}/v1/messages`, ask('claude-opus-4-7'));
     expect(first.status).toBe(404);
     expect(first.json.error.type).toBe('not_found_error');
-    expect(first.json.error.message).toMatch(/claude-opus-4-7 .*is not offered by any enabled credential; available models: .*claude-sonnet-4-5-20250929/);
+    expect(first.json.error.message).toMatch(/claude-opus-4-7 .*is not offered by any credential; available models: .*claude-sonnet-4-5-20250929/);
     expect(first.json.error.message).not.toMatch(/available models: .*opus/);
     expect(generates(FREE)).toBe(0);
     // Known now: refused before any upstream call.

@@ -125,8 +125,11 @@ describe('gateway traces', () => {
     const kiroStream = one(spans, SPAN_NAMES.stream);
     const [kiroHttp, ...moreKiroHttp] = httpCalls(spans, '/generateAssistantResponse');
     const [refreshHttp, ...moreRefreshHttp] = httpCalls(spans, '/refreshToken');
-    expect([moreKiroHttp, moreRefreshHttp]).toEqual([[], []]);
-    expect(spans).toHaveLength(7);
+    // The credential's first attempt learns its model list (ListAvailableModels) with the fresh token.
+    const [listModelsHttp, ...moreListModelsHttp] = httpCalls(spans, '/ListAvailableModels');
+    expect([moreKiroHttp, moreRefreshHttp, moreListModelsHttp]).toEqual([[], [], []]);
+    expect(listModelsHttp).toBeDefined();
+    expect(spans).toHaveLength(8);
 
     expect(parentId(select)).toBe(idOf(server));
     expect(parentId(refresh)).toBe(idOf(select));
