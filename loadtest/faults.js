@@ -2,13 +2,14 @@
 // injects the fault: a killed replica or Redis, an upstream 429/5xx storm, or — with K6_FAULT_SCRIPT —
 // a simulator fault script embedded in every K6_FAULT_EVERY-th request). K6_RATE (8/s) for
 // K6_DURATION (8s). No thresholds on purpose: the driver reads the counters (complete, clean SSE
-// error, cut, failed) and asserts the exact numbers each fault allows.
+// error, cut, failed) and asserts the exact numbers each fault allows. Requests retry as the
+// Anthropic SDKs do (lib/retry.js): `failed` counts requests lost after those retries.
 import { check } from 'k6';
-import http from 'k6/http';
 import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
 import { API_KEY, TARGET, numberEnv } from './lib/config.js';
 import { readSse } from './lib/sse.js';
+import { postWithRetries } from './lib/retry.js';
 import { SUMMARY_TREND_STATS, summaryFor, vusFor } from './lib/summary.js';
 
 const RATE = numberEnv('K6_RATE', 8);
@@ -43,7 +44,7 @@ export const options = {
 export default function () {
   const faulted = FAULT !== '' && exec.scenario.iterationInTest % EVERY === 0;
   const script = faulted ? `<sim>${FAULT}</sim>` : '<sim>{"chunkDelayMs":40}</sim>';
-  const res = http.post(
+  const res = postWithRetries(
     `${TARGET}/v1/messages`,
     JSON.stringify({ model: 'claude-sonnet-4-5-20250929', max_tokens: 512, stream: true, messages: [{ role: 'user', content: `Tell me something. ${script}` }] }),
     { headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, timeout: '80s', responseType: 'text', tags: { faulted: String(faulted) } },
