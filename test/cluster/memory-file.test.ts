@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { ensureBuilt, message, sleep, startReplica, type Replica } from '../helpers/replicas.js';
-import { refreshTokenFor, writeCredentials } from '../helpers/stack.js';
+import { eventually, refreshTokenFor, writeCredentials } from '../helpers/stack.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 beforeAll(() => ensureBuilt(), 240_000);
@@ -82,6 +82,9 @@ describe('memory mode persistence through the gateway', () => {
     expect([...seen.shapes]).toEqual(['object']);
     expect(seen.inodes.size).toBeGreaterThan(1); // replaced by rename, never truncated in place
     expect(seen.reads).toBeGreaterThan(20);
+    // A write that follows the last response (the credential's model list, learned in the background)
+    // may still be between its temp file and the rename: it must finish, not linger.
+    await eventually(() => tempFiles(path).length === 0, 3_000);
     expect(tempFiles(path)).toEqual([]);
 
     const file = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
