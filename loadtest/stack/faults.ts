@@ -96,40 +96,6 @@ export function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/**
- * `n` clients that send a big streaming request and read nothing for `holdMs`, then drop. Returns
- * the highest RSS a replica reached meanwhile over its RSS before.
- */
-export async function slowReaders(stack: LocalStack, n: number, holdMs: number): Promise<{ growthMiB: number; before: number; peak: number }> {
-  const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
-  const text = 'x'.repeat(2_000);
-  // ~400 KB of text per answer, as fast as the simulator can send it.
-  const body = JSON.stringify({
-    model: 'claude-sonnet-4-5-20250929',
-    max_tokens: 64_000,
-    stream: true,
-    messages: [{ role: 'user', content: `long ${simScript({ events: Array.from({ length: 200 }, () => ({ text })) })}` }],
-  });
-  const pids = stack.replicas.map((r) => r.pid);
-  const before = Math.max(...pids.map(rssMiB));
-  const reqs: Array<ReturnType<typeof request>> = [];
-  for (let i = 0; i < n; i++) {
-    const req = request(`${stack.url}/v1/messages`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-api-key': stack.apiKey } }, (res) => res.pause());
-    req.on('error', () => {});
-    req.end(body);
-    reqs.push(req);
-  }
-  let peak = before;
-  const until = Date.now() + holdMs;
-  while (Date.now() < until) {
-    peak = Math.max(peak, ...pids.map((p) => rssMiB(p)).filter(Number.isFinite));
-    await sleep(250);
-  }
-  for (const r of reqs) r.destroy();
-  agent.destroy();
-  return { growthMiB: peak - before, before, peak };
-}
-
 /** `n` clients that read until the first text delta and then disconnect. */
 export async function disconnectMidStream(stack: LocalStack, n: number): Promise<number> {
   const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
