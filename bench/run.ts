@@ -20,7 +20,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -39,6 +38,7 @@ import { RedisCredentialStore } from '../src/credentials/redis-store.js';
 import type { CredentialStore } from '../src/credentials/store.js';
 import type { Credential } from '../src/credentials/types.js';
 import { observabilityScenario } from './observability.js';
+import { freePort } from '../loadtest/stack/ports.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20);
@@ -91,17 +91,6 @@ function expectedChunks(): string[] {
 
 // --- processes ----------------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts a gateway on a port chosen here and waits for /healthz: at log level `warn` the gateway

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { ROOT } from '../helpers/replicas.js';
 import { TOOLS_DIR, requireTool } from '../helpers/tools.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../loadtest/stack/ports.js';
 import { helm, parseManifests, type K8sObject } from './helm.js';
 
 const INSTALL_HINT = '.ci/tools/30-kube-apiserver.sh';

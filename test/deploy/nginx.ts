@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from '../helpers/tools.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../loadtest/stack/ports.js';
 
 const PREFIX = 'nginx.ingress.kubernetes.io/';
 

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers/replicas.js';
 import { readRuntimeStage } from './dockerfile.js';
 import { containerEnv, type ContainerSpec, type DataSources } from './pod-env.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../loadtest/stack/ports.js';
 
 interface Probe {
   httpGet: { path: string; port: string | number };
