@@ -10,16 +10,10 @@
  */
 import { createServer } from 'node:http';
 import type { ChildProcess } from 'node:child_process';
+import type { Result } from './load.js';
 
-/** One load run's figures, as bench/run.ts measures them. */
-export interface LoadResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  errors: number;
-  outOfOrder: number;
-}
+/** The figures of one load run (bench/load.ts) that this scenario reports. */
+export type LoadResult = Pick<Result, 'rps' | 'p50' | 'p99' | 'requests' | 'errors' | 'outOfOrder'>;
 
 /** What the scenario borrows from bench/run.ts. */
 export interface ObservabilityKit<R extends LoadResult> {
