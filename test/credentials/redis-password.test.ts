@@ -40,20 +40,11 @@ describe('redis.password', () => {
     await Promise.all([standalone?.stop(), cluster?.stop()]);
   });
 
-  it('authenticates a URL without a password (standalone) and reads the seeded credential', async () => {
-    const config = configFor({ KIRO_REDIS_URL: standalone.url, KIRO_REDIS_PASSWORD: PASSWORD, KIRO_REDIS_KEY_PREFIX: 'pw-standalone:' });
-    const gateway = await buildGateway(config);
-    try {
-      expect(gateway.store.health()).toMatchObject({ ok: true });
-      expect(gateway.store.list()).toHaveLength(1);
-    } finally {
-      await gateway.close(0);
-    }
-  });
-
-  it('authenticates Cluster nodes, which have no URL at all', async () => {
-    const config = configFor({ KIRO_REDIS_CLUSTER_NODES: `127.0.0.1:${cluster.port}`, KIRO_REDIS_PASSWORD: PASSWORD, KIRO_REDIS_KEY_PREFIX: 'pw-cluster:' });
-    const gateway = await buildGateway(config);
+  it.each([
+    ['a URL without a password (standalone)', () => ({ KIRO_REDIS_URL: standalone.url, KIRO_REDIS_KEY_PREFIX: 'pw-standalone:' })],
+    ['Cluster nodes, which have no URL at all', () => ({ KIRO_REDIS_CLUSTER_NODES: `127.0.0.1:${cluster.port}`, KIRO_REDIS_KEY_PREFIX: 'pw-cluster:' })],
+  ])('authenticates %s and reads the seeded credential', async (_name, address) => {
+    const gateway = await buildGateway(configFor({ ...address(), KIRO_REDIS_PASSWORD: PASSWORD }));
     try {
       expect(gateway.store.health()).toMatchObject({ ok: true });
       expect(gateway.store.list()).toHaveLength(1);
