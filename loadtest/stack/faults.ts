@@ -60,7 +60,8 @@ export async function loadWith(ctx: FaultContext, env: Record<string, string>, d
   return {
     k6,
     counts: {
-      requests: n('http_reqs'),
+      // Iterations, not HTTP requests: a request retried after a 529 is one request of the user's.
+      requests: n('iterations'),
       failed: n('faults_failed'),
       complete: n('faults_complete'),
       cleanError: n('faults_clean_error'),
