@@ -30,12 +30,12 @@ import { benchReplicasBehindNginx, type ReplicasResult } from './replicas-behind
 import { writeBenchResults, type BarPanel } from './report.js';
 import { requireTool } from '../test/helpers/tools.js';
 import { loadConfig } from '../src/config.js';
-import { ADD_SCRIPT, FLUSH_STATS_SCRIPT, READ_SCRIPT, RECONCILE_SCRIPT, REMOVE_SCRIPT, SEED_SCRIPT, UPDATE_SCRIPT } from '../src/credentials/lua/credentials.js';
-import { EXTEND_SCRIPT, RELEASE_SCRIPT } from '../src/credentials/lua/lock.js';
-import { MemoryCredentialStore } from '../src/credentials/memory-store.js';
+import { ADD_SCRIPT, FLUSH_STATS_SCRIPT, READ_SCRIPT, RECONCILE_SCRIPT, REMOVE_SCRIPT, SEED_SCRIPT, UPDATE_SCRIPT } from '../src/store/redis/lua/credentials.js';
+import { EXTEND_SCRIPT, RELEASE_SCRIPT } from '../src/store/redis/lua/lock.js';
+import { MemoryCredentialStore } from '../src/store/memory/memory-store.js';
 import { CredentialPool } from '../src/credentials/pool.js';
-import { RedisCredentialStore } from '../src/credentials/redis-store.js';
-import type { CredentialStore } from '../src/credentials/store.js';
+import { RedisCredentialStore } from '../src/store/redis/redis-store.js';
+import type { CredentialStore } from '../src/store/store.js';
 import type { Credential } from '../src/credentials/types.js';
 import { observabilityScenario } from './observability.js';
 import { freePort } from '../loadtest/stack/ports.js';

@@ -17,10 +17,10 @@ import { admissionLimits, createApp } from './server.js';
 import { Admission } from './anthropic/admission.js';
 import { Lifecycle } from './lifecycle.js';
 import { KiroClient } from './kiro/client.js';
-import type { CredentialStore } from './credentials/store.js';
-import { envApiKeyCredential, loadCredentialsFile, writeFileAtomic } from './credentials/file.js';
-import { MemoryCredentialStore } from './credentials/memory-store.js';
-import type { RedisCredentialStore } from './credentials/redis-store.js';
+import type { CredentialStore } from './store/store.js';
+import { envApiKeyCredential, loadCredentialsFile, writeFileAtomic } from './store/credentials-file.js';
+import { MemoryCredentialStore } from './store/memory/memory-store.js';
+import type { RedisCredentialStore } from './store/redis/redis-store.js';
 import { TokenRefresher } from './credentials/refresh.js';
 import { CredentialPool } from './credentials/pool.js';
 import { CredentialModels } from './credentials/model-lists.js';
@@ -86,7 +86,7 @@ async function createStore(
   }
   const loaded = await loadCredentialsFile(config.credentialsPath, { machineId: config.machineId });
   const env = envApiKeyCredential(config);
-  const { RedisCredentialStore } = await import('./credentials/redis-store.js');
+  const { RedisCredentialStore } = await import('./store/redis/redis-store.js');
   return new RedisCredentialStore({
     url: config.redis.url || undefined,
     sentinels: config.redis.sentinels || undefined,

@@ -1,7 +1,7 @@
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import type Router from '@koa/router';
 import type { GatewayConfig } from './config.js';
-import type { CredentialStore } from './credentials/store.js';
+import type { CredentialStore } from './store/store.js';
 import type { CredentialPool } from './credentials/pool.js';
 import type { KiroClient } from './kiro/client.js';
 import type { CredentialModels } from './credentials/model-lists.js';

@@ -7,7 +7,7 @@
  */
 import type { LoadBalancingMode } from '../config.js';
 import type { AuthMethod, Credential, DisabledReason } from '../credentials/types.js';
-import type { CredentialStore } from '../credentials/store.js';
+import type { CredentialStore } from '../store/store.js';
 
 /** getUsageLimits digest (docs/kiro-protocol.md §1.3); also the body of `GET /credentials/:id/balance`. */
 export type { Balance } from '../credentials/balance.js';

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import type { GatewayConfig } from '../config.js';
-import type { StreamEvent } from '../anthropic/types.js';
+import type { StreamEvent } from './types.js';
 import { validateMessagesRequest } from './validate.js';
 import { convertRequest } from '../convert/request.js';
 import { fitRequestImages } from '../convert/images.js';

@@ -10,7 +10,7 @@ import { withRegion, type GatewayConfig } from '../config.js';
 import { ApiError, GatewayError, NotFoundError } from '../errors.js';
 import type { CredentialPool } from './pool.js';
 import { refreshErrorToGatewayError, summarizeErrorBody, UpstreamDispatchers } from './refresh.js';
-import type { CredentialStore } from './store.js';
+import type { CredentialStore } from '../store/store.js';
 import { ForcedRefreshPacedError } from './token-refresh.js';
 import type { Credential } from './types.js';
 

@@ -18,7 +18,7 @@ import { offeredModelsOf, type ListAvailableModelsResponse } from '../kiro/list-
 import { BUILTIN_MODELS, kiroModelVersion, modelListBody, type OfferedModel } from '../kiro/models.js';
 import { NotFoundError } from '../errors.js';
 import { summarizeErrorBody, UpstreamDispatchers } from './refresh.js';
-import type { CredentialStore } from './store.js';
+import type { CredentialStore } from '../store/store.js';
 import type { Credential, CredentialRecord } from './types.js';
 
 /** Setting key prefix of a credential's stored list. */

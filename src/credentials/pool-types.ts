@@ -4,7 +4,7 @@
  */
 import type { GatewayConfig } from '../config.js';
 import type { RefreshErrorKind, TokenRefresher } from './refresh.js';
-import type { CredentialStore } from './store.js';
+import type { CredentialStore } from '../store/store.js';
 import type { Credential, DisabledReason } from './types.js';
 
 /** A credential handed to one upstream attempt. Release it when the response is fully consumed. */

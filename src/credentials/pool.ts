@@ -19,7 +19,7 @@ import { RateLimitCooldowns } from './rate-limit-cooldown.js';
 import { CredentialSelector } from './selection.js';
 import { classifyAttempt, describeError, finalError, requestRejection, type Failure } from './outcomes.js';
 import type { AttemptResult, Lease, PoolContext, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
-import type { CredentialStore } from './store.js';
+import type { CredentialStore } from '../store/store.js';
 import { AccessTokens, ForcedRefreshPacedError } from './token-refresh.js';
 import type { Credential, CredentialRecord } from './types.js';
 

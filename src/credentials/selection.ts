@@ -9,7 +9,7 @@ import type { AwaitingStore } from './awaiting-store.js';
 import type { CredentialHealth } from './health.js';
 import { AWAITING_SUMMARY } from './outcomes.js';
 import type { LeaseSlots } from './leases.js';
-import type { CredentialStore } from './store.js';
+import type { CredentialStore } from '../store/store.js';
 import type { Credential, CredentialRecord } from './types.js';
 
 /** What a request has already ruled out (part of the pool's per-request bookkeeping). */

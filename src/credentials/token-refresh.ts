@@ -22,7 +22,7 @@ import type { CredentialHealth } from './health.js';
 import { describeError } from './outcomes.js';
 import type { PoolContext, PoolEvent } from './pool-types.js';
 import { RefreshError, type TokenRefresher } from './refresh.js';
-import type { CredentialStore } from './store.js';
+import type { CredentialStore } from '../store/store.js';
 import type { Credential } from './types.js';
 import type { GatewayConfig } from '../config.js';
 

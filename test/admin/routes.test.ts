@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { MemoryCredentialStore } from '../../src/credentials/memory-store.js';
+import type { MemoryCredentialStore } from '../../src/store/memory/memory-store.js';
 import type { AdminDeps } from '../../src/admin/types.js';
 import { SECRETS, seedCredentials } from './fixtures.js';
 import {

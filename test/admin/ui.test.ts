@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MemoryCredentialStore } from '../../src/credentials/memory-store.js';
+import type { MemoryCredentialStore } from '../../src/store/memory/memory-store.js';
 import { artifactPath, dismissNotices, ensureUiBuilt, launchBrowser, newAdminPage } from './browser.js';
 import { ADMIN_KEY, adminApp, createStore, fakeDeps, listen, longToken, type TestServer } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type GatewayConfig } from '../../src/config.js';
 import { ApiError, NotFoundError } from '../../src/errors.js';
 import { BalanceService, computeBalance, type UsageLimitsResponse } from '../../src/credentials/balance.js';
-import { MemoryCredentialStore } from '../../src/credentials/memory-store.js';
+import { MemoryCredentialStore } from '../../src/store/memory/memory-store.js';
 import { CredentialPool } from '../../src/credentials/pool.js';
 import type { Credential } from '../../src/credentials/types.js';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, SIM_MODEL_LISTS, type Simulator } from '../../src/simulator/index.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { eventually, post, refreshTokenFor, startStack, type Stack } from '../helpers/stack.js';
-import { uniquePrefix } from './redis-fixtures.js';
+import { uniquePrefix } from '../store/redis/fixtures.js';
 
 const FREE = refreshTokenFor('shared-models-free');
 const PAID = refreshTokenFor('shared-models-paid');

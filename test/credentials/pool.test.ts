@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type GatewayConfig } from '../../src/config.js';
 import { ApiError, InvalidRequestError, OverloadedError, RateLimitError, RequestTooLargeError } from '../../src/errors.js';
-import { MemoryCredentialStore } from '../../src/credentials/memory-store.js';
+import { MemoryCredentialStore } from '../../src/store/memory/memory-store.js';
 import { CredentialPool, type AttemptResult, type Lease, type PoolEvent } from '../../src/credentials/pool.js';
 import { RefreshError, type RefreshResult } from '../../src/credentials/refresh.js';
-import type { CredentialStore } from '../../src/credentials/store.js';
+import type { CredentialStore } from '../../src/store/store.js';
 import type { Credential } from '../../src/credentials/types.js';
 
 const T0 = Date.parse('2026-03-15T12:00:00.000Z');

@@ -2,7 +2,7 @@
  * The in-process copy of the Redis store's credentials: what `list()`/`get()` return with no I/O.
  * Records are replaced, never mutated, so a caller holding one never sees it change half-way.
  */
-import type { Credential, CredentialRecord } from './types.js';
+import type { Credential, CredentialRecord } from '../../credentials/types.js';
 
 /** One credential in the local copy, with the Redis bookkeeping needed for writes. */
 export interface LocalEntry {

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { buildGateway, secretSource } from '../../src/gateway.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { loadConfig } from '../../../src/config.js';
+import { buildGateway, secretSource } from '../../../src/gateway.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
 
 const PASSWORD = 'p@ss:w/rd-with-url-breakers-0123';
 

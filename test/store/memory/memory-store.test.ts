@@ -2,11 +2,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NotFoundError } from '../../src/errors.js';
-import { ENV_API_KEY_CREDENTIAL_ID, loadCredentialsFile } from '../../src/credentials/file.js';
-import { MemoryCredentialStore } from '../../src/credentials/memory-store.js';
-import { KeyedMutex } from '../../src/credentials/mutex.js';
-import type { Credential } from '../../src/credentials/types.js';
+import { NotFoundError } from '../../../src/errors.js';
+import { ENV_API_KEY_CREDENTIAL_ID, loadCredentialsFile } from '../../../src/store/credentials-file.js';
+import { MemoryCredentialStore } from '../../../src/store/memory/memory-store.js';
+import { KeyedMutex } from '../../../src/store/keyed-mutex.js';
+import type { Credential } from '../../../src/credentials/types.js';
 
 const REFRESH = 'aorA' + 'm'.repeat(150);
 const HEX64 = 'ef'.repeat(32);

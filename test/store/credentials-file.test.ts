@@ -12,7 +12,7 @@ import {
   saveCredentialsFile,
   toFileEntry,
   writeFileAtomic,
-} from '../../src/credentials/file.js';
+} from '../../src/store/credentials-file.js';
 import type { Credential } from '../../src/credentials/types.js';
 
 const REFRESH = 'aorA' + 'x'.repeat(150);

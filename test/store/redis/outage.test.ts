@@ -1,8 +1,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreUnavailableError, type RedisCredentialStore } from '../../src/credentials/redis-store.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { credential, eventually, makeStore, rawClient, uniquePrefix } from './redis-fixtures.js';
+import { StoreUnavailableError, type RedisCredentialStore } from '../../../src/store/redis/redis-store.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { credential, eventually, makeStore, rawClient, uniquePrefix } from './fixtures.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -3,8 +3,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { RedisCredentialStore, type RedisCredentialStoreOptions } from '../../src/credentials/redis-store.js';
-import type { Credential } from '../../src/credentials/types.js';
+import { RedisCredentialStore, type RedisCredentialStoreOptions } from '../../../src/store/redis/redis-store.js';
+import type { Credential } from '../../../src/credentials/types.js';
 
 /** A social credential with a realistic-length refresh token. */
 export function credential(id: number, overrides: Partial<Credential> = {}): Credential {

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, type GatewayConfig } from '../config.js';
-import { machineIdFor } from './machine-id.js';
-import { DISABLED_REASONS, type AuthMethod, type Credential, type CredentialFileEntry, type DisabledReason } from './types.js';
+import { machineIdFor } from '../credentials/machine-id.js';
+import { DISABLED_REASONS, type AuthMethod, type Credential, type CredentialFileEntry, type DisabledReason } from '../credentials/types.js';
 
 /** Shape the file had when loaded; `missing` (no file or empty file) is written as an array. */
 export type CredentialsFileForm = 'object' | 'array' | 'missing';

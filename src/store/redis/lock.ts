@@ -1,6 +1,6 @@
 /**
- * Refresh locks: the single-instance Redlock algorithm on one Redis (primary), plus an in-process
- * keyed mutex so callers of one replica queue locally instead of polling Redis.
+ * Refresh locks: the single-instance Redlock algorithm on one Redis (primary). The store puts a
+ * KeyedMutex in front so callers of one replica queue locally instead of polling Redis.
  *
  * The `redlock` package (5.0.0-beta.2) is not used: its package.json `exports` map has no `types`
  * entry, so under `moduleResolution: NodeNext` TypeScript cannot see its declarations (TS7016), and
@@ -8,9 +8,9 @@
  * acquire with `SET key token NX PX ttl`, extend/release in Lua only while the key holds our token.
  */
 import { randomBytes } from 'node:crypto';
-import { ApiError } from '../errors.js';
+import { ApiError } from '../../errors.js';
 import { EXTEND_SCRIPT, RELEASE_SCRIPT } from './lua/lock.js';
-import { LuaScript, type CommandTracker, type RedisClient } from './redis-connection.js';
+import { LuaScript, type CommandTracker, type RedisClient } from './connection.js';
 
 const EXTEND = new LuaScript('lock_extend', EXTEND_SCRIPT);
 const RELEASE = new LuaScript('lock_release', RELEASE_SCRIPT);
@@ -131,26 +131,6 @@ export class RedisLock {
     } catch (err) {
       // Harmless: the key expires on its own after the TTL.
       this.settings.log?.('warn', 'refresh lock release failed; it will expire', { resource, error: String(err) });
-    }
-  }
-}
-
-/** In-process mutex per key: callers of one key run one at a time, in arrival order. */
-export class KeyedMutex<K> {
-  private readonly tails = new Map<K, Promise<void>>();
-
-  async run<T>(key: K, fn: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => mine);
-    this.tails.set(key, tail);
-    await previous;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * A per-key async mutex: callers with the same key run one at a time, in arrival order; different
- * keys never wait for each other. Used for the in-memory refresh lock.
+ * keys never wait for each other. The memory store's refresh lock; the Redis store queues one
+ * replica's callers with it before they ask Redis.
  */
 export class KeyedMutex<K> {
   /** Resolves when the last queued holder of each key is done; absent = free. */

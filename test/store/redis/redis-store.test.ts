@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { seedHashOf } from '../../src/credentials/redis-codec.js';
-import type { RedisCredentialStore } from '../../src/credentials/redis-store.js';
-import { NotFoundError } from '../../src/errors.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { credential, eventually, makeStore, rawClient, sleep, uniquePrefix } from './redis-fixtures.js';
+import { seedHashOf } from '../../../src/store/redis/codec.js';
+import type { RedisCredentialStore } from '../../../src/store/redis/redis-store.js';
+import { NotFoundError } from '../../../src/errors.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { credential, eventually, makeStore, rawClient, sleep, uniquePrefix } from './fixtures.js';
 
 let redis: RedisServer;
 let raw: Redis;

@@ -1,8 +1,8 @@
 import { Cluster, type Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisCredentialStore } from '../../src/credentials/redis-store.js';
-import { startRedis, startSentinel, type RedisServer } from '../helpers/redis.js';
-import { credential, eventually, makeStore, rawClient, uniquePrefix } from './redis-fixtures.js';
+import type { RedisCredentialStore } from '../../../src/store/redis/redis-store.js';
+import { startRedis, startSentinel, type RedisServer } from '../../helpers/redis.js';
+import { credential, eventually, makeStore, rawClient, uniquePrefix } from './fixtures.js';
 
 const open: RedisCredentialStore[] = [];
 afterEach(async () => {

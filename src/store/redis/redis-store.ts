@@ -3,8 +3,8 @@
  * a local copy that serves `list()`/`get()` with no I/O, kept current by pub/sub notifications and a
  * periodic full resync. See {@link RedisCredentialStore} for the consistency rules.
  */
-import { ApiError, NotFoundError } from '../errors.js';
-import { redisKeys, type RedisKeys } from './redis-codec.js';
+import { ApiError, NotFoundError } from '../../errors.js';
+import { redisKeys, type RedisKeys } from './codec.js';
 import {
   CommandTracker,
   createRedisClient,
@@ -13,16 +13,17 @@ import {
   waitReady,
   type RedisClient,
   type RedisConnectionOptions,
-} from './redis-connection.js';
-import { ReplicaHeartbeat, type ReplicaInfo } from './redis-heartbeat.js';
-import { LocalCopy } from './redis-local-copy.js';
-import { KeyedMutex, RedisLock } from './redis-lock.js';
-import { CredentialMirror, type StoreLog } from './redis-mirror.js';
-import { SharedSettings } from './redis-settings.js';
-import type { CredentialStore } from './store.js';
-import type { Credential, CredentialRecord, CredentialStats } from './types.js';
+} from './connection.js';
+import { ReplicaHeartbeat, type ReplicaInfo } from './heartbeat.js';
+import { LocalCopy } from './local-copy.js';
+import { KeyedMutex } from '../keyed-mutex.js';
+import { RedisLock } from './lock.js';
+import { CredentialMirror, type StoreLog } from './mirror.js';
+import { SharedSettings } from './settings.js';
+import type { CredentialStore } from '../store.js';
+import type { Credential, CredentialRecord, CredentialStats } from '../../credentials/types.js';
 
-export type { StoreLog } from './redis-mirror.js';
+export type { StoreLog } from './mirror.js';
 
 /** Options of {@link RedisCredentialStore}; connection fields as in `GatewayConfig.redis`. */
 export interface RedisCredentialStoreOptions extends RedisConnectionOptions {

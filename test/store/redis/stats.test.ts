@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyDelta, deltaToOps, diffStats, mergeDeltas, StatsQueue } from '../../src/credentials/redis-stats.js';
-import { EMPTY_STATS, type CredentialStats } from '../../src/credentials/types.js';
+import { applyDelta, deltaToOps, diffStats, mergeDeltas, StatsQueue } from '../../../src/store/redis/stats.js';
+import { EMPTY_STATS, type CredentialStats } from '../../../src/credentials/types.js';
 
 const stats = (over: Partial<CredentialStats> = {}): CredentialStats => ({ ...EMPTY_STATS, ...over });
 

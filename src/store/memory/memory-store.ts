@@ -2,18 +2,18 @@
  * Single-process CredentialStore: state lives in memory and durable changes are written back to
  * credentials.json (atomically, one write at a time) before they resolve. Stats stay in memory.
  */
-import type { GatewayConfig } from '../config.js';
-import { NotFoundError } from '../errors.js';
+import type { GatewayConfig } from '../../config.js';
+import { NotFoundError } from '../../errors.js';
 import {
   envApiKeyCredential,
   loadCredentialsFile,
   removeStaleTempFiles,
   saveCredentialsFile,
   type CredentialsFileForm,
-} from './file.js';
-import { KeyedMutex } from './mutex.js';
-import type { CredentialStore } from './store.js';
-import { EMPTY_STATS, type Credential, type CredentialFileEntry, type CredentialRecord, type CredentialStats } from './types.js';
+} from '../credentials-file.js';
+import { KeyedMutex } from '../keyed-mutex.js';
+import type { CredentialStore } from '../store.js';
+import { EMPTY_STATS, type Credential, type CredentialFileEntry, type CredentialRecord, type CredentialStats } from '../../credentials/types.js';
 
 /** What the memory store is built from: usually the result of `loadCredentialsFile`. */
 export interface MemoryStoreOptions {

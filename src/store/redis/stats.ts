@@ -3,7 +3,7 @@
  * delta here; a timer sends all deltas in one script call. Counters travel as increments so that
  * replicas' increments add up instead of overwriting each other.
  */
-import type { CredentialStats } from './types.js';
+import type { CredentialStats } from '../../credentials/types.js';
 
 /** Counters sent as HINCRBY deltas (or HSET when reset). */
 export const COUNTER_FIELDS = ['failureCount', 'refreshFailureCount', 'successCount', 'failureTotal'] as const;

@@ -6,11 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LockLostError, LockTimeoutError } from '../../src/credentials/redis-lock.js';
-import type { RedisCredentialStore } from '../../src/credentials/redis-store.js';
-import { NotFoundError } from '../../src/errors.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { credential, makeStore, rawClient, sleep, uniquePrefix } from './redis-fixtures.js';
+import { LockLostError, LockTimeoutError } from '../../../src/store/redis/lock.js';
+import type { RedisCredentialStore } from '../../../src/store/redis/redis-store.js';
+import { NotFoundError } from '../../../src/errors.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { credential, makeStore, rawClient, sleep, uniquePrefix } from './fixtures.js';
 
 let redis: RedisServer;
 let raw: Redis;
@@ -151,7 +151,7 @@ describe('withRefreshLock across processes', () => {
     await build({
       stdin: {
         contents: `
-          import { RedisCredentialStore } from '../../src/credentials/redis-store.js';
+          import { RedisCredentialStore } from '../../../src/store/redis/redis-store.js';
           const [url, keyPrefix] = process.argv.slice(2);
           const store = new RedisCredentialStore({
             url, keyPrefix, resyncIntervalMs: 60000, lockTtlMs: 1000, seed: [], replicaId: 'child',

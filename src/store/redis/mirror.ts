@@ -16,12 +16,12 @@ import {
   seedHashOf,
   splitTokenFields,
   type RedisKeys,
-} from './redis-codec.js';
-import { isReplyError, LuaScript, preloadScripts, type CommandTracker, type RedisClient } from './redis-connection.js';
-import { applyCredentialPatch, LocalCopy, type LocalEntry } from './redis-local-copy.js';
-import { LOCK_SCRIPTS } from './redis-lock.js';
-import { applyDelta, deltaToOps, diffStats, StatsQueue } from './redis-stats.js';
-import { EMPTY_STATS, type Credential, type CredentialRecord, type CredentialStats } from './types.js';
+} from './codec.js';
+import { isReplyError, LuaScript, preloadScripts, type CommandTracker, type RedisClient } from './connection.js';
+import { applyCredentialPatch, LocalCopy, type LocalEntry } from './local-copy.js';
+import { LOCK_SCRIPTS } from './lock.js';
+import { applyDelta, deltaToOps, diffStats, StatsQueue } from './stats.js';
+import { EMPTY_STATS, type Credential, type CredentialRecord, type CredentialStats } from '../../credentials/types.js';
 
 const SCRIPTS = {
   read: new LuaScript('read', READ_SCRIPT),

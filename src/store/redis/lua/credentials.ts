@@ -7,7 +7,7 @@
  * scripts build per-credential key names from ARGV's prefix. KEYS[1] is always a key of that slot,
  * which is what routes the call in Cluster mode.
  */
-import { CRED_KEY, EXPIRES_MS_FIELD, REFRESHED_AT_FIELD, REV_FIELD, SEED_HASH_FIELD, STATS_KEY } from '../redis-codec.js';
+import { CRED_KEY, EXPIRES_MS_FIELD, REFRESHED_AT_FIELD, REV_FIELD, SEED_HASH_FIELD, STATS_KEY } from '../codec.js';
 
 /** Shared Lua helpers: key builders, HSET/HDEL of possibly empty lists, the event publisher. */
 const HELPERS = `

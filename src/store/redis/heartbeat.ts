@@ -3,8 +3,8 @@
  * short TTL) and its id into `${prefix}replicas` (scored by time), so listing needs no SCAN, which
  * would have to visit every node in Cluster mode.
  */
-import type { RedisKeys } from './redis-codec.js';
-import type { CommandTracker, RedisClient } from './redis-connection.js';
+import type { RedisKeys } from './codec.js';
+import type { CommandTracker, RedisClient } from './connection.js';
 
 /** One live replica as seen in Redis. */
 export interface ReplicaInfo {

@@ -3,7 +3,7 @@
  * from the prefix, so the suffix constants below are interpolated into them (one source of truth).
  */
 import { createHash } from 'node:crypto';
-import type { Credential, CredentialStats } from './types.js';
+import type { Credential, CredentialStats } from '../../credentials/types.js';
 
 /** Suffix of the per-credential hash of durable fields: `${prefix}cred:${id}`. */
 export const CRED_KEY = 'cred:';

@@ -2,8 +2,8 @@
  * Gateway settings shared by all replicas (e.g. the load-balancing mode) in one Redis hash, with a
  * local copy that serves reads with no I/O and listeners told of every change.
  */
-import type { RedisKeys } from './redis-codec.js';
-import type { CommandTracker, RedisClient } from './redis-connection.js';
+import type { RedisKeys } from './codec.js';
+import type { CommandTracker, RedisClient } from './connection.js';
 
 /**
  * The settings part of the Redis credential store. It only talks to Redis when asked: the store

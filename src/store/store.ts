@@ -1,4 +1,4 @@
-import type { Credential, CredentialRecord, CredentialStats } from './types.js';
+import type { Credential, CredentialRecord, CredentialStats } from '../credentials/types.js';
 
 /**
  * Where credentials live. The pool and the admin API depend only on this interface; `memory`
