@@ -100,6 +100,10 @@ function Row({ item, balance, actions }: { item: CredentialItem; balance?: Balan
         <div>{item.email ?? <span className="muted">no email</span>}</div>
         <div className="muted small">
           {item.authMethod}
+          <span data-testid={`credential-endpoint-${item.id}`} title="wire: ide (Kiro IDE) or cli (kiro-cli)">
+            {' · '}
+            {item.endpoint}
+          </span>
           {item.fingerprint && (
             <>
               {' · '}

@@ -25,6 +25,7 @@ export interface CredentialItem {
   hasProxy: boolean;
   proxyUrl?: string;
   refreshFailureCount: number;
+  /** `ide` or `cli`: the wire the credential speaks (its own, else the configured default). */
   endpoint: string;
   region: string | null;
   apiRegion: string | null;

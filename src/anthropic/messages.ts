@@ -10,6 +10,7 @@ import { KiroToAnthropicStream } from '../convert/stream.js';
 import { encodeSseEvents, SSE_HEADERS, SSE_PING } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
 import type { KiroClient } from '../kiro/client.js';
+import { WireBody } from '../kiro/wire-body.js';
 import { openUpstream, type OpenedUpstream } from './upstream-open.js';
 import type { Admission } from './admission.js';
 import type { CredentialPool } from '../credentials/pool.js';
@@ -93,7 +94,8 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       await handleWebSearch(ctx, deps, request, converted, controller.signal);
       return;
     }
-    const body = JSON.stringify(converted.body);
+    // Serialised per wire on first use: a request may try `ide` and `cli` credentials.
+    const body = new WireBody(converted.body, deps.config);
     const openOptions = {
       signal: controller.signal,
       firstByteTimeoutMs: deps.config.upstream.firstByteTimeoutMs,
@@ -110,15 +112,15 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       ),
     );
     obs.upstreamReady(lease.credential.id, lease.attempt);
+    const converter = new KiroToAnthropicStream({
+      model: request.model,
+      thinking: converted.thinking,
+      inputTokensEstimate: converted.inputTokensEstimate,
+      windowSize: converted.windowSize,
+      toolNameMap: converted.toolNameMap,
+      extractThinking: request.stream ? true : deps.config.extractThinking,
+    });
     try {
-      const converter = new KiroToAnthropicStream({
-        model: request.model,
-        thinking: converted.thinking,
-        inputTokensEstimate: converted.inputTokensEstimate,
-        windowSize: converted.windowSize,
-        toolNameMap: converted.toolNameMap,
-        extractThinking: request.stream ? true : deps.config.extractThinking,
-      });
       if (request.stream) {
         await streamResponse(ctx, deps, converter, upstream, controller, mode, obs);
       } else {

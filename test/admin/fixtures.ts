@@ -66,6 +66,7 @@ export function seedCredentials(): SeedCredential[] {
       authMethod: 'api_key',
       kiroApiKey: SECRETS.apiKey3,
       priority: 2,
+      endpoint: 'cli',
       machineId: MACHINE_ID,
       disabled: true,
       disabledReason: 'Manual',
