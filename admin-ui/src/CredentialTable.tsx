@@ -146,6 +146,9 @@ function Row({ item, balance, actions }: { item: CredentialItem; balance?: Balan
         <div title="successful / failed requests">
           ✔ {item.successCount} · ✖ {item.failureTotal}
         </div>
+        <div title="Kiro credits metered to this credential (all replicas)" data-testid={`credential-credits-${item.id}`}>
+          {number(item.creditsUsed, 4)} credits
+        </div>
         <div className="muted" title="consecutive request failures / consecutive refresh failures (3 disables)">
           in a row {item.failureCount} / {item.refreshFailureCount}
         </div>

@@ -30,6 +30,8 @@ export interface CredentialItem {
   region: string | null;
   apiRegion: string | null;
   failureTotal: number;
+  /** Kiro credits metered to this credential, summed over every replica (not tokens). */
+  creditsUsed: number;
   lastError: string | null;
   cooldownUntil: string | null;
   inFlight: number;

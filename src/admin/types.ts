@@ -100,6 +100,8 @@ export interface CredentialStatusItem {
   apiRegion: string | null;
   // --- gateway additions ---
   failureTotal: number;
+  /** Kiro credits metered to this credential (sum of meteringEvents over every replica; not tokens). */
+  creditsUsed: number;
   lastError: string | null;
   /** RFC 3339; the credential is skipped until then (after a 429). */
   cooldownUntil: string | null;

@@ -139,6 +139,7 @@ export function toStatusItem(
     region: c.region ?? null,
     apiRegion: c.apiRegion ?? null,
     failureTotal: s.failureTotal,
+    creditsUsed: s.creditsUsed,
     lastError: s.lastError ? redactSecrets(s.lastError, secretsOf(c)) : null,
     cooldownUntil: iso(s.cooldownUntil),
     inFlight,

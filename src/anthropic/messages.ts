@@ -129,6 +129,8 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
     } finally {
       upstream.close();
       lease.release();
+      // Metered whatever became of the answer: Kiro bills what it sent.
+      deps.pool.recordCredits(lease.credential.id, converter.credits);
     }
   } catch (err) {
     // The client left while we waited for Kiro: nobody to answer, and not a server error.

@@ -145,6 +145,7 @@ describe('GET /credentials', () => {
       refreshFailureCount: 0,
       endpoint: 'ide',
       failureTotal: 1,
+      creditsUsed: 1.2345,
       inFlight: 2,
       lastError: 'upstream said the token *** is invalid',
     });
@@ -172,6 +173,7 @@ describe('GET /credentials', () => {
       fingerprint: sha256(SECRETS.apiKey3).slice(0, 8),
       disabledReason: 'Manual',
       endpoint: 'cli',
+      creditsUsed: 0,
     });
   });
 
