@@ -101,6 +101,7 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       firstByteTimeoutMs: deps.config.upstream.firstByteTimeoutMs,
       onFrameError: (err: Error) => obs.frameError(err),
       onFrame: (bytes: number) => obs.frame(bytes),
+      onUnknownEvent: (eventType: string) => obs.unknownEvent(eventType),
     };
     const { value: upstream, lease } = await routing.run(() =>
       deps.pool.execute(
