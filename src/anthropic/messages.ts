@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../config.js';
 import type { StreamEvent } from './types.js';
 import { validateMessagesRequest } from './validate.js';
 import { convertRequest } from '../convert/request.js';
-import { fitRequestImages } from '../convert/images.js';
+import { fitRequestImages, hasBase64Images } from '../convert/images.js';
 import { KiroToAnthropicStream } from '../convert/stream.js';
 import { encodeSseEvents, SSE_HEADERS, SSE_PING } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
@@ -61,10 +61,11 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       conversationId: sessionIdHeader(ctx),
       models: { offered: deps.models?.offered(), strict: deps.config.models.strict },
     });
-  const converted = await placeModel(deps.models, convert);
+  const needs = { images: hasBase64Images(request) };
+  const converted = await placeModel(deps.models, convert, needs);
   // Which Kiro model answers: clients ask for names newer than any offered, mapped by family.
   ctx.set('x-kiro-model', converted.kiroModelId);
-  const routing = modelRouting(deps.models, request.model, converted.kiroModelId);
+  const routing = modelRouting(deps.models, request.model, converted.kiroModelId, needs);
   const logFields = (ctx.state.logFields ??= {}) as Record<string, unknown>;
   logFields.stream = request.stream === true;
   if (resizedImages > 0) logFields.imagesResized = resizedImages;

@@ -27,7 +27,7 @@ import { sendPlan } from './stream.js';
 import { findMalformation } from './validate.js';
 import { findWireMismatch } from './wire.js';
 import type { KiroEndpoint } from '../kiro/endpoint.js';
-import { INVALID_MODEL_BODY, modelRefusal, thinkingRefusal } from './models.js';
+import { imageRefusal, INVALID_MODEL_BODY, modelRefusal, thinkingRefusal } from './models.js';
 
 const EVENT_STREAM_TYPE = 'application/vnd.amazon.eventstream';
 const INPUT_TOO_LONG_BODY = { message: 'Input is too long.', reason: 'CONTENT_LENGTH_EXCEEDS_THRESHOLD' };
@@ -110,6 +110,8 @@ export async function handleGenerate(ctx: SimContext, ex: Exchange, wire: KiroEn
     .currentMessage.userInputMessage.modelId;
   const refusal = modelRefusal(account, modelId);
   if (refusal !== undefined) return reject(400, INVALID_MODEL_BODY, body, refusal);
+  const images = imageRefusal(account, body, modelId);
+  if (images !== undefined) return reject(400, IMPROPERLY_FORMED_BODY, body, images);
   const thinking = thinkingRefusal(body, modelId);
   if (thinking !== undefined) return reject(400, IMPROPERLY_FORMED_BODY, body, thinking);
 
