@@ -8,6 +8,10 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import convict from 'convict';
 
+/** The two wires of generateAssistantResponse: the Kiro IDE's (`ide`) and kiro-cli's (`cli`). */
+export const KIRO_ENDPOINTS = ['ide', 'cli'] as const;
+export type KiroEndpoint = (typeof KIRO_ENDPOINTS)[number];
+
 /** `priority`: one sticky credential, lowest priority number first; `balanced`: least used first. */
 export type LoadBalancingMode = 'priority' | 'balanced';
 
@@ -37,7 +41,8 @@ export interface GatewayConfig {
   countTokensAuthType: 'x-api-key' | 'bearer';
   loadBalancingMode: LoadBalancingMode;
   extractThinking: boolean;
-  defaultEndpoint: string;
+  /** Wire of credentials without their own `endpoint` (docs/kiro-protocol-newer.md §4). */
+  defaultEndpoint: KiroEndpoint;
 
   // --- gateway additions ---
   /** Path of credentials.json (kiro.rs CLI --credentials). */
@@ -115,6 +120,15 @@ export interface GatewayConfig {
     queueSize: number;
     /** Longest wait for a slot before 529 (ms). */
     queueTimeoutMs: number;
+  };
+  /** What the `cli` endpoint sends in its user agents and `envState` (docs/kiro-protocol-newer.md §4). */
+  cliEndpoint: {
+    /** kiro-cli version in `md/appVersion-…`. */
+    version: string;
+    /** `os/…` of the user agents and `envState.operatingSystem`. */
+    operatingSystem: string;
+    /** `envState.currentWorkingDirectory`; '' = the gateway's working directory. */
+    workingDirectory: string;
   };
   models: {
     /** Reject model versions no credential offers (kiro.rs) instead of taking the newest of the family. */
@@ -326,7 +340,12 @@ function buildSchema(): SchemaTree {
       true,
       'KIRO_EXTRACT_THINKING',
     ),
-    defaultEndpoint: setting('Endpoint implementation for credentials without `endpoint`.', ['ide'], 'ide', 'KIRO_DEFAULT_ENDPOINT'),
+    defaultEndpoint: setting(
+      'Wire of credentials without their own `endpoint`: `ide` (the Kiro IDE\'s, as kiro.rs) or `cli` (kiro-cli\'s: root path with `x-amz-target`, AWS JSON 1.0, Rust SDK user agents, `origin: KIRO_CLI`, `envState`).',
+      [...KIRO_ENDPOINTS],
+      'ide',
+      'KIRO_DEFAULT_ENDPOINT',
+    ),
     endpoints: setting('Accepted for kiro.rs compatibility and ignored (per-endpoint settings).', Object, {}, 'KIRO_ENDPOINTS'),
     tlsBackend: setting(
       'Accepted for kiro.rs compatibility and ignored (Node uses its own TLS); a warning is printed when set.',
@@ -481,6 +500,21 @@ function buildSchema(): SchemaTree {
       pretty: setting('Human-readable logs instead of JSON lines.', 'kiro-bool', process.stdout.isTTY === true, 'KIRO_LOG_PRETTY', {
         defaultText: 'stdout is a TTY',
       }),
+    },
+    cliEndpoint: {
+      version: setting('kiro-cli version in the `cli` endpoint\'s user agent (`md/appVersion-…`).', nonEmptyString, '2.3.0', 'KIRO_CLI_ENDPOINT_VERSION'),
+      operatingSystem: setting(
+        '`os/…` of the `cli` endpoint\'s user agents and its `envState.operatingSystem`.',
+        nonEmptyString,
+        'macos',
+        'KIRO_CLI_ENDPOINT_OPERATING_SYSTEM',
+      ),
+      workingDirectory: setting(
+        '`envState.currentWorkingDirectory` of the `cli` endpoint; empty = the gateway\'s working directory.',
+        String,
+        '',
+        'KIRO_CLI_ENDPOINT_WORKING_DIRECTORY',
+      ),
     },
     models: {
       strict: setting(
@@ -673,7 +707,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): GatewayConfig {
   const raw = conf.getProperties() as Record<string, unknown> & GatewayConfig & { tlsBackend: string; endpoints: object };
   const { tlsBackend, endpoints, ...rest } = raw;
   if (tlsBackend) warn(`tlsBackend "${tlsBackend}" is ignored: Node.js always uses its own TLS stack`);
-  if (endpoints && Object.keys(endpoints).length > 0) warn('endpoints is ignored: only the "ide" endpoint is implemented');
+  if (endpoints && Object.keys(endpoints).length > 0) warn('endpoints is ignored: the ide and cli endpoints take no per-endpoint settings (see cliEndpoint.*)');
 
   const config = rest as GatewayConfig;
   config.configPath = configPath;

@@ -224,6 +224,7 @@ function adminDeps(
     store,
     replicaId,
     configMachineId: config.machineId,
+    defaultEndpoint: config.defaultEndpoint,
     inFlight: (id) => pool.inFlight(id),
     currentId: () => pool.currentId(),
     getMode: () => pool.mode,

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import type { AddCredentialRequest } from './api';
 
-type Field = Exclude<keyof AddCredentialRequest, 'priority' | 'authMethod'>;
+type Field = Exclude<keyof AddCredentialRequest, 'priority' | 'authMethod' | 'endpoint'>;
 
 interface FieldSpec {
   name: Field;
@@ -26,7 +26,6 @@ const FIELDS: ReadonlyArray<FieldSpec> = [
   { name: 'proxyUrl', label: 'Proxy URL', placeholder: 'socks5://host:1080, http://…, or direct' },
   { name: 'proxyUsername', label: 'Proxy username' },
   { name: 'proxyPassword', label: 'Proxy password', secret: true },
-  { name: 'endpoint', label: 'Endpoint', placeholder: 'ide' },
 ];
 
 /** Form for AddCredentialRequest. Empty fields are left out so the server applies its defaults. */
@@ -39,6 +38,7 @@ export function AddCredentialForm({
 }) {
   const [authMethod, setAuthMethod] = useState('social');
   const [priority, setPriority] = useState('0');
+  const [endpoint, setEndpoint] = useState('');
   const [values, setValues] = useState<Partial<Record<Field, string>>>({});
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
@@ -51,6 +51,7 @@ export function AddCredentialForm({
       return;
     }
     const request: AddCredentialRequest = { authMethod, priority: p };
+    if (endpoint) request.endpoint = endpoint;
     for (const spec of FIELDS) {
       const value = values[spec.name]?.trim();
       if (value && (!spec.only || spec.only.includes(authMethod))) request[spec.name] = value;
@@ -95,6 +96,14 @@ export function AddCredentialForm({
               onChange={(e) => setPriority(e.target.value)}
               data-testid="add-field-priority"
             />
+          </label>
+          <label>
+            Endpoint
+            <select value={endpoint} onChange={(e) => setEndpoint(e.target.value)} data-testid="add-field-endpoint">
+              <option value="">server default (defaultEndpoint)</option>
+              <option value="ide">ide (Kiro IDE wire)</option>
+              <option value="cli">cli (kiro-cli wire, for ksk_ keys and kiro-cli logins)</option>
+            </select>
           </label>
           {FIELDS.filter((f) => !f.only || f.only.includes(authMethod)).map((f) => (
             <label key={f.name} className={f.multiline ? 'span-2' : undefined}>

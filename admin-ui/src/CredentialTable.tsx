@@ -100,6 +100,10 @@ function Row({ item, balance, actions }: { item: CredentialItem; balance?: Balan
         <div>{item.email ?? <span className="muted">no email</span>}</div>
         <div className="muted small">
           {item.authMethod}
+          <span data-testid={`credential-endpoint-${item.id}`} title="wire: ide (Kiro IDE) or cli (kiro-cli)">
+            {' · '}
+            {item.endpoint}
+          </span>
           {item.fingerprint && (
             <>
               {' · '}
@@ -141,6 +145,9 @@ function Row({ item, balance, actions }: { item: CredentialItem; balance?: Balan
       <td className="small usage">
         <div title="successful / failed requests">
           ✔ {item.successCount} · ✖ {item.failureTotal}
+        </div>
+        <div title="Kiro credits metered to this credential (all replicas)" data-testid={`credential-credits-${item.id}`}>
+          {number(item.creditsUsed, 4)} credits
         </div>
         <div className="muted" title="consecutive request failures / consecutive refresh failures (3 disables)">
           in a row {item.failureCount} / {item.refreshFailureCount}

@@ -25,10 +25,13 @@ export interface CredentialItem {
   hasProxy: boolean;
   proxyUrl?: string;
   refreshFailureCount: number;
+  /** `ide` or `cli`: the wire the credential speaks (its own, else the configured default). */
   endpoint: string;
   region: string | null;
   apiRegion: string | null;
   failureTotal: number;
+  /** Kiro credits metered to this credential, summed over every replica (not tokens). */
+  creditsUsed: number;
   lastError: string | null;
   cooldownUntil: string | null;
   inFlight: number;

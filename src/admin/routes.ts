@@ -154,7 +154,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
   router.get('/credentials', ...guarded, (ctx) => {
     const records = store.list();
     const currentId = deps.currentId ? deps.currentId() : defaultCurrentId(records);
-    ctx.body = toStatusResponse(records, currentId, (id) => deps.inFlight(id));
+    ctx.body = toStatusResponse(records, currentId, (id) => deps.inFlight(id), deps.defaultEndpoint);
   });
 
   router.post('/credentials', ...guarded, async (ctx) => {

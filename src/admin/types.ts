@@ -5,7 +5,7 @@
  * Redis store directly) so they can be tested with a real store and small fakes, and so the
  * integrator decides how each capability is provided in single-process and multi-replica mode.
  */
-import type { LoadBalancingMode } from '../config.js';
+import type { KiroEndpoint, LoadBalancingMode } from '../config.js';
 import type { AuthMethod, Credential, DisabledReason } from '../credentials/types.js';
 import type { CredentialStore } from '../store/store.js';
 
@@ -56,6 +56,8 @@ export interface AdminDeps {
   getBalance(id: number, options?: { fresh?: boolean }): Promise<Balance>;
   /** Every live replica sharing the store (just this one in memory mode). */
   listReplicas(): Promise<ReplicaInfo[]>;
+  /** Config `defaultEndpoint`: the wire shown for credentials without their own `endpoint`. Default `ide`. */
+  defaultEndpoint?: KiroEndpoint;
   /** Config `machineId` (§3): given to added credentials that bring none. Optional. */
   configMachineId?: string;
   /** Id of this replica, reported as the one that answered `GET /cluster`. */
@@ -92,11 +94,14 @@ export interface CredentialStatusItem {
   /** Proxy URL with any password replaced by `***`; omitted when there is no proxy. */
   proxyUrl?: string;
   refreshFailureCount: number;
+  /** The wire the credential speaks: its own `endpoint`, else the configured `defaultEndpoint`. */
   endpoint: string;
   region: string | null;
   apiRegion: string | null;
   // --- gateway additions ---
   failureTotal: number;
+  /** Kiro credits metered to this credential (sum of meteringEvents over every replica; not tokens). */
+  creditsUsed: number;
   lastError: string | null;
   /** RFC 3339; the credential is skipped until then (after a 429). */
   cooldownUntil: string | null;

@@ -9,6 +9,7 @@ import type { LoadBalancingMode } from '../config.js';
 import type { AuthMethod, Credential } from '../credentials/types.js';
 import { InvalidRequestError } from '../errors.js';
 import { parseJsonText, readBodyText } from '../anthropic/body.js';
+import { KIRO_ENDPOINTS } from '../kiro/endpoint.js';
 
 /** Admin bodies are tiny; a credential with every field set is well under 16 KiB. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -156,6 +157,17 @@ function checkProxyUrl(proxyUrl: string): void {
   }
 }
 
+/** `ide` or `cli`, spelled exactly as in credentials.json; anything else is a 400 naming both. */
+function parseEndpoint(value: string): string {
+  const known = KIRO_ENDPOINTS.find((e) => e === value);
+  if (!known) {
+    throw new InvalidRequestError(
+      `Field "endpoint" must be one of ${KIRO_ENDPOINTS.join(', ')} (got '${value.slice(0, 40)}'); leave it out for the configured defaultEndpoint`,
+    );
+  }
+  return known;
+}
+
 /**
  * Checks an AddCredentialRequest and turns it into the credential to validate and store (enabled,
  * canonical authMethod, machine id set). Follows kiro.rs: authMethod defaults to `social`
@@ -211,6 +223,7 @@ export function parseAddCredentialRequest(body: unknown, configMachineId?: strin
   }
 
   if (s.proxyUrl !== undefined) checkProxyUrl(s.proxyUrl);
+  if (s.endpoint !== undefined) s.endpoint = parseEndpoint(s.endpoint);
   for (const field of ['region', 'authRegion', 'apiRegion'] as const) {
     // Regions are put into upstream host names: anything but a region name could send the token elsewhere.
     const value = s[field];

@@ -7,6 +7,7 @@
  * fingerprint for display.
  */
 import { createHash } from 'node:crypto';
+import type { KiroEndpoint } from '../config.js';
 import type { Credential, CredentialRecord } from '../credentials/types.js';
 import { SECRET_FIELDS } from '../credentials/types.js';
 import type { CredentialStatusItem, CredentialsStatusResponse } from './types.js';
@@ -105,7 +106,12 @@ function iso(epochMs: number | undefined): string | null {
 }
 
 /** One credential as the admin API shows it. */
-export function toStatusItem(record: CredentialRecord, isCurrent: boolean, inFlight: number): CredentialStatusItem {
+export function toStatusItem(
+  record: CredentialRecord,
+  isCurrent: boolean,
+  inFlight: number,
+  defaultEndpoint: KiroEndpoint = 'ide',
+): CredentialStatusItem {
   const c = record.credential;
   const s = record.stats;
   const secret = c.authMethod === 'api_key' ? c.kiroApiKey : c.refreshToken;
@@ -129,10 +135,11 @@ export function toStatusItem(record: CredentialRecord, isCurrent: boolean, inFli
     lastUsedAt: s.lastUsedAt ?? null,
     hasProxy: Boolean(c.proxyUrl) && c.proxyUrl !== 'direct',
     refreshFailureCount: s.refreshFailureCount,
-    endpoint: c.endpoint ?? 'ide',
+    endpoint: c.endpoint ?? defaultEndpoint,
     region: c.region ?? null,
     apiRegion: c.apiRegion ?? null,
     failureTotal: s.failureTotal,
+    creditsUsed: s.creditsUsed,
     lastError: s.lastError ? redactSecrets(s.lastError, secretsOf(c)) : null,
     cooldownUntil: iso(s.cooldownUntil),
     inFlight,
@@ -157,12 +164,13 @@ export function toStatusResponse(
   records: readonly CredentialRecord[],
   currentId: number | null,
   inFlight: (id: number) => number,
+  defaultEndpoint: KiroEndpoint = 'ide',
 ): CredentialsStatusResponse {
   const sorted = sortByPriority(records);
   return {
     total: sorted.length,
     available: sorted.filter((r) => !r.credential.disabled).length,
     currentId,
-    credentials: sorted.map((r) => toStatusItem(r, r.credential.id === currentId, inFlight(r.credential.id))),
+    credentials: sorted.map((r) => toStatusItem(r, r.credential.id === currentId, inFlight(r.credential.id), defaultEndpoint)),
   };
 }

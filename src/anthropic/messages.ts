@@ -5,11 +5,12 @@ import type { GatewayConfig } from '../config.js';
 import type { StreamEvent } from './types.js';
 import { validateMessagesRequest } from './validate.js';
 import { convertRequest } from '../convert/request.js';
-import { fitRequestImages } from '../convert/images.js';
+import { fitRequestImages, hasBase64Images } from '../convert/images.js';
 import { KiroToAnthropicStream } from '../convert/stream.js';
 import { encodeSseEvents, SSE_HEADERS, SSE_PING } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
 import type { KiroClient } from '../kiro/client.js';
+import { WireBody } from '../kiro/wire-body.js';
 import { openUpstream, type OpenedUpstream } from './upstream-open.js';
 import type { Admission } from './admission.js';
 import type { CredentialPool } from '../credentials/pool.js';
@@ -60,10 +61,11 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       conversationId: sessionIdHeader(ctx),
       models: { offered: deps.models?.offered(), strict: deps.config.models.strict },
     });
-  const converted = await placeModel(deps.models, convert);
+  const needs = { images: hasBase64Images(request) };
+  const converted = await placeModel(deps.models, convert, needs);
   // Which Kiro model answers: clients ask for names newer than any offered, mapped by family.
   ctx.set('x-kiro-model', converted.kiroModelId);
-  const routing = modelRouting(deps.models, request.model, converted.kiroModelId);
+  const routing = modelRouting(deps.models, request.model, converted.kiroModelId, needs);
   const logFields = (ctx.state.logFields ??= {}) as Record<string, unknown>;
   logFields.stream = request.stream === true;
   if (resizedImages > 0) logFields.imagesResized = resizedImages;
@@ -93,12 +95,14 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       await handleWebSearch(ctx, deps, request, converted, controller.signal);
       return;
     }
-    const body = JSON.stringify(converted.body);
+    // Serialised per wire on first use: a request may try `ide` and `cli` credentials.
+    const body = new WireBody(converted.body, deps.config);
     const openOptions = {
       signal: controller.signal,
       firstByteTimeoutMs: deps.config.upstream.firstByteTimeoutMs,
       onFrameError: (err: Error) => obs.frameError(err),
       onFrame: (bytes: number) => obs.frame(bytes),
+      onUnknownEvent: (eventType: string) => obs.unknownEvent(eventType),
     };
     const { value: upstream, lease } = await routing.run(() =>
       deps.pool.execute(
@@ -110,15 +114,15 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       ),
     );
     obs.upstreamReady(lease.credential.id, lease.attempt);
+    const converter = new KiroToAnthropicStream({
+      model: request.model,
+      thinking: converted.thinking,
+      inputTokensEstimate: converted.inputTokensEstimate,
+      windowSize: converted.windowSize,
+      toolNameMap: converted.toolNameMap,
+      extractThinking: request.stream ? true : deps.config.extractThinking,
+    });
     try {
-      const converter = new KiroToAnthropicStream({
-        model: request.model,
-        thinking: converted.thinking,
-        inputTokensEstimate: converted.inputTokensEstimate,
-        windowSize: converted.windowSize,
-        toolNameMap: converted.toolNameMap,
-        extractThinking: request.stream ? true : deps.config.extractThinking,
-      });
       if (request.stream) {
         await streamResponse(ctx, deps, converter, upstream, controller, mode, obs);
       } else {
@@ -127,6 +131,8 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
     } finally {
       upstream.close();
       lease.release();
+      // Metered whatever became of the answer: Kiro bills what it sent.
+      deps.pool.recordCredits(lease.credential.id, converter.credits);
     }
   } catch (err) {
     // The client left while we waited for Kiro: nobody to answer, and not a server error.

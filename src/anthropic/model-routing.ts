@@ -3,7 +3,7 @@
  * holds the resolved Kiro model are tried, and when none does the client gets a 404 naming the
  * models that are offered, instead of attempts burned on accounts that cannot serve it.
  */
-import type { CredentialModels } from '../credentials/model-lists.js';
+import type { CredentialModels, ModelNeeds } from '../credentials/model-lists.js';
 import { NotFoundError } from '../errors.js';
 import type { Credential, CredentialRecord } from '../credentials/types.js';
 
@@ -19,13 +19,16 @@ export interface ModelRouting {
 
 /**
  * Converts the request, first learning the model lists still unknown when the known ones cannot
- * place its model (a version nobody is known to offer, or one no credential serves): the answer
- * must not depend on which credentials happened to have served a request before.
+ * place its model (a version nobody is known to offer, or one no credential serves), or when it
+ * carries images (whether a model takes them is only known from its list): the answer must not
+ * depend on which credentials happened to have served a request before.
  */
 export async function placeModel<T extends { kiroModelId: string; modelSubstituted: boolean }>(
   models: CredentialModels | undefined,
   convert: () => T,
+  needs: { images: boolean } = { images: false },
 ): Promise<T> {
+  if (needs.images && models?.hasUnknown()) await models.learnMissing();
   let converted: T;
   try {
     converted = convert();
@@ -44,17 +47,23 @@ export async function placeModel<T extends { kiroModelId: string; modelSubstitut
 const NO_ROUTING: ModelRouting = { filters: {}, run: (call) => call() };
 
 /**
- * The routing of one request for `kiroModelId`.
+ * The routing of one request for `kiroModelId`; with images, only credentials whose list lets the
+ * model take them (one account's entry may differ from another's).
  * @throws NotFoundError at once when no credential (enabled or not) offers the model; when only
  *   disabled ones do, the pool answers 529 like any request without a usable credential.
  */
-export function modelRouting(models: CredentialModels | undefined, requested: string, kiroModelId: string): ModelRouting {
+export function modelRouting(
+  models: CredentialModels | undefined,
+  requested: string,
+  kiroModelId: string,
+  needs: ModelNeeds = {},
+): ModelRouting {
   if (!models) return NO_ROUTING;
   if (!models.servable(kiroModelId)) throw models.notServable(requested, kiroModelId);
   return {
     filters: {
-      accepts: (record) => models.offers(record, kiroModelId),
-      admit: models.enabled ? (credential, token) => models.admit(credential, token, kiroModelId) : undefined,
+      accepts: (record) => models.offers(record, kiroModelId, needs),
+      admit: models.enabled ? (credential, token) => models.admit(credential, token, kiroModelId, needs) : undefined,
     },
     async run(call) {
       try {

@@ -21,6 +21,8 @@ export interface RequestObservation {
   firstByte(): void;
   frame(bytes: number): void;
   frameError(err: Error): void;
+  /** A dropped frame of a type the gateway does not know (its type only: the payload may be user text). */
+  unknownEvent(eventType: string): void;
   sseEvents(events: readonly StreamEvent[]): void;
   /** The client read nothing with its socket full for too long and was cut off. */
   clientStalled(): void;

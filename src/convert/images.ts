@@ -83,6 +83,11 @@ function isBase64Image(block: unknown): block is ImageBlock & { source: { type: 
   return b?.type === 'image' && b.source?.type === 'base64' && typeof b.source.data === 'string';
 }
 
+/** Whether the request's messages hold a base64 image block (images in tool results never reach Kiro). */
+export function hasBase64Images(req: MessagesRequest): boolean {
+  return (req.messages ?? []).some((m) => typeof m.content !== 'string' && m.content.some(isBase64Image));
+}
+
 /**
  * Fits every base64 image block of the request's messages in place (images inside tool results are
  * not forwarded to Kiro, so they are left alone); resolves with how many were re-encoded. Requests without images cost one walk over the blocks.

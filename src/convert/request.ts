@@ -8,7 +8,15 @@
 import { randomUUID } from 'node:crypto';
 import type { MessagesRequest } from '../anthropic/types.js';
 import { InvalidRequestError } from '../errors.js';
-import { adaptiveThinkingOnly, resolveModel, thinksByDefault, type ResolveOptions } from '../kiro/models.js';
+import {
+  adaptiveThinkingOnly,
+  anthropicIdOf,
+  BUILTIN_MODELS,
+  kiroModelVersion,
+  resolveModel,
+  thinksByDefault,
+  type ResolveOptions,
+} from '../kiro/models.js';
 import type { KiroRequestBody } from '../kiro/types.js';
 import { convertMessages } from './history.js';
 import { buildSystemPair, resolveThinking, systemText, type ThinkingMode } from './system.js';
@@ -101,6 +109,25 @@ function thinksUnasked(modelId: string, req: MessagesRequest): boolean {
   return thinksByDefault(modelId) && req.thinking?.type !== 'disabled';
 }
 
+/** Whether any user message of the body (current or history) carries an image. */
+function bodyHasImages(body: KiroRequestBody): boolean {
+  const state = body.conversationState;
+  if (state.currentMessage.userInputMessage.images?.length) return true;
+  return (state.history ?? []).some((h) => 'userInputMessage' in h && (h.userInputMessage.images?.length ?? 0) > 0);
+}
+
+/**
+ * The 400 for images sent to a model whose ListAvailableModels entry lists no IMAGE input: Kiro
+ * would refuse it, so it is refused before any upstream call, naming the models that do take images.
+ */
+function imagesRefused(requested: string, kiroModelId: string, opts: ResolveOptions | undefined): InvalidRequestError {
+  const takers = (opts?.offered ?? BUILTIN_MODELS).filter((m) => m.images && kiroModelVersion(m.kiroModelId)).map((m) => anthropicIdOf(m.kiroModelId));
+  return new InvalidRequestError(
+    `model: ${requested} (Kiro ${kiroModelId}) does not take image input (its supportedInputTypes have no IMAGE); ` +
+      `remove the image blocks or use a model that takes images${takers.length > 0 ? `: ${takers.join(', ')}` : ''}`,
+  );
+}
+
 /**
  * Converts a validated Messages request into a Kiro request body plus what the response side
  * needs (model window, thinking flag, tool-name map, input estimate).
@@ -111,8 +138,8 @@ function thinksUnasked(modelId: string, req: MessagesRequest): boolean {
  * history is declared, schemas are normalised and tool names fit in 63 bytes.
  *
  * @param opts.conversationId overrides the id taken from `metadata.user_id` (or a fresh UUID).
- * @throws NotFoundError for unsupported models; InvalidRequestError when there is no user message
- *   or a web search has no query.
+ * @throws NotFoundError for unsupported models; InvalidRequestError when there is no user message,
+ *   a web search has no query, or images go to a model that takes none.
  */
 export function convertRequest(
   req: MessagesRequest,
@@ -143,6 +170,7 @@ export function convertRequest(
     },
   };
   if (converted.history.length > 0) body.conversationState.history = converted.history;
+  if (!model.images && bodyHasImages(body)) throw imagesRefused(req.model, modelId, opts.models);
 
   const estimate = estimateSystemTokens(req.system) + converted.messageTokens + estimateToolsTokens(req.tools);
   const result: ConvertedRequest = {

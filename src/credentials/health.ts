@@ -82,6 +82,12 @@ export class CredentialHealth {
     }));
   }
 
+  /** Adds the Kiro credits one request used (its meteringEvent sum) to the credential's stats. */
+  recordCredits(id: number, credits: number): void {
+    if (!(credits > 0) || !Number.isFinite(credits)) return;
+    this.ctx.store.updateStats(id, (s) => ({ creditsUsed: s.creditsUsed + credits }));
+  }
+
   /**
    * Counts an auth failure; `pool.maxFailures` in a row disable the credential (TooManyFailures).
    * With `cooldownMs`, other credentials are preferred for that long meanwhile.

@@ -69,6 +69,23 @@ function newerList(shared: string | undefined, local: string | undefined): strin
   return fetchedAtOf(local) > fetchedAtOf(shared) ? local : shared;
 }
 
+/** What a request needs of a model beyond being offered. */
+export interface ModelNeeds {
+  /** The request carries images: the model's list entry must take IMAGE input. */
+  images?: boolean;
+}
+
+function listServes(models: readonly OfferedModel[], kiroModelId: string, needs: ModelNeeds): boolean {
+  return models.some((m) => m.kiroModelId === kiroModelId && (!needs.images || m.images));
+}
+
+/** Adds a model to the pool's union; a model takes images when any list (or the assumed table) says so. */
+function addOffered(union: Map<string, OfferedModel>, m: OfferedModel): void {
+  const known = union.get(m.kiroModelId);
+  if (!known) union.set(m.kiroModelId, m);
+  else if (m.images && !known.images) union.set(m.kiroModelId, { ...known, images: true });
+}
+
 /** Per-credential model lists: fetched, shared, and asked on the request path (no I/O there). */
 export class CredentialModels {
   private readonly store: CredentialStore;
@@ -131,22 +148,23 @@ export class CredentialModels {
         anyUnknown = true;
         continue;
       }
-      for (const m of list) if (!union.has(m.kiroModelId)) union.set(m.kiroModelId, m);
+      for (const m of list) addOffered(union, m);
     }
     if (anyUnknown || union.size === 0) {
-      for (const m of BUILTIN_MODELS) if (!union.has(m.kiroModelId)) union.set(m.kiroModelId, m);
+      for (const m of BUILTIN_MODELS) addOffered(union, m);
     }
     this.unionCache = [...union.values()];
     return this.unionCache;
   }
 
   /**
-   * Whether this credential can serve `kiroModelId`: its list says so, or, without a list, the
-   * built-in table does and it is not Opus on a free tier. No I/O.
+   * Whether this credential can serve `kiroModelId` (with image input when `needs.images`): its
+   * list says so, or, without a list, the built-in table does and it is not Opus on a free tier.
+   * No I/O.
    */
-  offers(record: CredentialRecord, kiroModelId: string): boolean {
+  offers(record: CredentialRecord, kiroModelId: string, needs: ModelNeeds = {}): boolean {
     const entry = this.entry(record.credential.id);
-    if (entry) return entry.ids.has(kiroModelId);
+    if (entry) return needs.images ? listServes(entry.list.models, kiroModelId, needs) : entry.ids.has(kiroModelId);
     if (kiroModelVersion(kiroModelId)?.family === 'opus' && isFreeTier(record.credential)) return false;
     return true;
   }
@@ -191,13 +209,13 @@ export class CredentialModels {
    * The pool's last check before an attempt: a credential without a list gets it fetched now with
    * the token the attempt will use. A failed fetch lets the attempt go ahead.
    */
-  async admit(credential: Credential, token: string, kiroModelId: string): Promise<boolean> {
+  async admit(credential: Credential, token: string, kiroModelId: string, needs: ModelNeeds = {}): Promise<boolean> {
     const record = this.store.get(credential.id);
     if (!record) return true;
-    if (!this.enabled || this.entry(credential.id)) return this.offers(record, kiroModelId);
+    if (!this.enabled || this.entry(credential.id)) return this.offers(record, kiroModelId, needs);
     const list = await this.refresh(credential.id, token);
     if (!list) return true;
-    return list.models.some((m) => m.kiroModelId === kiroModelId);
+    return listServes(list.models, kiroModelId, needs);
   }
 
   /**

@@ -148,6 +148,11 @@ export class CredentialPool {
     this.health.setQuotaResetLookup(lookup);
   }
 
+  /** Adds the Kiro credits one request used to credential `id`'s stats (summed over every replica). */
+  recordCredits(id: number, credits: number): void {
+    this.health.recordCredits(id, credits);
+  }
+
   /** Stops listening to the store. */
   dispose(): void {
     this.unsubscribe();

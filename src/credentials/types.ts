@@ -91,6 +91,8 @@ export interface CredentialStats {
   refreshFailureCount: number;
   successCount: number;
   failureTotal: number;
+  /** Kiro credits metered to this credential (meteringEvent sums; a float, not tokens). */
+  creditsUsed: number;
   /** RFC 3339. */
   lastUsedAt?: string;
   /** Short, secret-free description of the last failure. */
@@ -109,6 +111,7 @@ export const EMPTY_STATS: Readonly<CredentialStats> = Object.freeze({
   refreshFailureCount: 0,
   successCount: 0,
   failureTotal: 0,
+  creditsUsed: 0,
 });
 
 /** Fields that must never leave the process in logs, metrics, spans or admin responses. */

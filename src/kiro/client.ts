@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
 import { UpstreamDispatchers } from '../credentials/refresh.js';
 import { withRegion } from '../config.js';
 import type { GatewayConfig } from '../config.js';
 import type { Credential } from '../credentials/types.js';
+import { endpointOf, generateCall, MCP_PATH, mcpHeaders } from './endpoint.js';
+import type { WireBody } from './wire-body.js';
 
 /** What one upstream attempt produced, in the shape the credential pool classifies (protocol §9.2). */
 export type UpstreamResult<T> =
@@ -21,17 +22,9 @@ export interface UpstreamStream {
   status: number;
 }
 
-const KIRO_SDK_VERSION = '1.0.34';
-
 /** Resolves the API region as kiro.rs does: credential apiRegion → config apiRegion → config region. */
 export function apiRegionFor(cred: Credential, config: GatewayConfig): string {
   return cred.apiRegion || config.apiRegion || config.region || 'us-east-1';
-}
-
-/** Puts `profileArn` in front of an already serialised Kiro body without re-serialising it. */
-export function withProfileArn(serialisedBody: string, profileArn: string | undefined): string {
-  if (!profileArn) return serialisedBody;
-  return `{"profileArn":${JSON.stringify(profileArn)},${serialisedBody.slice(1)}`;
 }
 
 /**
@@ -69,17 +62,17 @@ export class KiroClient {
     });
   }
 
-  /** Sends a generateAssistantResponse request; `body` is the serialised Kiro body without profileArn. */
+  /** Sends a generateAssistantResponse request on the credential's wire (`ide` or `cli`). */
   async generate(
-    body: string,
+    body: WireBody,
     cred: Credential,
     accessToken: string,
     signal: AbortSignal,
   ): Promise<UpstreamResult<UpstreamStream>> {
-    const region = apiRegionFor(cred, this.config);
-    const url = `${withRegion(this.config.upstream.apiBaseUrl, region)}/generateAssistantResponse`;
-    const headers = this.streamingHeaders(cred, accessToken, region);
-    const result = await this.send(url, 'POST', headers, withProfileArn(body, cred.profileArn), cred, signal, true);
+    const endpoint = endpointOf(cred, this.config);
+    const { path, headers } = generateCall(endpoint, cred, accessToken, this.config);
+    const url = `${this.baseUrl(cred)}${path}`;
+    const result = await this.send(url, 'POST', headers, body.text(endpoint, cred.profileArn), cred, signal, true);
     return result as UpstreamResult<UpstreamStream>;
   }
 
@@ -90,12 +83,8 @@ export class KiroClient {
     accessToken: string,
     signal: AbortSignal,
   ): Promise<UpstreamResult<string>> {
-    const region = apiRegionFor(cred, this.config);
-    const url = `${withRegion(this.config.upstream.apiBaseUrl, region)}/mcp`;
-    const headers = this.streamingHeaders(cred, accessToken, region);
-    delete headers['x-amzn-codewhisperer-optout'];
-    delete headers['x-amzn-kiro-agent-mode'];
-    if (cred.profileArn) headers['x-amzn-kiro-profile-arn'] = cred.profileArn;
+    const url = `${this.baseUrl(cred)}${MCP_PATH}`;
+    const headers = mcpHeaders(endpointOf(cred, this.config), cred, accessToken, this.config);
     const result = await this.send(url, 'POST', headers, JSON.stringify(rpc), cred, signal, false);
     return result as UpstreamResult<string>;
   }
@@ -105,20 +94,8 @@ export class KiroClient {
     await this.dispatchers.close();
   }
 
-  private streamingHeaders(cred: Credential, accessToken: string, _region: string): Record<string, string> {
-    const suffix = `KiroIDE-${this.config.kiroVersion}-${cred.machineId}`;
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'x-amzn-codewhisperer-optout': 'true',
-      'x-amzn-kiro-agent-mode': 'vibe',
-      'x-amz-user-agent': `aws-sdk-js/${KIRO_SDK_VERSION} ${suffix}`,
-      'user-agent': `aws-sdk-js/${KIRO_SDK_VERSION} ua/2.1 os/${this.config.systemVersion} lang/js md/nodejs#${this.config.nodeVersion} api/codewhispererstreaming#${KIRO_SDK_VERSION} m/E ${suffix}`,
-      'amz-sdk-invocation-id': randomUUID(),
-      'amz-sdk-request': 'attempt=1; max=3',
-      authorization: `Bearer ${accessToken}`,
-    };
-    if (cred.authMethod === 'api_key') headers.tokentype = 'API_KEY';
-    return headers;
+  private baseUrl(cred: Credential): string {
+    return withRegion(this.config.upstream.apiBaseUrl, apiRegionFor(cred, this.config));
   }
 
   private async send(

@@ -35,6 +35,28 @@ function messageOf(frame: Frame, headerFallback: string): string {
   }
 }
 
+/** Event types the gateway reads (§6.1, newer notes §5); any other is reported by {@link unknownEventType}. */
+const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'assistantResponseEvent',
+  'toolUseEvent',
+  'contextUsageEvent',
+  'meteringEvent',
+  'reasoningContentEvent',
+]);
+const KNOWN_MESSAGE_TYPES: ReadonlySet<string> = new Set(['event', 'exception', 'error']);
+
+/**
+ * The type of a frame the gateway does not know — an event type outside §6.1, or a `:message-type`
+ * other than event/exception/error (reported as `message-type:<name>`) — or undefined for a known one.
+ */
+export function unknownEventType(frame: Frame): string | undefined {
+  const messageType = stringHeader(frame, ':message-type') ?? 'event';
+  if (!KNOWN_MESSAGE_TYPES.has(messageType)) return `message-type:${messageType}`;
+  if (messageType !== 'event') return undefined;
+  const eventType = stringHeader(frame, ':event-type') ?? '';
+  return KNOWN_EVENT_TYPES.has(eventType) ? undefined : eventType;
+}
+
 /**
  * A frame that passed both CRCs but whose event cannot be read: an assistantResponseEvent or
  * toolUseEvent whose payload is not a JSON object, whose `content`/`input` is not a string, or a
@@ -51,7 +73,8 @@ export class EventPayloadError extends Error {
 }
 
 /**
- * The event a frame carries, or undefined for frames the gateway ignores: unknown event types, and
+ * The event a frame carries, or undefined for frames the gateway ignores: unknown event types
+ * (reported through `onUnknownEvent` by {@link kiroEventBatches}), and
  * contextUsage/metering events it cannot read (they carry no answer content; input tokens then come
  * from the local estimate). A missing `:message-type` means event.
  * Throws {@link EventPayloadError} for a content event (text, tool use) it cannot read.
@@ -120,6 +143,8 @@ export interface KiroEventBatchesOptions {
   onFrameError?: (e: FrameError) => void;
   /** Wire size of every frame decoded. */
   onFrame?: (bytes: number) => void;
+  /** Every frame of a type the gateway does not know (dropped): its type, never its payload. */
+  onUnknownEvent?: (eventType: string) => void;
 }
 
 /**
@@ -130,6 +155,8 @@ export interface KiroEventBatchesOptions {
  * FrameError, an unreadable content event throws EventPayloadError, and a body ending inside a
  * frame throws FrameError `truncated`. Events decoded before the fault are yielded first, so the
  * caller passes on what really arrived and then ends the answer as failed, never as complete.
+ * A frame of an unknown type carries nothing the client can be given; it is dropped and reported
+ * to `onUnknownEvent`.
  *
  * @example
  * for await (const batch of kiroEventBatches(res.body, { onFrameError: countCrcError })) converter.push(batch);
@@ -153,6 +180,10 @@ export async function* kiroEventBatches(
         break;
       }
       if (event !== undefined) batch.push(event);
+      else if (opts.onUnknownEvent) {
+        const unknown = unknownEventType(frame);
+        if (unknown !== undefined) opts.onUnknownEvent(unknown);
+      }
     }
     if (batch.length > 0) yield batch;
     if (fault !== undefined) throw fault;

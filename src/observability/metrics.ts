@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CredentialRecord } from '../credentials/types.js';
 import type { AdmissionEvent, AdmissionSnapshot } from '../anthropic/admission.js';
+import { MAX_UNKNOWN_EVENT_TYPES, OTHER_EVENT_TYPE } from '../kiro/unknown-events.js';
 import { registerCredentialGauges } from './credential-gauges.js';
 import { registerHealthGauges, type HealthState } from './health-gauges.js';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './metric-primitives.js';
@@ -145,6 +146,8 @@ export class GatewayMetrics {
   private readonly sseEvents: readonly CounterCell[];
   private readonly sseIndex: Readonly<Record<string, number>>;
   private readonly clientDisconnects: CounterCell;
+  private readonly unknownEvents: FastCounter;
+  private readonly unknownEventCells = new Map<string, CounterCell>();
   private inflight = 0;
 
   private readonly refreshes: Record<RefreshOutcome, CounterCell>;
@@ -258,6 +261,11 @@ export class GatewayMetrics {
       'client_disconnects_total',
       'Responses whose client closed the connection before the response was complete.',
     ).cell();
+
+    this.unknownEvents = counter(
+      'upstream_unknown_events_total',
+      `Upstream event-stream frames of a type the gateway does not know (dropped), by type; at most ${MAX_UNKNOWN_EVENT_TYPES} types, the rest as "${OTHER_EVENT_TYPE}".`,
+    );
 
     registerCredentialGauges(registry, p, {
       records: () => this.credentialSource?.() ?? [],
@@ -469,6 +477,20 @@ export class GatewayMetrics {
   /** Where the admission gauges read from at scrape time. */
   setAdmissionSource(source: () => AdmissionSnapshot): void {
     this.admissionSource = source;
+  }
+
+  /**
+   * Counts one dropped frame of an unknown type. `eventType` should already be a bounded name
+   * (UnknownEventTypes); past the cap of distinct series it is counted as `other` regardless.
+   */
+  recordUnknownEvent(eventType: string): void {
+    let cell = this.unknownEventCells.get(eventType);
+    if (!cell) {
+      const label = this.unknownEventCells.size < MAX_UNKNOWN_EVENT_TYPES ? eventType : OTHER_EVENT_TYPE;
+      cell = this.unknownEventCells.get(label) ?? this.unknownEvents.cell({ event_type: label });
+      this.unknownEventCells.set(label, cell);
+    }
+    cell.value++;
   }
 
   /** Counts a stream cut off because its client stopped reading. */

@@ -5,6 +5,7 @@ import type { StreamEvent } from '../anthropic/types.js';
 import type { AttemptOutcome, PoolEvent } from '../credentials/pool.js';
 import type { GatewayMetrics, OutcomeClass, RefreshOutcome } from './metrics.js';
 import type { ObservabilityState, RequestLogFields } from './logger.js';
+import { UnknownEventTypes } from '../kiro/unknown-events.js';
 import { recordPastSpan, recordSpanError, SPAN_ATTRS, SPAN_NAMES, startChildSpan, StreamSpan, withChildSpan } from './tracing.js';
 
 /** Pool attempt outcomes → the metric outcome classes (docs/kiro-protocol.md §9.2). */
@@ -80,6 +81,8 @@ export function recordPoolEvent(metrics: GatewayMetrics, e: PoolEvent): void {
 
 /** Metrics + traces + the request log fields of one messages request. */
 export function createRequestObserver(metrics: GatewayMetrics | undefined): RequestObserver {
+  // Process-wide: each unknown type is logged the first time any request meets it.
+  const unknownTypes = new UnknownEventTypes();
   return {
     begin(ctx, model) {
       const state = ctx.state as ObservabilityState;
@@ -157,6 +160,11 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
         frameError(err) {
           const code = (err as { code?: string }).code;
           if (code === 'prelude_crc' || code === 'message_crc') metrics?.recordCrcError();
+        },
+        unknownEvent(eventType) {
+          const { name, first } = unknownTypes.note(eventType);
+          metrics?.recordUnknownEvent(name);
+          if (first) state.log?.warn({ eventType: name }, 'Kiro sent an event type the gateway does not know; dropped (logged once per type)');
         },
         firstByte() {
           streamMetrics?.firstByte();

@@ -19,6 +19,7 @@ import { extractScript, ScriptError } from './script.js';
 import { countCall } from './stats.js';
 import { listAvailableModelsBody } from './models.js';
 import type { ApiCall } from './types.js';
+import { findMcpMismatch } from './wire.js';
 
 const INVALID_GRANT_BODY = {
   error: 'invalid_grant',
@@ -177,6 +178,12 @@ export async function handleMcp(ctx: SimContext, ex: Exchange): Promise<void> {
     record(ctx, ex, body, account, status);
   };
   if (!isObject(body) || body.jsonrpc !== '2.0') return answer(400, { message: 'Improperly formed request.', reason: null });
+  const mismatch = findMcpMismatch(ex.req.headers);
+  if (mismatch !== undefined) {
+    sendJson(ex.res, 400, { message: 'Improperly formed request.', reason: null });
+    record(ctx, ex, body, account, 400, mismatch);
+    return;
+  }
   const id = body.id ?? null;
   if (body.method !== 'tools/call') {
     return answer(200, { id, jsonrpc: '2.0', error: { code: -32601, message: `Method not found: ${String(body.method)}` } });

@@ -1,6 +1,7 @@
 /**
- * POST /generateAssistantResponse: auth, size limit, §12.2 validation, account mode, then the
- * default reply or the request's script as an AWS event stream.
+ * generateAssistantResponse on either wire (POST /generateAssistantResponse for `ide`, POST / with
+ * `x-amz-target` for `cli`): auth, size limit, §12.2 validation, the wire check, account mode, then
+ * the default reply or the request's script as an AWS event stream.
  */
 import { randomUUID } from 'node:crypto';
 import type { Account } from './accounts.js';
@@ -24,7 +25,9 @@ import { extractScript, ScriptError, type Script } from './script.js';
 import { countCall } from './stats.js';
 import { sendPlan } from './stream.js';
 import { findMalformation } from './validate.js';
-import { INVALID_MODEL_BODY, modelRefusal, thinkingRefusal } from './models.js';
+import { findWireMismatch } from './wire.js';
+import type { KiroEndpoint } from '../kiro/endpoint.js';
+import { imageRefusal, INVALID_MODEL_BODY, modelRefusal, thinkingRefusal } from './models.js';
 
 const EVENT_STREAM_TYPE = 'application/vnd.amazon.eventstream';
 const INPUT_TOO_LONG_BODY = { message: 'Input is too long.', reason: 'CONTENT_LENGTH_EXCEEDS_THRESHOLD' };
@@ -80,8 +83,8 @@ async function waitFirstByte(ms: number, signal: AbortSignal): Promise<boolean> 
   }
 }
 
-/** Handles one generateAssistantResponse call. */
-export async function handleGenerate(ctx: SimContext, ex: Exchange): Promise<void> {
+/** Handles one generateAssistantResponse call that came in on `wire`. */
+export async function handleGenerate(ctx: SimContext, ex: Exchange, wire: KiroEndpoint): Promise<void> {
   const { opts, stats } = ctx;
   const { bytes, size, tooLarge } = await readBody(ex.req, opts.maxInputBytes);
   const account = authenticate(ctx, ex.req);
@@ -100,11 +103,15 @@ export async function handleGenerate(ctx: SimContext, ex: Exchange): Promise<voi
   const body = parsed.value;
   const problem = findMalformation(body);
   if (problem !== undefined) return reject(400, IMPROPERLY_FORMED_BODY, body, problem);
+  const mismatch = findWireMismatch(wire, ex.req.headers, body);
+  if (mismatch !== undefined) return reject(400, IMPROPERLY_FORMED_BODY, body, mismatch);
 
   const modelId = (body as { conversationState: { currentMessage: { userInputMessage: { modelId: string } } } }).conversationState
     .currentMessage.userInputMessage.modelId;
   const refusal = modelRefusal(account, modelId);
   if (refusal !== undefined) return reject(400, INVALID_MODEL_BODY, body, refusal);
+  const images = imageRefusal(account, body, modelId);
+  if (images !== undefined) return reject(400, IMPROPERLY_FORMED_BODY, body, images);
   const thinking = thinkingRefusal(body, modelId);
   if (thinking !== undefined) return reject(400, IMPROPERLY_FORMED_BODY, body, thinking);
 

@@ -1,6 +1,8 @@
 /**
  * A Kiro upstream for tests, the demo and the benchmarks: a real HTTP server speaking
- * generateAssistantResponse (AWS event stream), getUsageLimits, mcp and both token refresh flows.
+ * generateAssistantResponse (AWS event stream) on both wires (`ide` at /generateAssistantResponse,
+ * `cli` at / with x-amz-target; a mix of the two is refused), ListAvailableModels, getUsageLimits,
+ * mcp and both token refresh flows.
  *
  * @example
  * const sim = await createSimulator({ rotateRefreshTokens: true });

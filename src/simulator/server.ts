@@ -7,6 +7,7 @@ import { parseJson, readBody, sendJson, type Exchange, type SimContext } from '.
 import { handleListModels, handleMcp, handleRefresh, handleUsage } from './endpoints.js';
 import { handleGenerate } from './generate.js';
 import type { AccountBehaviour } from './types.js';
+import { rootOperation } from './wire.js';
 
 /** Control operations the `/__sim/` endpoints expose (the same as the Simulator object's methods). */
 export interface SimControl {
@@ -24,7 +25,14 @@ async function route(ctx: SimContext, control: SimControl, ex: Exchange): Promis
   if (method === 'POST') {
     switch (path) {
       case '/generateAssistantResponse':
-        return handleGenerate(ctx, ex);
+        return handleGenerate(ctx, ex, 'ide');
+      case '/': {
+        // The cli wire (AWS JSON 1.0): the operation is named by x-amz-target, not the path.
+        if (rootOperation(req.headers) === 'cli') return handleGenerate(ctx, ex, 'cli');
+        req.resume();
+        const target = req.headers['x-amz-target'];
+        return sendJson(res, 400, { __type: 'UnknownOperationException', message: `Unknown operation ${String(target ?? '(no x-amz-target)')}` });
+      }
       case '/refreshToken':
         return handleRefresh(ctx, ex, 'social');
       case '/token':

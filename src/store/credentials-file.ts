@@ -8,6 +8,7 @@ import { open, readFile, readdir, realpath, rename, stat, unlink } from 'node:fs
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, type GatewayConfig } from '../config.js';
 import { machineIdFor } from '../credentials/machine-id.js';
+import { isKiroEndpoint, KIRO_ENDPOINTS } from '../kiro/endpoint.js';
 import { DISABLED_REASONS, type AuthMethod, type Credential, type CredentialFileEntry, type DisabledReason } from '../credentials/types.js';
 
 /** Shape the file had when loaded; `missing` (no file or empty file) is written as an array. */
@@ -109,6 +110,12 @@ function checkEntry(raw: unknown, where: string): CredentialFileEntry {
   }
   if (entry.disabled !== undefined && entry.disabled !== null && typeof entry.disabled !== 'boolean') {
     throw new ConfigError(`${where}: disabled must be true or false`);
+  }
+  // A wire the gateway cannot speak would fail every request of the credential: refuse it up front.
+  if (typeof entry.endpoint === 'string' && entry.endpoint !== '' && !isKiroEndpoint(entry.endpoint)) {
+    throw new ConfigError(
+      `${where}: endpoint ${JSON.stringify(entry.endpoint.slice(0, 40))} is not one of ${KIRO_ENDPOINTS.map((e) => `"${e}"`).join(', ')}`,
+    );
   }
   return entry as CredentialFileEntry;
 }

@@ -42,6 +42,7 @@ export function seedCredentials(): SeedCredential[] {
       stats: {
         successCount: 5,
         failureTotal: 1,
+        creditsUsed: 1.2345,
         lastUsedAt: '2026-01-01T00:00:00.000Z',
         lastError: `upstream said the token ${SECRETS.access1} is invalid`,
       },
@@ -66,6 +67,7 @@ export function seedCredentials(): SeedCredential[] {
       authMethod: 'api_key',
       kiroApiKey: SECRETS.apiKey3,
       priority: 2,
+      endpoint: 'cli',
       machineId: MACHINE_ID,
       disabled: true,
       disabledReason: 'Manual',

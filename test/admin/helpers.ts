@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import Koa from 'koa';
-import type { LoadBalancingMode } from '../../src/config.js';
+import type { KiroEndpoint, LoadBalancingMode } from '../../src/config.js';
 import type { CredentialStore } from '../../src/store/store.js';
 import { MemoryCredentialStore } from '../../src/store/memory/memory-store.js';
 import type { Credential, CredentialStats } from '../../src/credentials/types.js';
@@ -50,6 +50,7 @@ export interface FakeOptions {
   replicasFail?: boolean;
   currentId?: () => number | null;
   configMachineId?: string;
+  defaultEndpoint?: KiroEndpoint;
 }
 
 export const NEW_ACCESS_TOKEN = 'SECRET-ACCESS-FROM-VALIDATION-0000';
@@ -121,6 +122,7 @@ export function fakeDeps(store: CredentialStore, options: FakeOptions = {}): { d
     },
     replicaId: 'replica-a',
     configMachineId: options.configMachineId,
+    defaultEndpoint: options.defaultEndpoint,
   };
   return { deps, calls };
 }

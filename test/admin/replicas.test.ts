@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { adminCredentials, ensureBuilt, startCluster, startReplica, type Cluster } from '../helpers/replicas.js';
+import { adminCredentials, ensureBuilt, message, startCluster, startReplica, type Cluster } from '../helpers/replicas.js';
+import { simScript } from '../../src/simulator/index.js';
 import { ADMIN_KEY, refreshTokenFor } from '../helpers/stack.js';
 
 let redis: RedisServer;
@@ -65,6 +66,25 @@ describe('admin changes across replicas', () => {
     expect((await adminCredentials(b!.url)).get(id)?.priority).toBe(5);
   });
 
+  it('sums the Kiro credits both replicas metered into the credential’s stats, the same on either', async () => {
+    const [a, b] = cluster.replicas;
+    // Binary fractions, so the sum is exact whatever order Redis adds them in.
+    const metered = (credits: number) => simScript({ events: [{ text: 'Metered.' }, { contextUsage: 1 }, { metering: credits }] });
+    for (const [url, credits] of [
+      [a!.url, 0.25],
+      [b!.url, 0.125],
+      [a!.url, 0.5],
+      [b!.url, 0.0625],
+    ] as const) {
+      expect((await message(url, { text: `Bill me ${metered(credits)}` })).status).toBe(200);
+    }
+    const total = 0.25 + 0.125 + 0.5 + 0.0625;
+    for (const url of [a!.url, b!.url]) {
+      await expect.poll(async () => (await adminCredentials(url)).get(1)?.creditsUsed, { timeout: 5_000, interval: 50 }).toBe(total);
+    }
+    expect((await adminCredentials(a!.url)).get(2)?.creditsUsed).toBe(0);
+  });
+
   it('disables through A and B sees it disabled', async () => {
     const [a, b] = cluster.replicas;
     expect((await admin(a!.url, 'POST', '/credentials/2/disabled', { disabled: true })).status).toBe(200);
@@ -119,6 +139,7 @@ describe('admin changes across replicas', () => {
       const creds = await adminCredentials(late.url);
       expect(creds.has(2)).toBe(false);
       expect(creds.get(1)?.priority).toBe(7);
+      expect(creds.get(1)?.creditsUsed).toBe(0.9375);
       expect([...creds.values()].some((c) => c.priority === 5)).toBe(true);
       expect((await admin(late.url, 'GET', '/config/load-balancing')).body.mode).toBe('balanced');
     } finally {

@@ -145,6 +145,7 @@ describe('GET /credentials', () => {
       refreshFailureCount: 0,
       endpoint: 'ide',
       failureTotal: 1,
+      creditsUsed: 1.2345,
       inFlight: 2,
       lastError: 'upstream said the token *** is invalid',
     });
@@ -171,6 +172,8 @@ describe('GET /credentials', () => {
       maskedApiKey: 'ksk_...mnop',
       fingerprint: sha256(SECRETS.apiKey3).slice(0, 8),
       disabledReason: 'Manual',
+      endpoint: 'cli',
+      creditsUsed: 0,
     });
   });
 
@@ -246,6 +249,24 @@ describe('POST /credentials', () => {
     expect(key.body).not.toHaveProperty('email');
   });
 
+  it('stores the endpoint a credential is added with, and lists the configured default for one without', async () => {
+    const cli = await api('POST', '/api/admin/credentials', { body: social('NEW-CLI', { endpoint: 'cli' }) });
+    expect(cli.status).toBe(200);
+    expect(store.get(cli.body.credentialId)?.credential.endpoint).toBe('cli');
+    const key = await api('POST', '/api/admin/credentials', { body: { kiroApiKey: 'ksk_cli_key_0123456789abcdef', endpoint: 'ide' } });
+    expect(store.get(key.body.credentialId)?.credential.endpoint).toBe('ide');
+
+    await start({ defaultEndpoint: 'cli' });
+    const listed = (await api('GET', '/api/admin/credentials')).body.credentials as Array<{ id: number; endpoint: string }>;
+    // Credential 1 names no endpoint (the default applies); 3 names cli itself.
+    expect(listed.map((c) => [c.id, c.endpoint])).toEqual([
+      [1, 'cli'],
+      [2, 'cli'],
+      [3, 'cli'],
+      [4, 'cli'],
+    ]);
+  });
+
   it('normalizes a UUID machine id and falls back to the configured one', async () => {
     const uuid = await api('POST', '/api/admin/credentials', {
       body: social('NEW-UUID', { machineId: '12345678-9ABC-DEF0-1234-56789ABCDEF0' }),
@@ -273,6 +294,8 @@ describe('POST /credentials', () => {
     ['a bad machine id', { refreshToken: longToken('G'), machineId: 'xyz' }, /machineId/],
     ['an unsupported proxy scheme', { refreshToken: longToken('H'), proxyUrl: 'ftp://proxy:21' }, /proxyUrl/],
     ['a proxy URL that is not a URL', { refreshToken: longToken('I'), proxyUrl: 'not a url' }, /proxyUrl/],
+    ['an unknown endpoint', { refreshToken: longToken('J'), endpoint: 'kiro-cli' }, /"endpoint" must be one of ide, cli \(got 'kiro-cli'\)/],
+    ['an endpoint in the wrong case', { refreshToken: longToken('K'), endpoint: 'CLI' }, /"endpoint" must be one of ide, cli/],
   ])('rejects %s with 400 and adds nothing', async (_name, body, message) => {
     const res = await api('POST', '/api/admin/credentials', { body });
     expectError(res, 400, 'invalid_request_error', message);

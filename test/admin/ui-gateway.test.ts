@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, refreshTokenFor, startStack, type Stack } from '../helpers/stack.js';
+import { simScript } from '../../src/simulator/index.js';
 import { artifactPath, dismissNotices, ensureUiBuilt, launchBrowser, newAdminPage } from './browser.js';
 
 const SCREENSHOT = artifactPath('admin-credentials-gateway.png');
@@ -58,6 +59,16 @@ describe('admin UI on the real gateway', () => {
     expect(await page.getByTestId(`credential-row-${seedId}`).textContent()).toContain('seed@example.com');
     expect(await page.getByTestId(`credential-status-${seedId}`).textContent()).toContain('Enabled');
     expect(await page.getByTestId('credentials-summary').textContent()).toContain('1 of 1 enabled');
+    expect(await page.getByTestId(`credential-endpoint-${seedId}`).textContent()).toContain('ide');
+    expect(await page.getByTestId(`credential-credits-${seedId}`).textContent()).toBe('0 credits');
+  });
+
+  it('shows the Kiro credits the credential’s requests were metered', async () => {
+    const seedId = stack.gateway.store.list()[0]!.credential.id;
+    const metered = simScript({ events: [{ text: 'Metered.' }, { metering: 0.0052 }, { metering: 0.0011 }] });
+    await stack.client.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 32, messages: [{ role: 'user', content: `Hi ${metered}` }] });
+    // The list refreshes on its own; the credits arrive with it.
+    await expect.poll(() => page.getByTestId(`credential-credits-${seedId}`).textContent(), { timeout: 15_000 }).toBe('0.0063 credits');
   });
 
   it('adds a credential, validated by a real token refresh against the simulator', async () => {
@@ -66,6 +77,7 @@ describe('admin UI on the real gateway', () => {
     await page.getByTestId('add-field-refreshToken').fill(ADDED_TOKEN);
     await page.getByTestId('add-field-email').fill('added@example.com');
     await page.getByTestId('add-field-priority').fill('3');
+    await page.getByTestId('add-field-endpoint').selectOption('cli');
     await page.getByTestId('add-submit').click();
     await expect.poll(() => page.getByTestId('notice-success').textContent()).toMatch(/Credential \d+ added/);
     const added = stack.gateway.store.list().find((r) => r.credential.email === 'added@example.com');
@@ -79,6 +91,9 @@ describe('admin UI on the real gateway', () => {
     expect(added!.credential.refreshToken).not.toBe(ADDED_TOKEN);
     expect(added!.credential.accessToken).toBeTruthy();
     expect(added!.credential.priority).toBe(3);
+    expect(added!.credential.endpoint).toBe('cli');
+    expect(await page.getByTestId(`credential-endpoint-${addedId}`).textContent()).toContain('cli');
+    expect(credentialsFile().find((c) => c.email === 'added@example.com')?.endpoint).toBe('cli');
     expect(stack.sim.stats.byAccount[ADDED_TOKEN]).toMatchObject({ refresh: 1 });
     expect(stack.sim.stats.byAccount[ADDED_TOKEN]!.usage).toBeGreaterThanOrEqual(1);
     expect(credentialsFile().some((c) => c.email === 'added@example.com')).toBe(true);

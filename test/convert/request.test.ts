@@ -293,6 +293,28 @@ describe('convertRequest: messages', () => {
     ]);
   });
 
+  it('refuses images, in the current message or history, to a model whose list says it takes none', () => {
+    const sonnet = { kiroModelId: 'claude-sonnet-4.5', windowSize: 200_000, maxOutputTokens: 64_000, images: true };
+    const haiku = { kiroModelId: 'claude-haiku-4.5', windowSize: 200_000, maxOutputTokens: 64_000, images: false };
+    const models = { offered: [sonnet, haiku] };
+    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAA' } } as const;
+    const inHistory = req(
+      [
+        { role: 'user', content: [image, { type: 'text', text: 'old' }] },
+        { role: 'assistant', content: 'seen' },
+        { role: 'user', content: 'and now?' },
+      ],
+      { model: 'claude-haiku-4-5-20251001' },
+    );
+    const inCurrent = req([{ role: 'user', content: [image] }], { model: 'claude-haiku-4-5-20251001' });
+    for (const r of [inHistory, inCurrent]) {
+      expect(() => convertRequest(r, { models })).toThrow(InvalidRequestError);
+      expect(() => convertRequest(r, { models })).toThrow(/claude-haiku-4-5-20251001 \(Kiro claude-haiku-4.5\) does not take image input.*takes images: claude-sonnet-4-5-20250929$/);
+    }
+    expect(convertRequest(req([{ role: 'user', content: 'text only' }], { model: 'claude-haiku-4-5-20251001' }), { models }).kiroModelId).toBe('claude-haiku-4.5');
+    expect(convertRequest({ ...inCurrent, model: 'claude-sonnet-4-5-20250929' }, { models }).kiroModelId).toBe('claude-sonnet-4.5');
+  });
+
   it('applies the tool_result content rules', () => {
     const c = current(
       req([

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APIError } from '@anthropic-ai/sdk';
 import { createSimulator, SIM_MODEL_LISTS, simScript, type Script, type Simulator } from '../../src/simulator/index.js';
-import { post, refreshTokenFor, startStack, type Stack } from '../helpers/stack.js';
+import { ADMIN_KEY, post, refreshTokenFor, startStack, type Stack } from '../helpers/stack.js';
 import { rawStream } from './sse.js';
 
 const ACCOUNT = refreshTokenFor('fail-fast');
@@ -101,6 +101,23 @@ describe('credits', () => {
     } finally {
       await stack.close();
       await sim.close();
+    }
+  });
+
+  it('adds each request’s credits to its credential’s stats (memory store), shown by the admin API', async () => {
+    const stack = await startStack();
+    try {
+      await stack.client.messages.create(params({ events: [{ text: 'One.' }, { metering: 0.25 }] }));
+      await stack.client.messages.stream(params({ events: [{ text: 'Two.' }, { metering: 0.125 }, { metering: 0.0625 }] })).finalMessage();
+      // A request without a meteringEvent adds nothing.
+      await stack.client.messages.create(params({ events: [{ text: 'Free.' }, { contextUsage: 1 }] }));
+      expect(stack.gateway.store.kind).toBe('memory');
+      expect(stack.gateway.store.get(1)?.stats.creditsUsed).toBe(0.4375);
+      const res = await fetch(`${stack.url}/api/admin/credentials`, { headers: { 'x-api-key': ADMIN_KEY } });
+      const body = (await res.json()) as { credentials: Array<{ id: number; creditsUsed: number; successCount: number }> };
+      expect(body.credentials[0]).toMatchObject({ id: 1, creditsUsed: 0.4375, successCount: 3 });
+    } finally {
+      await stack.close();
     }
   });
 });

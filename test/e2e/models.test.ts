@@ -5,7 +5,7 @@
  * fails these tests instead of passing unnoticed.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { NotFoundError } from '@anthropic-ai/sdk';
+import { BadRequestError, NotFoundError } from '@anthropic-ai/sdk';
 import { createSimulator, SIM_MODEL_LISTS, type Simulator } from '../../src/simulator/index.js';
 import { eventually, post, refreshTokenFor, startStack, type Stack } from '../helpers/stack.js';
 import { generateCalls, lastKiroBody } from './sse.js';
@@ -142,5 +142,63 @@ describe('models as Kiro offers them', () => {
     expect(s.sim.stats.rejected).toBe(0);
     expect(generates(S5)).toBe(1);
     expect(lastKiroBody(s).conversationState.currentMessage.userInputMessage.modelId).toBe('claude-sonnet-5');
+  });
+
+  it('refuses images to a model whose list says it takes none: 400 naming the model, before any generate call', async () => {
+    const s = await start([{ token: PAID, models: SIM_MODEL_LISTS.textOnly }]);
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    const withImage = (model: string) => ({
+      model,
+      max_tokens: 64,
+      messages: [
+        {
+          role: 'user' as const,
+          content: [
+            { type: 'image' as const, source: { type: 'base64' as const, media_type: 'image/png' as const, data: png } },
+            { type: 'text' as const, text: 'What is in this picture?' },
+          ],
+        },
+      ],
+    });
+    // No list is known yet: the gateway learns it first rather than guess from its built-in table.
+    const err = (await s.client.messages.create(withImage('claude-haiku-4-5-20251001')).catch((e: unknown) => e)) as BadRequestError;
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect((err.error as { error: { type: string; message: string } }).error).toEqual({
+      type: 'invalid_request_error',
+      message:
+        'model: claude-haiku-4-5-20251001 (Kiro claude-haiku-4.5) does not take image input (its supportedInputTypes have no IMAGE); ' +
+        'remove the image blocks or use a model that takes images: claude-sonnet-4-5-20250929',
+    });
+    expect(s.sim.stats.models).toBe(1);
+    // A non-Claude id the account lists is named by its exact id, and refused the same way.
+    await expect(s.client.messages.create(withImage('deepseek-3.2'))).rejects.toThrow(/deepseek-3.2 \(Kiro deepseek-3.2\) does not take image input/);
+    expect(s.sim.stats.generate).toBe(0);
+
+    // The same image to a model that takes images is served, and text to the text-only one too.
+    await s.client.messages.create(withImage('claude-sonnet-4-5-20250929'));
+    await s.client.messages.create(ask('claude-haiku-4-5-20251001'));
+    expect(s.sim.stats.generate).toBe(2);
+    expect(s.sim.stats.rejected).toBe(0);
+  });
+
+  it('sends an image request only to a credential whose list lets the model take images', async () => {
+    const s = await start([
+      { token: FREE, models: SIM_MODEL_LISTS.textOnly },
+      { token: PAID, models: SIM_MODEL_LISTS.default },
+    ]);
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    const message = await s.client.messages.create({
+      model: 'claude-haiku-4-5-20251001',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } }] }],
+    });
+    expect(message.stop_reason).toBe('end_turn');
+    // The preferred credential's Haiku takes text only: the request went to the other one, first try.
+    expect(generates(FREE)).toBe(0);
+    expect(generates(PAID)).toBe(1);
+    expect(s.sim.stats.rejected).toBe(0);
+    // Text still goes to the preferred credential.
+    await s.client.messages.create(ask('claude-haiku-4-5-20251001'));
+    expect(generates(FREE)).toBe(1);
   });
 });

@@ -328,6 +328,7 @@ export interface AdminCredential {
   refreshFailureCount: number;
   successCount: number;
   failureTotal: number;
+  creditsUsed: number;
   refreshTokenHash: string | null;
   expiresAt: string | null;
   lastError: string | null;

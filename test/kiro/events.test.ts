@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encodeErrorFrame, encodeEventFrame, encodeExceptionFrame, encodeFrame, stringHeader } from '../../src/kiro/encoder.js';
-import { EventPayloadError, kiroEventBatches, toKiroEvent } from '../../src/kiro/events.js';
+import { EventPayloadError, kiroEventBatches, toKiroEvent, unknownEventType } from '../../src/kiro/events.js';
 import { FrameDecoder, FrameError } from '../../src/kiro/frames.js';
 import type { Frame, KiroEvent } from '../../src/kiro/types.js';
 import { concatBytes, fixture, splitAt } from '../fixtures/kiro/oracle.js';
@@ -189,5 +189,35 @@ describe('kiroEventBatches', () => {
     };
     await expect(run()).rejects.toBeInstanceOf(EventPayloadError);
     expect(seen).toEqual([[{ kind: 'text', content: 'Hi' }]]);
+  });
+
+  it('reports each frame of an unknown type to onUnknownEvent by type only, and drops it', async () => {
+    const secret = { text: 'the user wrote something private' };
+    const reported: string[] = [];
+    const batches = await collect(
+      kiroEventBatches(
+        chunks(
+          encodeEventFrame('assistantResponseEvent', { content: 'Hi' }),
+          encodeEventFrame('citationEvent', secret),
+          encodeEventFrame('citationEvent', secret),
+          // Known types are never reported, even when unreadable (they carry no answer content).
+          encodeEventFrame('contextUsageEvent', { contextUsagePercentage: 'x' }),
+          encodeFrame({ ':message-type': stringHeader('notice'), ':content-type': stringHeader('application/json') }, new TextEncoder().encode('{}')),
+          encodeEventFrame('meteringEvent', { usage: 0.01 }),
+        ),
+        { onUnknownEvent: (type) => reported.push(type) },
+      ),
+    );
+    expect(batches.flat().map((e) => e.kind)).toEqual(['text', 'metering']);
+    expect(reported).toEqual(['citationEvent', 'citationEvent', 'message-type:notice']);
+  });
+
+  it('names the unknown type of a frame, and nothing for known event, exception and error frames', () => {
+    expect(unknownEventType(frameOf(encodeEventFrame('followupPromptEvent', {})))).toBe('followupPromptEvent');
+    for (const type of ['assistantResponseEvent', 'toolUseEvent', 'contextUsageEvent', 'meteringEvent', 'reasoningContentEvent']) {
+      expect(unknownEventType(frameOf(encodeEventFrame(type, {})))).toBeUndefined();
+    }
+    expect(unknownEventType(frameOf(encodeExceptionFrame('ThrottlingException', 'slow down')))).toBeUndefined();
+    expect(unknownEventType(frameOf(encodeErrorFrame('InternalError', 'oops')))).toBeUndefined();
   });
 });

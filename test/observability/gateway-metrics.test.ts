@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeEventFrame } from '../../src/kiro/encoder.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { MAX_UNKNOWN_EVENT_TYPES, OTHER_EVENT_TYPE } from '../../src/kiro/unknown-events.js';
 import {
   ADMISSION_PATHS,
   DISABLED_REASONS,
@@ -67,6 +68,7 @@ const CORE = [
   'client_disconnects_total',
   'token_refreshes_total',
   'refresh_lock_wait_seconds_count',
+  'upstream_unknown_events_total',
 ] as const;
 type Core = (typeof CORE)[number];
 type Moves = Partial<Record<Core, Record<string, number>>>;
@@ -160,6 +162,11 @@ function expectAllowedLabels(m: PromExposition, s: Stack): void {
     if (!sample.name.startsWith(P)) continue;
     for (const [label, value] of Object.entries(sample.labels)) {
       if (label === 'le') continue;
+      // Named by Kiro's frame headers: bounded in number (see the unknown-event test) and in characters.
+      if (label === 'event_type') {
+        expect(value, `${sample.name}{event_type="${value}"}`).toMatch(/^[A-Za-z0-9_.:-]{1,64}$/);
+        continue;
+      }
       expect(allowed[label], `${sample.name}: unexpected label ${label}`).toBeDefined();
       expect(allowed[label].has(value), `${sample.name}{${label}="${value}"}`).toBe(true);
     }
@@ -544,5 +551,39 @@ describe('gateway metrics through the real wiring', () => {
       token_refreshes_total: { [outcome('ok')]: 1 },
       refresh_lock_wait_seconds_count: { '': 1 },
     });
+  });
+
+  it('unknown upstream event types: dropped, counted by type (bounded), logged once per type without their payload', async () => {
+    const s = await start();
+    await post(`${s.url}/v1/messages`, body());
+    await settled(s, 1);
+    const { m: before } = await scrape(s);
+
+    const PRIVATE = 'private words the user typed';
+    const unknown = (type: string) => ({ event: { type, payload: { text: PRIVATE } } });
+    const script: Script = { events: [{ text: 'Visible.' }, unknown('citationEvent'), unknown('citationEvent'), { contextUsage: 1 }] };
+    const first = await post(`${s.url}/v1/messages`, body(script));
+    expect(first.status).toBe(200);
+    expect(first.json.content).toEqual([{ type: 'text', text: 'Visible.' }]);
+    const second = await post(`${s.url}/v1/messages`, body(script));
+    expect(second.status).toBe(200);
+    // More distinct types than the cap: the surplus shares one series.
+    const many: Script = { events: [{ text: 'Many.' }, ...Array.from({ length: MAX_UNKNOWN_EVENT_TYPES + 3 }, (_, i) => unknown(`newEvent${i}`))] };
+    expect((await post(`${s.url}/v1/messages`, body(many))).status).toBe(200);
+    await settled(s, 4);
+
+    const { text, m: after } = await scrape(s);
+    const unknownMoves = moved(before, after, 'upstream_unknown_events_total');
+    expect(unknownMoves[key({ event_type: 'citationEvent' })]).toBe(4);
+    // citationEvent took one of the named slots; the other types fill the rest, then "other".
+    const named = Array.from({ length: MAX_UNKNOWN_EVENT_TYPES - 1 }, (_, i) => key({ event_type: `newEvent${i}` }));
+    for (const k of named) expect(unknownMoves[k]).toBe(1);
+    expect(unknownMoves[key({ event_type: OTHER_EVENT_TYPE })]).toBe(4);
+    expect(Object.keys(unknownMoves)).toHaveLength(MAX_UNKNOWN_EVENT_TYPES + 1);
+    expect(text).not.toContain(PRIVATE);
+
+    const warnings = logs.json().filter((l) => typeof l.msg === 'string' && l.msg.includes('event type the gateway does not know'));
+    expect(warnings.map((l) => l.eventType)).toEqual(['citationEvent', ...named.map((_, i) => `newEvent${i}`), OTHER_EVENT_TYPE]);
+    expect(logs.text()).not.toContain(PRIVATE);
   });
 });

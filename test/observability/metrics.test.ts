@@ -71,12 +71,23 @@ describe('GatewayMetrics', () => {
       if (type === 'gauge') expect(gauges.has(name), name).toBe(true);
     }
     expect(m.types.get(`${P}inflight_streams`)).toBe('gauge');
-    expect(m.types.size).toBe(36);
+    expect(m.types.size).toBe(37);
   });
 
   it('honours a custom prefix', async () => {
     const m = await scrape(new GatewayMetrics({ collectDefault: false, prefix: 'test_' }));
     expect(m.types.has('test_http_requests_total')).toBe(true);
+  });
+
+  it('counts unknown upstream event types under at most 16 names plus other', async () => {
+    const metrics = new GatewayMetrics({ collectDefault: false });
+    for (let i = 0; i < 20; i++) metrics.recordUnknownEvent(`type${i}`);
+    metrics.recordUnknownEvent('type0');
+    const m = await scrape(metrics);
+    const series = m.find(`${P}upstream_unknown_events_total`);
+    expect(series).toHaveLength(17);
+    expect(m.value(`${P}upstream_unknown_events_total`, { event_type: 'type0' })).toBe(2);
+    expect(m.value(`${P}upstream_unknown_events_total`, { event_type: 'other' })).toBe(4);
   });
 
   it('counts HTTP requests and durations with normalised labels', async () => {

@@ -49,6 +49,30 @@ describe('simulator: per-account model lists', () => {
     expect(body.models.map((m: any) => m.modelId)).toEqual(SIM_MODEL_LISTS.default.map((m) => m.modelId));
   });
 
+  it('refuses images to a model whose list entry takes text only, and takes them for one that lists IMAGE', async () => {
+    const rt = refreshToken('models-text-only');
+    sim.setAccount(rt, { models: SIM_MODEL_LISTS.textOnly });
+    const token = await accessToken(sim, rt);
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    const withImage = (modelId: string) =>
+      kiroBody('what is this?', (b) => {
+        b.conversationState.currentMessage.userInputMessage.modelId = modelId;
+        b.conversationState.currentMessage.userInputMessage.images = [{ format: 'png', source: { bytes: png } }];
+      });
+    for (const modelId of ['claude-haiku-4.5', 'deepseek-3.2']) {
+      const refused = await generate(sim, token, withImage(modelId));
+      expect(refused.statusCode).toBe(400);
+      await refused.body.arrayBuffer();
+      expect(sim.stats.requests.at(-1)?.rejection).toMatch(new RegExp(`${modelId} takes TEXT input only`));
+    }
+    const text = await generate(sim, token, kiroBody('hi', (b) => (b.conversationState.currentMessage.userInputMessage.modelId = 'claude-haiku-4.5')));
+    expect(text.statusCode).toBe(200);
+    await text.body.arrayBuffer();
+    const sonnet = await generate(sim, token, withImage('claude-sonnet-4.5'));
+    expect(sonnet.statusCode).toBe(200);
+    await sonnet.body.arrayBuffer();
+  });
+
   it('refuses enabled thinking (a manual budget) on Opus 4.7+ and Sonnet 5', async () => {
     const token = await accessToken(sim);
     const withThinking = (modelId: string, prefix: string) =>

@@ -97,6 +97,21 @@ describe('loadCredentialsFile', () => {
     await expect(loadCredentialsFile(writeJson(dir, [42]))).rejects.toThrow(ConfigError);
   });
 
+  it('keeps a known endpoint, treats an empty one as unset and refuses any other value, naming the entry', async () => {
+    const dir = tempDir();
+    const { credentials } = await loadCredentialsFile(
+      writeJson(dir, [
+        { refreshToken: REFRESH, endpoint: 'cli' },
+        { refreshToken: `${REFRESH}2`, endpoint: 'ide' },
+        { refreshToken: `${REFRESH}3`, endpoint: '' },
+      ]),
+    );
+    expect(credentials.map((c) => c.endpoint)).toEqual(['cli', 'ide', undefined]);
+    await expect(loadCredentialsFile(writeJson(dir, [{ refreshToken: REFRESH }, { endpoint: 'Cli' }]))).rejects.toThrow(
+      /entry #2: endpoint "Cli" is not one of "ide", "cli"/,
+    );
+  });
+
   it('does not quote the file content when the JSON is broken', async () => {
     const path = writeJson(tempDir(), `{"refreshToken": "${REFRESH}", oops}`);
     const err = await loadCredentialsFile(path).catch((e: unknown) => e as Error);

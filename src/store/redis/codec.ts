@@ -220,6 +220,7 @@ export function decodeStats(flat: readonly string[]): CredentialStats {
     refreshFailureCount: num('refreshFailureCount'),
     successCount: num('successCount'),
     failureTotal: num('failureTotal'),
+    creditsUsed: num('creditsUsed'),
   };
   const lastUsedAt = map.get('lastUsedAt');
   const lastError = map.get('lastError');

@@ -5,8 +5,10 @@
  */
 import type { CredentialStats } from '../../credentials/types.js';
 
-/** Counters sent as HINCRBY deltas (or HSET when reset). */
-export const COUNTER_FIELDS = ['failureCount', 'refreshFailureCount', 'successCount', 'failureTotal'] as const;
+/** Counters sent as HINCRBY deltas (HINCRBYFLOAT for FLOAT_COUNTERS), or HSET when reset. */
+export const COUNTER_FIELDS = ['failureCount', 'refreshFailureCount', 'successCount', 'failureTotal', 'creditsUsed'] as const;
+/** Counters that are not whole numbers: Kiro credits (meteringEvent sums such as 0.0052). */
+const FLOAT_COUNTERS: ReadonlySet<string> = new Set<CounterField>(['creditsUsed']);
 /** Fields where the last writer wins. */
 export const LWW_FIELDS = ['lastUsedAt', 'lastError', 'cooldownUntil'] as const;
 
@@ -81,14 +83,17 @@ export function applyDelta(stats: Readonly<CredentialStats>, delta: StatsDelta):
   return out;
 }
 
-/** Encodes a delta as `[op, field, value]` triples for FLUSH_STATS_SCRIPT (`i` incr, `s` set, `d` delete). */
+/**
+ * Encodes a delta as `[op, field, value]` triples for FLUSH_STATS_SCRIPT (`i` integer increment,
+ * `f` float increment, `s` set, `d` delete).
+ */
 export function deltaToOps(delta: StatsDelta): string[] {
   const ops: string[] = [];
   for (const name of COUNTER_FIELDS) {
     const c = delta.counters[name];
     if (!c) continue;
     if (c.set !== undefined) ops.push('s', name, String(c.set + c.add));
-    else if (c.add !== 0) ops.push('i', name, String(c.add));
+    else if (c.add !== 0) ops.push(FLOAT_COUNTERS.has(name) ? 'f' : 'i', name, String(c.add));
   }
   for (const name of LWW_FIELDS) {
     if (!Object.hasOwn(delta.fields, name)) continue;

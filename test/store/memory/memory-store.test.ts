@@ -43,7 +43,7 @@ describe('MemoryCredentialStore reads', () => {
     expect(store.list().map((r) => r.credential.id)).toEqual([2, 4, 1, 3]);
     expect(store.get(3)?.credential.priority).toBe(2);
     expect(store.get(99)).toBeUndefined();
-    expect(store.get(1)?.stats).toEqual({ failureCount: 0, refreshFailureCount: 0, successCount: 0, failureTotal: 0 });
+    expect(store.get(1)?.stats).toEqual({ failureCount: 0, refreshFailureCount: 0, successCount: 0, failureTotal: 0, creditsUsed: 0 });
     expect(store.health()).toEqual({ ok: true, degraded: false });
     expect(store.kind).toBe('memory');
   });

@@ -36,7 +36,7 @@ describe('seeding', () => {
 
     expect(store.list().map((r) => r.credential.id)).toEqual([1, 2]);
     expect(store.get(2)?.credential).toMatchObject({ disabled: true, disabledReason: 'Manual', priority: 2 });
-    expect(store.get(1)?.stats).toEqual({ failureCount: 0, refreshFailureCount: 0, successCount: 0, failureTotal: 0 });
+    expect(store.get(1)?.stats).toEqual({ failureCount: 0, refreshFailureCount: 0, successCount: 0, failureTotal: 0, creditsUsed: 0 });
 
     expect(await raw.zrange(`${keyPrefix}ids`, 0, -1)).toEqual(['1', '2']);
     const hash = await raw.hgetall(`${keyPrefix}cred:1`);

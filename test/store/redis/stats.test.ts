@@ -16,6 +16,12 @@ describe('diffStats', () => {
     expect(diffStats(stats(), { failureCount: 0 })?.counters).toEqual({ failureCount: { set: 0, add: 0 } });
   });
 
+  it('sends credits as a float increment (HINCRBYFLOAT), the integer counters as HINCRBY', () => {
+    const delta = diffStats(stats({ successCount: 1, creditsUsed: 0.5 }), { successCount: 2, creditsUsed: 0.5 + 0.0052 })!;
+    expect(deltaToOps(delta)).toEqual(['i', 'successCount', '1', 'f', 'creditsUsed', String(0.5 + 0.0052 - 0.5)]);
+    expect(applyDelta(stats({ creditsUsed: 0.5 }), delta).creditsUsed).toBeCloseTo(0.5052, 12);
+  });
+
   it('deletes a field returned as undefined', () => {
     const delta = diffStats(stats({ cooldownUntil: 5 }), { cooldownUntil: undefined })!;
     expect(deltaToOps(delta)).toEqual(['d', 'cooldownUntil', '']);

@@ -224,7 +224,7 @@ return 1
 /**
  * Applies a batch of stats deltas from one replica.
  * KEYS[1] ids (routing only). ARGV[1] prefix, ARGV[2] channel, ARGV[3] replica, then per credential:
- * id, n, and n/3 triples `op field value` (`i` HINCRBY, `s` HSET, `d` HDEL).
+ * id, n, and n/3 triples `op field value` (`i` HINCRBY, `f` HINCRBYFLOAT, `s` HSET, `d` HDEL).
  * Deltas of a credential removed meanwhile are dropped rather than recreating an orphan stats hash.
  * Returns the number of credentials updated.
  */
@@ -242,6 +242,8 @@ while i <= #ARGV do
       local op, field, value = ops[j], ops[j + 1], ops[j + 2]
       if op == 'i' then
         redis.call('HINCRBY', key, field, value) -- increments from all replicas add up
+      elseif op == 'f' then
+        redis.call('HINCRBYFLOAT', key, field, value) -- credits: fractional increments
       elseif op == 's' then
         redis.call('HSET', key, field, value) -- resets and timestamps: last writer wins
       else
