@@ -7,9 +7,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { estimateTextOutputTokens } from './tokens.js';
-import type { StopReason, StreamEvent } from '../anthropic/types.js';
+import type { StopReason, StreamError, StreamEvent } from '../anthropic/types.js';
 import type { KiroEvent } from '../kiro/types.js';
-import type { ErrorType } from '../errors.js';
 import { ThinkingExtractor, type ThinkingSink } from './thinking.js';
 import { emptyCompletionError } from './empty-completion.js';
 import { isCompleteInput, malformedToolNotice, ToolCallBuffer, truncatedToolNotice } from './tool-calls.js';
@@ -38,12 +37,6 @@ export interface KiroToAnthropicStreamOptions {
   toolNameMap: ReadonlyMap<string, string>;
   /** Split `<thinking>` markup out of the text when thinking is on (config `extractThinking`). */
   extractThinking?: boolean;
-}
-
-/** An error that ended the stream, as sent in the SSE `error` event. */
-export interface StreamError {
-  type: ErrorType;
-  message: string;
 }
 
 const enum Open {

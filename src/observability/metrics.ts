@@ -7,8 +7,8 @@
  * (see `CellMetric` in metric-primitives.ts): recording is a few arithmetic operations on a
  * pre-created series, cheap enough for one call per upstream frame or SSE event. Gauges computed at
  * scrape time (credential-gauges.ts) and the default process metrics are plain prom-client. The
- * label sets live in metric-labels.ts and the Koa middleware in metrics-middleware.ts; both are
- * re-exported here.
+ * label sets live in metric-labels.ts (re-exported here) and the Koa middleware in
+ * metrics-middleware.ts.
  */
 import { performance } from 'node:perf_hooks';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -50,7 +50,6 @@ export {
   type OutcomeClass,
   type RefreshOutcome,
 } from './metric-labels.js';
-export { createMetricsMiddleware, type MetricsMiddlewareOptions } from './metrics-middleware.js';
 export type { HealthState } from './health-gauges.js';
 
 /** Buckets (seconds). Streams may last minutes (upstream timeout 720 s). */
