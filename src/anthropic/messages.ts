@@ -17,7 +17,7 @@ import { midStreamError, type ErrorType } from '../errors.js';
 import type { CredentialModels } from '../credentials/model-lists.js';
 import { modelRouting, placeModel } from './model-routing.js';
 import { ShutdownAbort, type Lifecycle } from '../lifecycle.js';
-import { readJsonBody } from './body.js';
+import { readJsonBody } from '../http/body.js';
 import { handleWebSearch } from './web-search.js';
 import type { RequestObserver } from './observer.js';
 
