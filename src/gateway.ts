@@ -29,7 +29,8 @@ import { BalanceService } from './credentials/balance.js';
 import { createAdminRouter } from './admin/routes.js';
 import { serveAdminUi } from './admin/static.js';
 import { secretsOf } from './admin/views.js';
-import type { AdminDeps, ReplicaInfo } from './admin/types.js';
+import type { AdminDeps } from './admin/types.js';
+import type { ReplicaInfo } from './admin/wire-types.js';
 
 /** A gateway assembled from configuration; `listen` binds it, `close` drains and releases everything. */
 export interface Gateway {
