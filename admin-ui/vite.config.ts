@@ -1,6 +1,6 @@
 /**
- * Build of the admin UI. Run from the repository root:
- *   npx vite build --config admin-ui/vite.config.ts
+ * Build of the admin UI. Run from the repository root: `npm run build:ui` (typechecks with
+ * admin-ui/tsconfig.json, then `npx vite build --config admin-ui/vite.config.ts`).
  * The output (admin-ui/dist) is served by src/admin/static.ts at /admin, hence `base`.
  */
 import { fileURLToPath } from 'node:url';

@@ -9,7 +9,8 @@ import { answerClientErrorsAsAnthropic } from './http/client-errors.js';
 import { NotFoundError, toAnthropicError } from './errors.js';
 import type { Logger } from 'pino';
 import { createRequestLogger } from './observability/logger.js';
-import { GatewayMetrics, createMetricsMiddleware } from './observability/metrics.js';
+import { GatewayMetrics } from './observability/metrics.js';
+import { createMetricsMiddleware } from './observability/metrics-middleware.js';
 import { createTracingMiddleware, type TracingHandle } from './observability/tracing.js';
 import { createRequestObserver, recordPoolEvent } from './observability/request-observer.js';
 import type { GatewayConfig } from './config.js';
@@ -18,7 +19,8 @@ import { Admission } from './anthropic/admission.js';
 import { Lifecycle } from './lifecycle.js';
 import { KiroClient } from './kiro/client.js';
 import type { CredentialStore } from './store/store.js';
-import { envApiKeyCredential, loadCredentialsFile, writeFileAtomic } from './store/credentials-file.js';
+import { envApiKeyCredential, loadCredentialsFile } from './store/credentials-file.js';
+import { writeFileAtomic } from './store/atomic-file.js';
 import { MemoryCredentialStore } from './store/memory/memory-store.js';
 import type { RedisCredentialStore } from './store/redis/redis-store.js';
 import { TokenRefresher } from './credentials/refresh.js';
@@ -28,7 +30,8 @@ import { BalanceService } from './credentials/balance.js';
 import { createAdminRouter } from './admin/routes.js';
 import { serveAdminUi } from './admin/static.js';
 import { secretsOf } from './admin/views.js';
-import type { AdminDeps, ReplicaInfo } from './admin/types.js';
+import type { AdminDeps } from './admin/types.js';
+import type { ReplicaInfo } from './admin/wire-types.js';
 
 /** A gateway assembled from configuration; `listen` binds it, `close` drains and releases everything. */
 export interface Gateway {

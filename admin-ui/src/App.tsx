@@ -4,9 +4,9 @@ import {
   AdminApi,
   AdminApiError,
   type AddCredentialRequest,
-  type ClusterStatus,
-  type CredentialItem,
-  type CredentialsStatus,
+  type ClusterResponse,
+  type CredentialStatusItem,
+  type CredentialsStatusResponse,
   type LoadBalancingMode,
 } from './api';
 import { ClusterPanel } from './ClusterPanel';
@@ -30,15 +30,15 @@ function errorText(err: unknown): string {
 }
 
 function Dashboard({ api, onLogout }: { api: AdminApi; onLogout: (reason?: string) => void }) {
-  const [status, setStatus] = useState<CredentialsStatus>();
+  const [status, setStatus] = useState<CredentialsStatusResponse>();
   const [mode, setMode] = useState<LoadBalancingMode>();
-  const [cluster, setCluster] = useState<ClusterStatus>();
+  const [cluster, setCluster] = useState<ClusterResponse>();
   const [clusterError, setClusterError] = useState<string>();
   const [loadError, setLoadError] = useState<string>();
   const [balances, setBalances] = useState<ReadonlyMap<number, BalanceState>>(new Map());
   const [notice, setNotice] = useState<Notice>();
   const [adding, setAdding] = useState(false);
-  const [confirmDelete, setConfirmDelete] = useState<CredentialItem>();
+  const [confirmDelete, setConfirmDelete] = useState<CredentialStatusItem>();
   const [lastLoaded, setLastLoaded] = useState<Date>();
   const loading = useRef(false);
   const requestedBalances = useRef(new Set<number>());

@@ -1,8 +1,8 @@
-import type { ClusterStatus } from './api';
+import type { ClusterResponse } from './api';
 import { absoluteTime, relativeTime } from './format';
 
 /** The replicas sharing the store, and which one answered this page's requests. */
-export function ClusterPanel({ cluster, error }: { cluster?: ClusterStatus; error?: string }) {
+export function ClusterPanel({ cluster, error }: { cluster?: ClusterResponse; error?: string }) {
   return (
     <section className="card" data-testid="cluster-panel">
       <h2>Cluster</h2>

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import type { Balance, CredentialItem } from './api';
+import type { Balance, CredentialStatusItem } from './api';
 import { absoluteTime, number, relativeTime, tokenState } from './format';
 
 export interface BalanceState {
@@ -13,7 +13,7 @@ export interface RowActions {
   setPriority(id: number, priority: number): void;
   reset(id: number): void;
   refresh(id: number): void;
-  remove(item: CredentialItem): void;
+  remove(item: CredentialStatusItem): void;
   loadBalance(id: number, fresh: boolean): void;
 }
 
@@ -27,7 +27,7 @@ const REASONS: Readonly<Record<string, string>> = {
   Suspended: 'account suspended',
 };
 
-function PriorityEditor({ item, onSave }: { item: CredentialItem; onSave: (priority: number) => void }) {
+function PriorityEditor({ item, onSave }: { item: CredentialStatusItem; onSave: (priority: number) => void }) {
   const [value, setValue] = useState(String(item.priority));
   const parsed = Number(value);
   const valid = value.trim() !== '' && Number.isInteger(parsed) && parsed >= 0;
@@ -88,7 +88,7 @@ function BalanceCell({ id, state, onLoad }: { id: number; state?: BalanceState; 
   );
 }
 
-function Row({ item, balance, actions }: { item: CredentialItem; balance?: BalanceState; actions: RowActions }) {
+function Row({ item, balance, actions }: { item: CredentialStatusItem; balance?: BalanceState; actions: RowActions }) {
   const token = tokenState(item.expiresAt);
   return (
     <tr data-testid={`credential-row-${item.id}`} className={item.disabled ? 'disabled' : undefined}>
@@ -198,7 +198,7 @@ export function CredentialTable({
   balances,
   actions,
 }: {
-  items: CredentialItem[];
+  items: CredentialStatusItem[];
   balances: ReadonlyMap<number, BalanceState>;
   actions: RowActions;
 }) {

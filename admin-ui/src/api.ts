@@ -1,95 +1,19 @@
 /**
- * Client of the admin API (/api/admin, kiro.rs-compatible). The UI is a separate package, so the
- * wire shapes are declared here rather than imported from the server.
+ * Client of the admin API (/api/admin, kiro.rs-compatible). The wire shapes are the server's own
+ * (src/admin/wire-types.ts, a types-only module): imported as types, so nothing of the server
+ * enters the bundle.
  */
+import type {
+  AddCredentialRequest,
+  Balance,
+  ClusterResponse,
+  CredentialsStatusResponse,
+  LoadBalancingBody,
+  LoadBalancingMode,
+  SuccessResponse,
+} from '../../src/admin/wire-types';
 
-export type LoadBalancingMode = 'priority' | 'balanced';
-
-export interface CredentialItem {
-  id: number;
-  priority: number;
-  disabled: boolean;
-  disabledReason?: string;
-  disabledUntil: string | null;
-  failureCount: number;
-  isCurrent: boolean;
-  expiresAt: string | null;
-  authMethod: 'social' | 'idc' | 'api_key';
-  hasProfileArn: boolean;
-  fingerprint: string | null;
-  maskedApiKey: string | null;
-  email: string | null;
-  subscriptionTitle: string | null;
-  successCount: number;
-  lastUsedAt: string | null;
-  hasProxy: boolean;
-  proxyUrl?: string;
-  refreshFailureCount: number;
-  /** `ide` or `cli`: the wire the credential speaks (its own, else the configured default). */
-  endpoint: string;
-  region: string | null;
-  apiRegion: string | null;
-  failureTotal: number;
-  /** Kiro credits metered to this credential, summed over every replica (not tokens). */
-  creditsUsed: number;
-  lastError: string | null;
-  cooldownUntil: string | null;
-  inFlight: number;
-}
-
-export interface CredentialsStatus {
-  total: number;
-  available: number;
-  currentId: number | null;
-  credentials: CredentialItem[];
-}
-
-export interface Balance {
-  id: number;
-  subscriptionTitle: string | null;
-  currentUsage: number;
-  usageLimit: number;
-  remaining: number;
-  usagePercentage: number;
-  nextResetAt: number | null;
-}
-
-export interface Replica {
-  id: string;
-  lastSeen: string;
-  inFlight: number;
-  self: boolean;
-}
-
-export interface ClusterStatus {
-  answeredBy: string;
-  replicas: Replica[];
-}
-
-export interface SuccessResponse {
-  success: true;
-  message: string;
-  credentialId?: number;
-}
-
-/** The AddCredentialRequest fields the form sends (kiro.rs §10). */
-export interface AddCredentialRequest {
-  refreshToken?: string;
-  authMethod?: string;
-  clientId?: string;
-  clientSecret?: string;
-  priority?: number;
-  region?: string;
-  authRegion?: string;
-  apiRegion?: string;
-  machineId?: string;
-  email?: string;
-  proxyUrl?: string;
-  proxyUsername?: string;
-  proxyPassword?: string;
-  kiroApiKey?: string;
-  endpoint?: string;
-}
+export type * from '../../src/admin/wire-types';
 
 /** A failed call, with the API's own message (Anthropic error envelope) when there is one. */
 export class AdminApiError extends Error {
@@ -140,7 +64,7 @@ export class AdminApi {
     return json as T;
   }
 
-  credentials(): Promise<CredentialsStatus> {
+  credentials(): Promise<CredentialsStatusResponse> {
     return this.call('GET', '/credentials');
   }
   add(request: AddCredentialRequest): Promise<SuccessResponse> {
@@ -164,13 +88,13 @@ export class AdminApi {
   balance(id: number, fresh = false): Promise<Balance> {
     return this.call('GET', `/credentials/${id}/balance${fresh ? '?refresh=1' : ''}`);
   }
-  mode(): Promise<{ mode: LoadBalancingMode }> {
+  mode(): Promise<LoadBalancingBody> {
     return this.call('GET', '/config/load-balancing');
   }
-  setMode(mode: LoadBalancingMode): Promise<{ mode: LoadBalancingMode }> {
+  setMode(mode: LoadBalancingMode): Promise<LoadBalancingBody> {
     return this.call('PUT', '/config/load-balancing', { mode });
   }
-  cluster(): Promise<ClusterStatus> {
+  cluster(): Promise<ClusterResponse> {
     return this.call('GET', '/cluster');
   }
 }

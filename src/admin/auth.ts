@@ -3,9 +3,7 @@
  */
 import type { Middleware } from 'koa';
 import { AuthenticationError, NotFoundError } from '../errors.js';
-import { keysMatch, presentedKey } from '../anthropic/auth.js';
-
-export { keysMatch, presentedKey };
+import { keysMatch, presentedKey } from '../http/api-key.js';
 
 /** kiro.rs's wording, kept so scripts written against it still match. */
 export const INVALID_ADMIN_KEY_MESSAGE = 'Invalid or missing admin API key';

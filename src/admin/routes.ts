@@ -24,7 +24,8 @@ import {
   toAnthropicError,
 } from '../errors.js';
 import { adminAuth } from './auth.js';
-import type { AdminDeps, Balance, ClusterResponse, SuccessResponse } from './types.js';
+import type { AdminDeps } from './types.js';
+import type { Balance, ClusterResponse, LoadBalancingBody, SuccessResponse } from './wire-types.js';
 import {
   parseAddCredentialRequest,
   parseDisabledBody,
@@ -241,13 +242,13 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
 
   router.get('/config/load-balancing', ...guarded, (ctx) => {
-    ctx.body = { mode: deps.getMode() };
+    ctx.body = { mode: deps.getMode() } satisfies LoadBalancingBody;
   });
 
   router.put('/config/load-balancing', ...guarded, async (ctx) => {
     const mode = parseModeBody(await readJsonBody(ctx));
     await deps.setMode(mode);
-    ctx.body = { mode };
+    ctx.body = { mode } satisfies LoadBalancingBody;
   });
 
   router.get('/cluster', ...guarded, async (ctx) => {

@@ -8,7 +8,7 @@ import type { Context } from 'koa';
 import type { LoadBalancingMode } from '../config.js';
 import type { AuthMethod, Credential } from '../credentials/types.js';
 import { InvalidRequestError } from '../errors.js';
-import { parseJsonText, readBodyText } from '../anthropic/body.js';
+import { parseJsonText, readBodyText } from '../http/body.js';
 import { KIRO_ENDPOINTS } from '../kiro/endpoint.js';
 
 /** Admin bodies are tiny; a credential with every field set is well under 16 KiB. */

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { KiroEndpoint } from '../config.js';
 import type { Credential, CredentialRecord } from '../credentials/types.js';
 import { SECRET_FIELDS } from '../credentials/types.js';
-import type { CredentialStatusItem, CredentialsStatusResponse } from './types.js';
+import type { CredentialStatusItem, CredentialsStatusResponse } from './wire-types.js';
 
 /** Length of the display fingerprint (hex chars of SHA-256): 32 bits, enough to tell keys apart. */
 export const FINGERPRINT_LENGTH = 8;

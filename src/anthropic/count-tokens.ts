@@ -4,7 +4,7 @@ import type { CountTokensRequest } from './types.js';
 import { validateCountTokensRequest } from './validate.js';
 import { resolveModel } from '../kiro/models.js';
 import { estimateInputTokens } from '../convert/tokens.js';
-import { readJsonBody } from './body.js';
+import { readJsonBody } from '../http/body.js';
 
 /** Asks the configured external count_tokens API; undefined on any failure (kiro.rs falls back too). */
 async function externalCount(config: GatewayConfig, req: CountTokensRequest): Promise<number | undefined> {

@@ -166,4 +166,10 @@ export type StreamEvent =
     }
   | { type: 'message_stop' }
   | { type: 'ping' }
-  | { type: 'error'; error: { type: ErrorType; message: string } };
+  | { type: 'error'; error: StreamError };
+
+/** An error that ended a stream, as sent in the SSE `error` event. */
+export interface StreamError {
+  type: ErrorType;
+  message: string;
+}

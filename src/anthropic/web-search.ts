@@ -5,7 +5,14 @@ import { buildMcpWebSearchRequest, parseMcpWebSearchResponse, webSearchEvents, t
 import { encodeSseEvents, SSE_HEADERS } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
 import { midStreamError } from '../errors.js';
-import type { MessagesDeps } from './messages.js';
+import type { CredentialPool } from '../credentials/pool.js';
+import type { KiroClient } from '../kiro/client.js';
+
+/** What a web search needs: a credential and the MCP endpoint. */
+export interface WebSearchDeps {
+  pool: CredentialPool;
+  client: KiroClient;
+}
 
 /**
  * Claude Code's web search (a request whose only tool is `web_search`) is answered from Kiro's MCP
@@ -13,7 +20,7 @@ import type { MessagesDeps } from './messages.js';
  */
 export async function handleWebSearch(
   ctx: Context,
-  deps: MessagesDeps,
+  deps: WebSearchDeps,
   request: MessagesRequest,
   converted: ConvertedRequest,
   signal: AbortSignal,

@@ -4,8 +4,7 @@
  * effective input cap (about 70K tokens, far below its nominal 1M window). Passed on, it looks like
  * a model that chose to say nothing; it is a failure, and the client is told why.
  */
-import type { StopReason } from '../anthropic/types.js';
-import type { StreamError } from './stream.js';
+import type { StopReason, StreamError } from '../anthropic/types.js';
 
 /** What the converter produced by the end of the stream. */
 export interface CompletionSummary {

@@ -11,25 +11,18 @@
  *
  * One pass over the messages; the §8 token estimate is taken in the same pass.
  */
-import type {
-  ContentBlockParam,
-  ImageBlock,
-  MessageParam,
-  ThinkingBlock,
-  ToolResultBlock,
-  ToolUseBlock,
-} from '../anthropic/types.js';
+import type { ContentBlockParam, MessageParam, ThinkingBlock, ToolUseBlock } from '../anthropic/types.js';
 import { InvalidRequestError } from '../errors.js';
 import type {
   KiroAssistantResponseMessage,
   KiroHistoryEntry,
-  KiroImage,
   KiroToolResult,
   KiroToolUse,
   KiroUserInputMessage,
 } from '../kiro/types.js';
 import { estimateMessageTokens } from './tokens.js';
 import type { ToolNamer } from './tools.js';
+import { UserParts } from './user-turn.js';
 
 /** Content of the synthetic assistant turn inserted between two user turns (§4.5). */
 export const ASSISTANT_FILLER = 'OK';
@@ -37,13 +30,6 @@ export const ASSISTANT_FILLER = 'OK';
 export const USER_FILLER = 'Continue';
 /** Content of an assistant turn that has tool uses but no text (§4.5). */
 export const TOOL_ONLY_ASSISTANT_CONTENT = ' ';
-
-const IMAGE_FORMATS: Readonly<Record<string, KiroImage['format']>> = {
-  'image/jpeg': 'jpeg',
-  'image/png': 'png',
-  'image/gif': 'gif',
-  'image/webp': 'webp',
-};
 
 /** Inputs shared by the whole conversion. */
 export interface MessagesContext {
@@ -74,71 +60,6 @@ function hasNonSpace(s: string): boolean {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** §4.4: base64 images of the four supported types; anything else is dropped. */
-function toKiroImage(block: ImageBlock): KiroImage | undefined {
-  const source = block.source;
-  if (source?.type !== 'base64') return undefined;
-  const format = IMAGE_FORMATS[source.media_type];
-  return format ? { format, source: { bytes: source.data } } : undefined;
-}
-
-/** §4.3 step 10: string → text, array → its items' `text` joined by `\n`, other JSON → JSON. */
-function toolResultText(content: ToolResultBlock['content'] | null): string {
-  if (content == null) return '';
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    let out = '';
-    let first = true;
-    for (const item of content) {
-      const text = (item as { text?: unknown }).text;
-      if (typeof text !== 'string') continue;
-      out = first ? text : `${out}\n${text}`;
-      first = false;
-    }
-    return out;
-  }
-  return JSON.stringify(content);
-}
-
-function toKiroToolResult(block: ToolResultBlock): KiroToolResult {
-  const result: KiroToolResult = {
-    toolUseId: block.tool_use_id,
-    content: [{ text: toolResultText(block.content) }],
-    status: block.is_error ? 'error' : 'success',
-  };
-  if (block.is_error) result.isError = true;
-  return result;
-}
-
-/** Accumulates the parts of one (possibly merged) user turn. */
-class UserParts {
-  texts: string[] = [];
-  images: KiroImage[] = [];
-  toolResults: KiroToolResult[] = [];
-
-  /** `role: "system"` messages contribute their text only. */
-  add(message: MessageParam, textOnly: boolean): void {
-    const content = message.content;
-    if (typeof content === 'string') {
-      if (content !== '') this.texts.push(content);
-      return;
-    }
-    for (const block of content as ContentBlockParam[]) {
-      if (block.type === 'text') {
-        const text = (block as { text: string }).text;
-        if (text !== '') this.texts.push(text);
-      } else if (textOnly) {
-        continue;
-      } else if (block.type === 'image') {
-        const image = toKiroImage(block as ImageBlock);
-        if (image) this.images.push(image);
-      } else if (block.type === 'tool_result') {
-        this.toolResults.push(toKiroToolResult(block as ToolResultBlock));
-      }
-    }
-  }
 }
 
 /** An assistant entry whose toolUses still wait for their results in the next user turn. */

@@ -5,8 +5,7 @@
  * official SDK's `MessageStream` accumulator, which the tests use as the oracle.
  */
 
-import type { Message, ResponseContentBlock, StreamEvent, Usage } from '../anthropic/types.js';
-import type { StreamError } from './stream.js';
+import type { Message, ResponseContentBlock, StreamError, StreamEvent, Usage } from '../anthropic/types.js';
 
 /**
  * The folded response: the message, or (when the events contain an `error` event, or never started

@@ -2,25 +2,18 @@
  * Kiro events → Anthropic stream events (docs/kiro-protocol.md §7.1–§7.4, §12.1): a plain state
  * machine with no I/O. The streaming route encodes its output with `sse.ts`; the non-streaming
  * route folds the same output with `message.ts`, so both modes share one set of semantics.
- * Tool-call buffering and the notices replacing cut-off calls live in `tool-calls.ts`.
+ * Tool-call buffering and the notices replacing cut-off calls live in `tool-calls.ts`, the order
+ * and indexes of content blocks in `content-blocks.ts`.
  */
 
 import { randomUUID } from 'node:crypto';
 import { estimateTextOutputTokens } from './tokens.js';
-import type { StopReason, StreamEvent } from '../anthropic/types.js';
+import type { StopReason, StreamError, StreamEvent } from '../anthropic/types.js';
 import type { KiroEvent } from '../kiro/types.js';
-import type { ErrorType } from '../errors.js';
 import { ThinkingExtractor, type ThinkingSink } from './thinking.js';
+import { ContentBlocks } from './content-blocks.js';
 import { emptyCompletionError } from './empty-completion.js';
 import { isCompleteInput, malformedToolNotice, ToolCallBuffer, truncatedToolNotice } from './tool-calls.js';
-
-/**
- * Signature put on every thinking block. Kiro returns reasoning as plain text with no signature,
- * but the SDK and Claude Code expect thinking blocks to carry one, so this is synthetic: opaque,
- * non-empty and constant, so that it can be recognised (and ignored) when the client sends the
- * block back in its history.
- */
-export const SYNTHETIC_THINKING_SIGNATURE = Buffer.from('kiro-gateway:synthetic-thinking-signature:v1').toString('base64');
 
 /** Options of one converted response. */
 export interface KiroToAnthropicStreamOptions {
@@ -38,18 +31,6 @@ export interface KiroToAnthropicStreamOptions {
   toolNameMap: ReadonlyMap<string, string>;
   /** Split `<thinking>` markup out of the text when thinking is on (config `extractThinking`). */
   extractThinking?: boolean;
-}
-
-/** An error that ended the stream, as sent in the SSE `error` event. */
-export interface StreamError {
-  type: ErrorType;
-  message: string;
-}
-
-const enum Open {
-  None,
-  Text,
-  Thinking,
 }
 
 /**
@@ -86,24 +67,15 @@ export class KiroToAnthropicStream {
   private started = false;
   private endedFlag = false;
   private errorValue: StreamError | null = null;
-  private nextIndex = 0;
-  private open = Open.None;
-  private openIndex = -1;
-  /** The open text block has no text yet (the initial block), so a notice may use it. */
-  private openEmpty = false;
+  private readonly blocks = new ContentBlocks((event) => this.out.push(event));
   /** Tool calls whose input is still arriving. */
   private readonly tools: ToolCallBuffer;
-  private textSent = false;
-  private thinkingSent = false;
-  private toolSent = false;
   private truncated = false;
   private contextPercentage: number | undefined;
   private output = 0;
   private finalStopReason: StopReason | null = null;
   /** The request asked for thinking (reasoningContentEvent is passed on only then). */
   private readonly thinkingWanted: boolean;
-  /** Kiro's signature of the open thinking block, from reasoningContentEvent. */
-  private signature: string | undefined;
   private creditsUsed = 0;
 
   constructor(opts: KiroToAnthropicStreamOptions) {
@@ -115,10 +87,10 @@ export class KiroToAnthropicStream {
     this.thinkingWanted = opts.thinking;
     if (opts.thinking && opts.extractThinking !== false) {
       const sink: ThinkingSink = {
-        text: (text) => this.emitText(text),
-        thinkingStart: () => this.openThinking(),
-        thinking: (text) => this.emitThinking(text),
-        thinkingEnd: () => this.closeThinking(),
+        text: (text) => this.blocks.text(text),
+        thinkingStart: () => this.blocks.openThinking(),
+        thinking: (text) => this.blocks.thinking(text),
+        thinkingEnd: () => this.blocks.closeThinking(),
       };
       this.extractor = new ThinkingExtractor(sink);
     }
@@ -199,7 +171,7 @@ export class KiroToAnthropicStream {
         if (event.content.length === 0) break;
         this.output += estimateTextOutputTokens(event.content);
         if (this.extractor) this.extractor.push(event.content);
-        else this.emitText(event.content);
+        else this.blocks.text(event.content);
         break;
       case 'toolUse':
         this.onToolUse(event.toolUseId, event.name, event.input, event.stop);
@@ -245,23 +217,24 @@ export class KiroToAnthropicStream {
     this.extractor?.flush();
     for (const tool of this.tools.unfinished()) this.emitNotice(truncatedToolNotice(tool.name));
     this.tools.clear();
-    if (this.thinkingSent && !this.textSent && !this.toolSent) {
+    const { blocks } = this;
+    if (blocks.thinkingSent && !blocks.textSent && !blocks.toolSent) {
       // Thinking-only output (§7.3): the answer was cut off; clients need some text.
       this.truncated = true;
-      this.emitText(' ');
+      blocks.text(' ');
     }
-    this.closeOpen();
+    blocks.close();
 
     const stopReason: StopReason =
       this.contextPercentage !== undefined && this.contextPercentage >= 100
         ? 'model_context_window_exceeded'
         : this.truncated
           ? 'max_tokens'
-          : this.toolSent
+          : blocks.toolSent
             ? 'tool_use'
             : 'end_turn';
     const empty = emptyCompletionError(this.model, {
-      hasContent: this.textSent || this.thinkingSent || this.toolSent,
+      hasContent: blocks.textSent || blocks.thinkingSent || blocks.toolSent,
       outputTokens: this.output,
       stopReason,
     });
@@ -302,44 +275,14 @@ export class KiroToAnthropicStream {
       this.emitNotice(malformedToolNotice(tool.name));
       return;
     }
-    this.closeOpen();
-    const index = this.nextIndex++;
-    this.toolSent = true;
-    this.out.push(
-      { type: 'content_block_start', index, content_block: { type: 'tool_use', id, name: tool.name, input: {} } },
-      {
-        type: 'content_block_delta',
-        index,
-        delta: { type: 'input_json_delta', partial_json: tool.input.length > 0 ? tool.input : '{}' },
-      },
-      { type: 'content_block_stop', index },
-    );
+    this.blocks.toolUse(id, tool.name, tool.input);
   }
 
   /** A dropped tool call's explanation, in a text block of its own; the output counts as cut off. */
   private emitNotice(text: string): void {
     this.truncated = true;
-    if (this.open === Open.Text && !this.openEmpty) this.closeOpen();
     this.output += estimateTextOutputTokens(text);
-    this.emitText(text);
-    this.closeOpen();
-  }
-
-  private openText(): void {
-    this.open = Open.Text;
-    this.openIndex = this.nextIndex++;
-    this.openEmpty = true;
-    this.out.push({ type: 'content_block_start', index: this.openIndex, content_block: { type: 'text', text: '' } });
-  }
-
-  private emitText(text: string): void {
-    if (this.open !== Open.Text) {
-      this.closeOpen();
-      this.openText();
-    }
-    this.textSent = true;
-    this.openEmpty = false;
-    this.out.push({ type: 'content_block_delta', index: this.openIndex, delta: { type: 'text_delta', text } });
+    this.blocks.standaloneText(text);
   }
 
   /**
@@ -349,47 +292,10 @@ export class KiroToAnthropicStream {
   private onReasoning(text: string, signature: string | undefined): void {
     if (!this.thinkingWanted) return;
     if (text.length > 0) {
-      if (this.open !== Open.Thinking) this.openThinking();
+      if (!this.blocks.thinkingOpen) this.blocks.openThinking();
       this.output += estimateTextOutputTokens(text);
-      this.emitThinking(text);
+      this.blocks.thinking(text);
     }
-    if (signature !== undefined) {
-      this.signature = signature;
-      this.closeThinking();
-    }
-  }
-
-  private openThinking(): void {
-    this.closeOpen();
-    this.open = Open.Thinking;
-    this.openIndex = this.nextIndex++;
-    this.thinkingSent = true;
-    this.out.push({
-      type: 'content_block_start',
-      index: this.openIndex,
-      content_block: { type: 'thinking', thinking: '', signature: '' },
-    });
-  }
-
-  private emitThinking(text: string): void {
-    this.out.push({ type: 'content_block_delta', index: this.openIndex, delta: { type: 'thinking_delta', thinking: text } });
-  }
-
-  private closeThinking(): void {
-    if (this.open === Open.Thinking) this.closeOpen();
-  }
-
-  private closeOpen(): void {
-    if (this.open === Open.None) return;
-    if (this.open === Open.Thinking) {
-      this.out.push({
-        type: 'content_block_delta',
-        index: this.openIndex,
-        delta: { type: 'signature_delta', signature: this.signature ?? SYNTHETIC_THINKING_SIGNATURE },
-      });
-      this.signature = undefined;
-    }
-    this.out.push({ type: 'content_block_stop', index: this.openIndex });
-    this.open = Open.None;
+    if (signature !== undefined) this.blocks.closeThinking(signature);
   }
 }

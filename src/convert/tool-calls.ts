@@ -4,7 +4,7 @@
  * buffers the chunks per call and words the notices that replace calls the upstream cut off.
  */
 
-import { exceedsJsonDepth, MAX_TOOL_INPUT_DEPTH } from '../json-depth.js';
+import { exceedsJsonDepth, MAX_TOOL_INPUT_DEPTH } from '../http/json-depth.js';
 
 /** A tool call being received. */
 export interface PendingTool {

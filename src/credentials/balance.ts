@@ -13,19 +13,7 @@ import { refreshErrorToGatewayError, summarizeErrorBody, UpstreamDispatchers } f
 import type { CredentialStore } from '../store/store.js';
 import { ForcedRefreshPacedError } from './token-refresh.js';
 import type { Credential } from './types.js';
-
-/** `GET /api/admin/credentials/{id}/balance` body (kiro.rs BalanceResponse). */
-export interface Balance {
-  id: number;
-  subscriptionTitle: string | null;
-  currentUsage: number;
-  usageLimit: number;
-  remaining: number;
-  /** 0..100. */
-  usagePercentage: number;
-  /** Unix epoch seconds (float), as the upstream sends it; null when unknown. */
-  nextResetAt: number | null;
-}
+import type { Balance } from '../admin/wire-types.js';
 
 /** The part of the getUsageLimits answer that is read (all optional). */
 export interface UsageLimitsResponse {

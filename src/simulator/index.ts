@@ -25,7 +25,7 @@ export type * from './types.js';
 export { simScript, type Script, type ScriptEvent, type ScriptFault } from './script.js';
 export { MIN_REFRESH_TOKEN_LENGTH } from './accounts.js';
 export { findMalformation, MAX_TOOL_NAME_LENGTH } from './validate.js';
-export { SIM_MODEL_LISTS, INVALID_MODEL_BODY, type SimModel } from './models.js';
+export { SIM_MODEL_LISTS, INVALID_MODEL_BODY } from './models.js';
 
 /** Text of the default reply. */
 export const DEFAULT_TEXT = 'Hello! This is the Kiro simulator answering without a model.';

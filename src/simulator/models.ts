@@ -4,15 +4,7 @@
  * that refuses a model the account may not call.
  */
 import type { Account } from './accounts.js';
-
-/** One model of an account's list, in Kiro's shape. */
-export interface SimModel {
-  modelId: string;
-  modelName?: string;
-  rateMultiplier?: number;
-  supportedInputTypes?: string[];
-  tokenLimits?: { maxInputTokens?: number; maxOutputTokens?: number };
-}
+import type { SimModel } from './types.js';
 
 function model(modelId: string, maxInputTokens: number, maxOutputTokens: number, rateMultiplier: number, images = true): SimModel {
   return {

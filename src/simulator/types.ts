@@ -2,7 +2,15 @@
  * Public types of the Kiro simulator: options, account behaviours and the live stats object.
  * The per-request script language is in script.ts.
  */
-import type { SimModel } from './models.js';
+
+/** One model of an account's list, in Kiro's shape. */
+export interface SimModel {
+  modelId: string;
+  modelName?: string;
+  rateMultiplier?: number;
+  supportedInputTypes?: string[];
+  tokenLimits?: { maxInputTokens?: number; maxOutputTokens?: number };
+}
 
 /** Options of `createSimulator()`. Every field is optional. */
 export interface SimulatorOptions {

@@ -12,7 +12,8 @@ import type { Credential, CredentialStats } from '../../src/credentials/types.js
 import { ApiError, AuthenticationError, NotFoundError } from '../../src/errors.js';
 import { createAdminRouter } from '../../src/admin/routes.js';
 import { serveAdminUi } from '../../src/admin/static.js';
-import type { AdminDeps, Balance, ReplicaInfo } from '../../src/admin/types.js';
+import type { AdminDeps } from '../../src/admin/types.js';
+import type { Balance, ReplicaInfo } from '../../src/admin/wire-types.js';
 
 export const ADMIN_KEY = 'admin-key-for-tests-0123456789';
 

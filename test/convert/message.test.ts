@@ -4,7 +4,8 @@ import type { StreamEvent } from '../../src/anthropic/types.js';
 import type { KiroEvent } from '../../src/kiro/types.js';
 import { collectMessage, MessageAccumulator } from '../../src/convert/message.js';
 import { encodeSseEvents } from '../../src/convert/sse.js';
-import { KiroToAnthropicStream, SYNTHETIC_THINKING_SIGNATURE } from '../../src/convert/stream.js';
+import { KiroToAnthropicStream } from '../../src/convert/stream.js';
+import { SYNTHETIC_THINKING_SIGNATURE } from '../../src/convert/content-blocks.js';
 import { webSearchEvents } from '../../src/convert/web-search.js';
 
 const MODEL = 'claude-sonnet-4-5-20250929';

@@ -2,11 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/anthropic/types.js';
 import type { KiroEvent } from '../../src/kiro/types.js';
 import { encodeSseEvents } from '../../src/convert/sse.js';
-import {
-  KiroToAnthropicStream,
-  SYNTHETIC_THINKING_SIGNATURE,
-  type KiroToAnthropicStreamOptions,
-} from '../../src/convert/stream.js';
+import { KiroToAnthropicStream, type KiroToAnthropicStreamOptions } from '../../src/convert/stream.js';
+import { SYNTHETIC_THINKING_SIGNATURE } from '../../src/convert/content-blocks.js';
 
 const MODEL = 'claude-sonnet-4-5-20250929';
 

@@ -15,9 +15,9 @@ import {
   OUTCOME_CLASSES,
   REFRESH_OUTCOMES,
   SSE_EVENT_TYPES,
-  createMetricsMiddleware,
   modelFamily,
 } from '../../src/observability/metrics.js';
+import { createMetricsMiddleware } from '../../src/observability/metrics-middleware.js';
 import { parseProm, type PromExposition } from './prom-parse.js';
 import { serve, sleep, type Served } from './helpers.js';
 

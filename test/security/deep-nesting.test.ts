@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simScript } from '../../src/simulator/index.js';
-import { MAX_JSON_DEPTH } from '../../src/json-depth.js';
+import { MAX_JSON_DEPTH } from '../../src/http/json-depth.js';
 import { ADMIN_KEY, post, startStack, type Stack } from '../helpers/stack.js';
 import { parseSse } from '../e2e/sse.js';
 

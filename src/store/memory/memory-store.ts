@@ -7,10 +7,10 @@ import { NotFoundError } from '../../errors.js';
 import {
   envApiKeyCredential,
   loadCredentialsFile,
-  removeStaleTempFiles,
   saveCredentialsFile,
   type CredentialsFileForm,
 } from '../credentials-file.js';
+import { removeStaleTempFiles } from '../atomic-file.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import type { CredentialStore } from '../store.js';
 import { EMPTY_STATS, type Credential, type CredentialFileEntry, type CredentialRecord, type CredentialStats } from '../../credentials/types.js';

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { InvalidRequestError, RequestTooLargeError } from '../errors.js';
-import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../json-depth.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
 
 /**
  * Reads and parses a JSON request body with a size limit. Koa has no body parser of its own; this

@@ -1,0 +1,124 @@
+/**
+ * The bench's results: the tables on stdout and in bench/results/ (bench.md, bench.json) with the
+ * headline figures as bar charts against their targets (report.ts).
+ */
+import { cpus, totalmem } from 'node:os';
+import type { Result } from './load.js';
+import type { DecoderResult } from './decoder.js';
+import type { IdleStreamsResult } from './idle-streams.js';
+import type { ReplicasResult } from './replicas-behind-nginx.js';
+import { writeBenchResults, type BarPanel } from './report.js';
+import { requireTool } from '../test/helpers/tools.js';
+
+/** TTFB p50 / p99 in ms, as the tables show it. */
+export const fmt = (r: Result) => `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}`;
+
+/** What bench.json holds. */
+export interface BenchFigures {
+  machine?: string;
+  gatewayVsSimulator: Array<Record<string, number>>;
+  redisHotPathCommands?: number;
+  redisCommandsPerRequest?: Record<string, number>;
+  decoder?: DecoderResult;
+  idleStreams?: IdleStreamsResult;
+  replicas?: ReplicasResult[];
+}
+
+/** Table rows (Markdown) built while measuring. */
+export interface BenchTables {
+  /** Simulator direct vs gateway, per concurrency. */
+  rows: string[];
+  /** CPU time per request, per concurrency. */
+  cpuRows: string[];
+  /** Memory vs Redis store, per concurrency. */
+  storeRows: string[];
+  /** Redis commands and the pool micro-benchmark (whole sections). */
+  redisLines: string[];
+  /** The observability scenario (a whole section). */
+  obsLines: string[];
+}
+
+/** Prints every table and writes bench/results/. */
+export async function writeSummary(
+  figures: BenchFigures,
+  tables: BenchTables,
+  setup: { chunks: number; durationMs: number },
+): Promise<void> {
+  const lines: string[] = [];
+  const print = (s = '') => {
+    console.log(s);
+    lines.push(s);
+  };
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  figures.machine = `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
+  print(`\nkiro-gateway bench — ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  print(`${setup.chunks} upstream chunks per response, ${setup.durationMs / 1000}s per measurement, streaming requests\n`);
+  if (tables.rows.length > 0) {
+    print('| streams | simulator req/s | gateway req/s | ratio | sim TTFB p50/p99 ms | gw TTFB p50/p99 ms | added p50 / p99 ms | errors | out of order |');
+    print('|---|---|---|---|---|---|---|---|---|');
+    for (const r of tables.rows) print(r);
+    print('\n### CPU time per request (from /proc/<pid>/stat; the load generator is not counted)\n');
+    print('| streams | simulator µs/req, served directly | simulator µs/req, behind the gateway | gateway µs/req | gateway ÷ simulator |');
+    print('|---|---|---|---|---|');
+    for (const r of tables.cpuRows) print(r);
+  }
+  if (tables.storeRows.length > 0) {
+    print('\n### Credential store: memory vs Redis (one gateway process each, same load, runs alternated A-B-B-A)\n');
+    print('| streams | memory req/s | redis req/s | memory TTFB p50/p99 ms | redis TTFB p50/p99 ms | redis − memory p50/p99 ms | errors | out of order |');
+    print('|---|---|---|---|---|---|---|---|');
+    for (const r of tables.storeRows) print(r);
+  }
+  if (tables.redisLines.length > 0) print(`\n${tables.redisLines.join('\n')}`);
+  if (tables.obsLines.length > 0) print(`\n${tables.obsLines.join('\n')}`);
+  const d = figures.decoder;
+  if (d) {
+    print(`\n### Event-stream decoder vs @smithy/eventstream-codec (${(d.bytes / 1e6).toFixed(1)} MB, ${d.frames} frames, ${d.chunkBytes / 1024} KiB chunks, best of 5)\n`);
+    print('| decoder | MB/s |');
+    print('|---|---|');
+    print(`| gateway FrameDecoder | ${d.gatewayMBps.toFixed(0)} |`);
+    print(`| @smithy/eventstream-codec | ${d.smithyMBps.toFixed(0)} |`);
+    print(`\nRatio ${d.ratio.toFixed(2)}× (target ≥ 2×)`);
+  }
+  const idle = figures.idleStreams;
+  if (idle) {
+    print(`\n### Memory at 0 and ${idle.streams} idle open streams (one gateway process)\n`);
+    print('| open streams | RSS MiB | V8 heap used MiB |');
+    print('|---|---|---|');
+    print(`| 0 | ${idle.rssIdleMiB.toFixed(1)} | ${idle.heapIdleMiB.toFixed(1)} |`);
+    print(`| ${idle.streams} | ${idle.rssOpenMiB.toFixed(1)} | ${idle.heapOpenMiB.toFixed(1)} |`);
+    print(`\nPer open stream: ${idle.rssPerStreamKiB.toFixed(1)} KiB RSS, ${idle.heapPerStreamKiB.toFixed(1)} KiB heap (target ≤ 64 KB)`);
+  }
+  if (figures.replicas) {
+    print(`\n### 1 vs 3 replicas behind nginx (instant simulator, ${figures.replicas[0]?.concurrency} streams, all processes on this machine)\n`);
+    print('| replicas | req/s | TTFB p50/p99 ms | errors | out of order |');
+    print('|---|---|---|---|---|');
+    for (const r of figures.replicas) print(`| ${r.replicas} | ${r.result.rps.toFixed(0)} | ${fmt(r.result)} | ${r.result.errors} | ${r.result.outOfOrder} |`);
+  }
+  const panels: BarPanel[] = [
+    {
+      title: 'Added TTFB p99, gateway vs simulator direct',
+      unit: 'ms',
+      bars: figures.gatewayVsSimulator.map((g) => ({ label: `${g.streams} streams`, value: Math.max(0, g.addedTtfbP99!) })),
+      target: { value: 5, label: 'target ≤ 5 ms at 200' },
+    },
+    {
+      title: 'Throughput',
+      unit: 'req/s',
+      bars: figures.gatewayVsSimulator.flatMap((g) => [
+        { label: `simulator, ${g.streams} streams`, value: g.simulatorRps!, color: '#aaa' },
+        { label: `gateway, ${g.streams} streams`, value: g.gatewayRps! },
+      ]).concat((figures.replicas ?? []).map((r) => ({ label: `${r.replicas} replica(s) via nginx, ${r.concurrency}`, value: r.result.rps, color: '#2ca02c' }))),
+    },
+  ];
+  if (d) panels.push({ title: 'Event-stream decoding', unit: 'MB/s', bars: [{ label: 'gateway FrameDecoder', value: d.gatewayMBps }, { label: '@smithy/eventstream-codec', value: d.smithyMBps, color: '#aaa' }], target: { value: d.smithyMBps * 2, label: '2× smithy' } });
+  if (idle) panels.push({ title: 'Memory per idle open stream', unit: 'KiB', bars: [{ label: 'RSS', value: idle.rssPerStreamKiB }, { label: 'V8 heap', value: idle.heapPerStreamKiB, color: '#ff7f0e' }], target: { value: 64, label: '≤ 64 KB' } });
+  if (figures.redisHotPathCommands !== undefined) panels.push({ title: 'Redis commands on the hot path (all load windows)', unit: 'commands', bars: [{ label: 'synchronous commands', value: figures.redisHotPathCommands }], target: { value: 0, label: 'must be 0' } });
+  let chromiumPath: string | undefined;
+  try {
+    chromiumPath = requireTool('chromium', 'apt-get install chromium');
+  } catch {
+    chromiumPath = undefined;
+  }
+  const files = await writeBenchResults({ figures, markdown: lines.join('\n') + '\n', title: `kiro-gateway bench — ${figures.machine}`, panels, chromiumPath });
+  console.log(`\nresults: ${files.json}, ${files.md}, ${files.png ?? files.svg}`);
+}

@@ -1,0 +1,195 @@
+/**
+ * The three ways of answering a messages request from an opened upstream: a live SSE stream
+ * (`/v1`), a buffered SSE stream (`/cc/v1`) and a JSON message (`stream: false`). All three read
+ * the upstream through the same converter, so they share one set of semantics.
+ */
+import type { Context } from 'koa';
+import type { GatewayConfig } from '../config.js';
+import type { StreamEvent } from './types.js';
+import type { KiroToAnthropicStream } from '../convert/stream.js';
+import { encodeSseEvents, SSE_PING } from '../convert/sse.js';
+import { collectMessage } from '../convert/message.js';
+import type { OpenedUpstream } from './upstream-open.js';
+import { midStreamError, type ErrorType } from '../errors.js';
+import { ShutdownAbort } from '../lifecycle.js';
+import type { RequestObservation } from './observer.js';
+import { ClientStalled, startPings, write, writeHead } from './sse-writer.js';
+
+/** `/v1` streams as events arrive; `/cc/v1` holds them until the end so message_start has real input_tokens. */
+export type StreamMode = 'live' | 'buffered';
+
+/**
+ * Reads every upstream batch of events through the converter, handing each batch's output to `emit`.
+ * Returns the closing events (message_delta/stop, or an error event when the upstream failed, was
+ * corrupt or was cut) so the caller can send them with the end of the response in one write, or
+ * null when the client is gone.
+ */
+async function convertUpstream(
+  upstream: OpenedUpstream,
+  converter: KiroToAnthropicStream,
+  signal: AbortSignal,
+  obs: RequestObservation,
+  emit: (events: StreamEvent[]) => void | Promise<void>,
+): Promise<StreamEvent[] | null> {
+  let failure: { type: ErrorType; message: string } | undefined;
+  try {
+    for await (const batch of upstream.batches) {
+      if (signal.aborted) break;
+      let out: StreamEvent[] | undefined;
+      for (const event of batch) {
+        const produced = converter.push(event);
+        if (produced.length) out = out ? out.concat(produced) : produced;
+      }
+      if (out) await emit(out);
+      if (converter.ended) break;
+    }
+  } catch (err) {
+    if (!signal.aborted) failure = describeUpstreamFailure(err);
+  }
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof ShutdownAbort) failure = { type: 'overloaded_error', message: reason.message };
+    else return null; // client gone: nobody to write to
+  }
+  const closing = failure ? converter.finish({ error: failure }) : converter.finish();
+  obs.finished(converter, failure);
+  return closing;
+}
+
+function describeUpstreamFailure(err: unknown): { type: ErrorType; message: string } {
+  const e = err as { code?: string; name?: string; message?: string };
+  if (e?.code === 'UND_ERR_BODY_TIMEOUT') {
+    return { type: 'api_error', message: 'Upstream stalled: no data received within the idle timeout' };
+  }
+  if (e?.name === 'FrameError') {
+    return { type: 'api_error', message: `Upstream stream was corrupted or cut off (${e.message})` };
+  }
+  if (e?.name === 'EventPayloadError') {
+    return { type: 'api_error', message: `Upstream sent an event that cannot be read (${e.message})` };
+  }
+  return { type: 'api_error', message: 'Upstream connection failed mid-stream' };
+}
+
+/** An SSE answer: live, each upstream chunk's events as they come, or buffered (`/cc/v1`). */
+export async function streamResponse(
+  ctx: Context,
+  sse: GatewayConfig['sse'],
+  converter: KiroToAnthropicStream,
+  upstream: OpenedUpstream,
+  controller: AbortController,
+  mode: StreamMode,
+  obs: RequestObservation,
+): Promise<void> {
+  const signal = controller.signal;
+  if (mode === 'buffered') {
+    await bufferedStream(ctx, sse, converter, upstream, signal, obs);
+    return;
+  }
+  const res = writeHead(ctx, false);
+  // Each socket write is a syscall. Writes made in one turn of the event loop leave together: the
+  // head, message_start and the first batch (the first upstream chunk is already here), and a
+  // whole upstream chunk's events with the end when the upstream finished in that chunk too.
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
+  const stallMs = sse.writeStallTimeoutMs;
+  const onStall = () => {
+    if (signal.aborted) return;
+    const reason = new ClientStalled(stallMs);
+    obs.clientStalled();
+    ctx.state.log?.warn?.({ stallMs }, 'client stopped reading a stream; cut off to free its upstream');
+    (ctx.state.logFields as Record<string, unknown>).streamError = reason.message;
+    controller.abort(reason);
+    res.destroy();
+  };
+  const send = (text: string) => {
+    if (!corked) {
+      corked = true;
+      res.cork();
+      setImmediate(uncork);
+    }
+    return write(res, text, signal, stallMs, onStall);
+  };
+  let wroteSinceTick = false;
+  const stopPings = startPings(sse.pingIntervalMs, () => {
+    if (!wroteSinceTick && !res.destroyed) res.write(SSE_PING);
+    wroteSinceTick = false;
+  });
+  try {
+    const start = converter.start();
+    obs.sseEvents(start);
+    obs.firstByte();
+    await send(encodeSseEvents(start));
+    const closing = await convertUpstream(upstream, converter, signal, obs, (events) => {
+      wroteSinceTick = true;
+      obs.sseEvents(events);
+      return send(encodeSseEvents(events));
+    });
+    if (closing && !res.destroyed) {
+      obs.sseEvents(closing);
+      res.end(encodeSseEvents(closing));
+    }
+  } finally {
+    stopPings();
+    if (!res.writableEnded && !res.destroyed) res.end();
+  }
+}
+
+/** `/cc/v1`: pings while the upstream streams, then every event at once with the real input_tokens. */
+async function bufferedStream(
+  ctx: Context,
+  sse: GatewayConfig['sse'],
+  converter: KiroToAnthropicStream,
+  upstream: OpenedUpstream,
+  signal: AbortSignal,
+  obs: RequestObservation,
+): Promise<void> {
+  const res = writeHead(ctx, true);
+  const stopPings = startPings(sse.pingIntervalMs, () => {
+    if (!res.destroyed) res.write(SSE_PING);
+  });
+  try {
+    const held: StreamEvent[] = converter.start();
+    const closing = await convertUpstream(upstream, converter, signal, obs, (events) => {
+      for (const e of events) held.push(e);
+    });
+    if (!closing || res.destroyed) return;
+    const start = held[0];
+    if (start?.type === 'message_start') start.message.usage.input_tokens = converter.inputTokens;
+    // A failed buffered stream shows only the error: partial content would be accounted as a full turn.
+    // The error may have come with the events (an upstream error frame) rather than with the end.
+    const error = converter.error;
+    const out: StreamEvent[] = error ? [{ type: 'error', error }] : held.concat(closing);
+    obs.firstByte();
+    obs.sseEvents(out);
+    res.end(encodeSseEvents(out));
+  } finally {
+    stopPings();
+    if (!res.writableEnded && !res.destroyed) res.end();
+  }
+}
+
+/** A `stream: false` answer: the whole message as one JSON body. */
+export async function jsonResponse(
+  ctx: Context,
+  converter: KiroToAnthropicStream,
+  upstream: OpenedUpstream,
+  controller: AbortController,
+  obs: RequestObservation,
+): Promise<void> {
+  const events: StreamEvent[] = converter.start();
+  const closing = await convertUpstream(upstream, converter, controller.signal, obs, (batch) => {
+    for (const e of batch) events.push(e);
+  });
+  if (!closing) return;
+  const collected = collectMessage(events.concat(closing));
+  if ('error' in collected) {
+    throw midStreamError(collected.error);
+  }
+  collected.message.usage.input_tokens = converter.inputTokens;
+  ctx.status = 200;
+  ctx.body = collected.message;
+  obs.firstByte();
+}

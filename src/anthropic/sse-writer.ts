@@ -1,0 +1,53 @@
+/**
+ * Writing an SSE response to the socket: the head, writes with backpressure that cut off a client
+ * who stopped reading, and pings.
+ */
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { Context } from 'koa';
+import { SSE_HEADERS } from '../convert/sse.js';
+
+/** Sets the SSE head; it goes out with the first body write (or at once with `flush`, for pings). */
+export function writeHead(ctx: Context, flush: boolean): ServerResponse {
+  ctx.respond = false;
+  const res = ctx.res;
+  const requestId = ctx.state.requestId as string | undefined;
+  const headers: Record<string, string> = { ...SSE_HEADERS };
+  if (requestId) headers['request-id'] = requestId;
+  for (const [name, value] of Object.entries(ctx.response.headers)) {
+    if (typeof value === 'string' && !(name in headers)) headers[name] = value;
+  }
+  res.writeHead(200, headers);
+  if (flush) res.flushHeaders();
+  return res;
+}
+
+/** The client read nothing for `sse.writeStallTimeoutMs` while its socket buffer was full. */
+export class ClientStalled extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`client read nothing for ${timeoutMs} ms with its socket buffer full (sse.writeStallTimeoutMs)`);
+    this.name = 'ClientStalled';
+  }
+}
+
+/**
+ * Writes with backpressure: resolves at once when the socket buffer has room, else on drain. While
+ * it waits for a drain the upstream is not read, so a client that never reads would hold its
+ * upstream call and admission slot forever: after `stallMs` without a drain `onStall` cuts it off.
+ */
+export function write(res: ServerResponse, text: string, signal: AbortSignal, stallMs: number, onStall: () => void): Promise<void> | undefined {
+  if (res.destroyed) return undefined;
+  if (res.write(text)) return undefined;
+  const timer = stallMs > 0 ? setTimeout(onStall, stallMs) : undefined;
+  return once(res, 'drain', { signal }).then(
+    () => clearTimeout(timer),
+    () => clearTimeout(timer),
+  );
+}
+
+/** Sends an SSE ping every `intervalMs` (0 = never); returns the function that stops it. */
+export function startPings(intervalMs: number, tick: () => void): () => void {
+  if (intervalMs <= 0) return () => {};
+  const timer = setInterval(tick, intervalMs);
+  return () => clearInterval(timer);
+}
