@@ -31,16 +31,20 @@ import { cpuTicks, MS_PER_TICK, REDIS_BINARY, startGateway, startProcess, startR
 import { monitorRedis, redisCommandReport, type CommandWindow } from './redis-commands.js';
 import { benchPoolMicro } from './pool-micro.js';
 import { fmt, writeSummary, type BenchFigures } from './summary.js';
+import { hotPathScenario } from './hot-path.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20);
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,50,200').split(',').map(Number);
-/** BENCH_ONLY=observability runs that scenario alone (no direct/gateway table, no Redis scenario). */
+/** BENCH_ONLY=observability or =hot-path runs that scenario alone (no direct/gateway table, no Redis scenario). */
 const ONLY_OBSERVABILITY = process.env.BENCH_ONLY === 'observability';
-const WITH_REDIS = process.env.BENCH_REDIS !== '0' && !ONLY_OBSERVABILITY;
+const ONLY_HOT_PATH = process.env.BENCH_ONLY === 'hot-path';
+const ONLY_ONE = ONLY_OBSERVABILITY || ONLY_HOT_PATH;
+const WITH_REDIS = process.env.BENCH_REDIS !== '0' && !ONLY_ONE;
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? DURATION_MS);
 const REDIS_PREFIX = 'bench:';
-const WITH_OBSERVABILITY = process.env.BENCH_OBSERVABILITY !== '0';
+const WITH_OBSERVABILITY = process.env.BENCH_OBSERVABILITY !== '0' && !ONLY_HOT_PATH;
+const WITH_HOT_PATH = process.env.BENCH_HOT_PATH !== '0' && !ONLY_OBSERVABILITY;
 
 function expectedChunks(): string[] {
   return Array.from({ length: CHUNKS }, (_, i) => `chunk-${String(i).padStart(4, '0')} `);
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
   const storeRows: string[] = [];
   const redisLines: string[] = [];
   const obsLines: string[] = [];
+  const hotLines: string[] = [];
   const cpuRows: string[] = [];
   try {
     const gw = await startGateway(credentialsFile('memory.json'), gatewayEnv);
@@ -125,7 +130,7 @@ async function main(): Promise<void> {
       windows.push({ label: 'idle (no requests)', spans: [[idleFrom, Date.now()]], requests: 0 });
     }
 
-    for (const c of ONLY_OBSERVABILITY ? [] : CONCURRENCIES) {
+    for (const c of ONLY_ONE ? [] : CONCURRENCIES) {
       const simBefore = cpuTicks(sim.child.pid!);
       const direct = await load(sim.url, '/generateAssistantResponse', { 'content-type': 'application/json', authorization: 'Bearer bench' }, kiroBody, c, inOrder, DURATION_MS);
       const simDirectTicks = cpuTicks(sim.child.pid!) - simBefore;
@@ -204,6 +209,21 @@ async function main(): Promise<void> {
       redisLines.push(...(await benchPoolMicro(redis.url)));
     }
 
+    if (WITH_HOT_PATH) {
+      const hot = await hotPathScenario({
+        durationMs: DURATION_MS,
+        chunks,
+        concurrency: Number(process.env.BENCH_HOT_CONCURRENCY ?? 50),
+        verify: inOrder,
+        baselineRoot: process.env.BENCH_BASELINE || undefined,
+        profile: process.env.BENCH_PROFILE === '1',
+        rounds: Number(process.env.BENCH_ROUNDS ?? 2),
+        workloads: (process.env.BENCH_HOT_WORKLOADS ?? 'small,claude-code').split(','),
+      });
+      figures.hotPath = hot.figures;
+      hotLines.push(...hot.lines);
+    }
+
     if (WITH_OBSERVABILITY) {
       obsLines.push(
         ...(await observabilityScenario({
@@ -218,20 +238,22 @@ async function main(): Promise<void> {
         })),
       );
     }
-    if (process.env.BENCH_DECODER !== '0') figures.decoder = benchDecoder();
-    if (process.env.BENCH_IDLE_STREAMS !== '0') figures.idleStreams = await benchIdleStreams(Number(process.env.BENCH_IDLE_STREAMS ?? 1_000));
-    if (process.env.BENCH_REPLICAS !== '0') {
-      figures.replicas = await benchReplicasBehindNginx({
-        nginxBinary: requireTool('nginx', 'apt-get install nginx'),
-        concurrency: Math.max(...CONCURRENCIES),
-        durationMs: DURATION_MS,
-        chunks,
-      });
+    if (!ONLY_ONE) {
+      if (process.env.BENCH_DECODER !== '0') figures.decoder = benchDecoder();
+      if (process.env.BENCH_IDLE_STREAMS !== '0') figures.idleStreams = await benchIdleStreams(Number(process.env.BENCH_IDLE_STREAMS ?? 1_000));
+      if (process.env.BENCH_REPLICAS !== '0') {
+        figures.replicas = await benchReplicasBehindNginx({
+          nginxBinary: requireTool('nginx', 'apt-get install nginx'),
+          concurrency: Math.max(...CONCURRENCIES),
+          durationMs: DURATION_MS,
+          chunks,
+        });
+      }
     }
   } finally {
     for (const child of children) child.kill('SIGKILL');
   }
-  await writeSummary(figures, { rows, cpuRows, storeRows, redisLines, obsLines }, { chunks: CHUNKS, durationMs: DURATION_MS });
+  await writeSummary(figures, { rows, cpuRows, storeRows, redisLines, obsLines, hotLines }, { chunks: CHUNKS, durationMs: DURATION_MS });
 }
 
 main().catch((err) => {

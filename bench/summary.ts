@@ -7,6 +7,7 @@ import type { Result } from './load.js';
 import type { DecoderResult } from './decoder.js';
 import type { IdleStreamsResult } from './idle-streams.js';
 import type { ReplicasResult } from './replicas-behind-nginx.js';
+import type { HotPathFigures } from './hot-path.js';
 import { writeBenchResults, type BarPanel } from './report.js';
 import { requireTool } from '../test/helpers/tools.js';
 
@@ -22,6 +23,7 @@ export interface BenchFigures {
   decoder?: DecoderResult;
   idleStreams?: IdleStreamsResult;
   replicas?: ReplicasResult[];
+  hotPath?: HotPathFigures;
 }
 
 /** Table rows (Markdown) built while measuring. */
@@ -36,6 +38,8 @@ export interface BenchTables {
   redisLines: string[];
   /** The observability scenario (a whole section). */
   obsLines: string[];
+  /** The hot-path scenario: small and Claude Code requests against their floors (a whole section). */
+  hotLines: string[];
 }
 
 /** Prints every table and writes bench/results/. */
@@ -69,6 +73,7 @@ export async function writeSummary(
     for (const r of tables.storeRows) print(r);
   }
   if (tables.redisLines.length > 0) print(`\n${tables.redisLines.join('\n')}`);
+  if (tables.hotLines.length > 0) print(`\n${tables.hotLines.join('\n')}`);
   if (tables.obsLines.length > 0) print(`\n${tables.obsLines.join('\n')}`);
   const d = figures.decoder;
   if (d) {
@@ -85,8 +90,10 @@ export async function writeSummary(
     print('| open streams | RSS MiB | V8 heap used MiB |');
     print('|---|---|---|');
     print(`| 0 | ${idle.rssIdleMiB.toFixed(1)} | ${idle.heapIdleMiB.toFixed(1)} |`);
-    print(`| ${idle.streams} | ${idle.rssOpenMiB.toFixed(1)} | ${idle.heapOpenMiB.toFixed(1)} |`);
+    for (const c of idle.checkpoints) print(`| ${c.streams} | ${c.rssMiB.toFixed(1)} | ${c.heapMiB.toFixed(1)} |`);
     print(`\nPer open stream: ${idle.rssPerStreamKiB.toFixed(1)} KiB RSS, ${idle.heapPerStreamKiB.toFixed(1)} KiB heap (target ≤ 64 KB)`);
+    const at200 = idle.checkpoints.find((c) => c.streams === 200);
+    if (at200) print(`RSS with 200 open streams: ${at200.rssMiB.toFixed(1)} MiB (target ≤ 100 MB)`);
   }
   if (figures.replicas) {
     print(`\n### 1 vs 3 replicas behind nginx (instant simulator, ${figures.replicas[0]?.concurrency} streams, all processes on this machine)\n`);
