@@ -20,7 +20,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load, merge, type Result } from './load.js';
 import { cpuTicksSplit, MS_PER_TICK, peakRss, startGateway, startProcess } from './processes.js';
@@ -155,6 +155,7 @@ export async function hotPathScenario(opts: HotPathOptions): Promise<{ figures: 
   const figures: HotPathFigures = { rows: [], loadAverage: [] };
   const dir = mkdtempSync(join(tmpdir(), 'kiro-bench-hot-'));
   if (opts.profile) mkdirSync(PROFILES_DIR, { recursive: true });
+  figures.loadAverage = loadavg();
   try {
     const sim = await startProcess('dist/src/simulator/main.js', ['--port', '0', '--accept-any-token', '--chunks', String(opts.chunks.length), '--text', text], {});
     children.push(sim.child);
@@ -206,7 +207,6 @@ export async function hotPathScenario(opts: HotPathOptions): Promise<{ figures: 
       }));
       const targets = [floor, ...gws];
       for (const t of targets) await load(t.url, t.path, t.headers, t.body, opts.concurrency, opts.verify, warmUpMs); // token refresh, JIT
-      figures.loadAverage.push(...(await import('node:os')).loadavg());
       const measured = await alternate(targets, opts.rounds, opts.concurrency, opts.durationMs, opts.verify);
       measured.forEach((m, i) => figures.rows.push(row('small', opts.concurrency, targets[i]!.label, m)));
       figures.smallCpuRatio = measured[1]!.cpuUs / measured[0]!.cpuUs;

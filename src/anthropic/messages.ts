@@ -92,7 +92,7 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       return;
     }
     // Serialised per wire on first use: a request may try `ide` and `cli` credentials.
-    const body = new WireBody(converted.body, deps.config);
+    const body = new WireBody(converted.body, deps.config, converted.toolsJson);
     const openOptions = {
       signal: controller.signal,
       firstByteTimeoutMs: deps.config.upstream.firstByteTimeoutMs,

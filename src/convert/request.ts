@@ -20,13 +20,19 @@ import {
 import type { KiroRequestBody } from '../kiro/types.js';
 import { convertMessages } from './history.js';
 import { buildSystemPair, resolveThinking, systemText, type ThinkingMode } from './system.js';
-import { estimateSystemTokens, estimateToolsTokens } from './tokens.js';
-import { buildToolSpecs, ToolNamer } from './tools.js';
+import { estimateSystemTokens } from './tokens.js';
+import { historyPlaceholders, ToolNamer } from './tools.js';
+import { ToolListCache } from './tool-list-cache.js';
 
 /** Everything the route needs to call Kiro and to render the answer. */
 export interface ConvertedRequest {
   /** The upstream body, without `profileArn` (added per credential at send time). */
   body: KiroRequestBody;
+  /**
+   * `JSON.stringify` of the current message's `tools`, built from the cached JSON of the request's
+   * tool list (WireBody splices it in instead of serialising the tools again); absent without tools.
+   */
+  toolsJson?: string;
   kiroModelId: string;
   /** Context window for contextUsagePercentage → input tokens. */
   windowSize: number;
@@ -41,6 +47,9 @@ export interface ConvertedRequest {
   /** Set when the request is a web search (§4.10); the route then calls MCP instead of Kiro. */
   webSearch?: { query: string };
 }
+
+/** Converted tool lists, shared by every request of the process (see tool-list-cache.ts). */
+const toolLists = new ToolListCache();
 
 /** Claude Code wraps the query of its web-search sub-request in this sentence. */
 const WEB_SEARCH_QUERY_PREFIX = 'Perform a web search for the query: ';
@@ -156,9 +165,18 @@ export function convertRequest(
 
   const leading = buildSystemPair(systemText(req.system), thinking, modelId);
   const converted = convertMessages(req.messages, { modelId, namer, leading });
-  const tools = buildToolSpecs(req.tools, converted.historyToolNames, namer);
+  const toolList = toolLists.get(req.tools);
+  // The namer learns the Kiro names of the request's tools (long ones are shortened), for the answer.
+  for (const tool of req.tools ?? []) namer.kiroName(tool.name);
+  const placeholders = historyPlaceholders(toolList.declared, converted.historyToolNames);
+  const tools = placeholders.length > 0 ? toolList.specs.concat(placeholders) : toolList.specs;
   const current = converted.current;
-  if (tools.length > 0) current.userInputMessageContext = { ...current.userInputMessageContext, tools };
+  let toolsJson: string | undefined;
+  if (tools.length > 0) {
+    current.userInputMessageContext = { ...current.userInputMessageContext, tools };
+    const placeholdersJson = placeholders.length > 0 ? JSON.stringify(placeholders).slice(1, -1) : '';
+    toolsJson = `[${toolList.specsJson}${toolList.specsJson && placeholdersJson ? ',' : ''}${placeholdersJson}]`;
+  }
 
   const body: KiroRequestBody = {
     conversationState: {
@@ -172,7 +190,7 @@ export function convertRequest(
   if (converted.history.length > 0) body.conversationState.history = converted.history;
   if (!model.images && bodyHasImages(body)) throw imagesRefused(req.model, modelId, opts.models);
 
-  const estimate = estimateSystemTokens(req.system) + converted.messageTokens + estimateToolsTokens(req.tools);
+  const estimate = estimateSystemTokens(req.system) + converted.messageTokens + toolList.tokens;
   const result: ConvertedRequest = {
     body,
     kiroModelId: modelId,
@@ -182,6 +200,7 @@ export function convertRequest(
     toolNameMap: namer.reverse,
     inputTokensEstimate: estimate > 0 ? estimate : 1,
   };
+  if (toolsJson !== undefined) result.toolsJson = toolsJson;
   if (webSearch !== undefined) result.webSearch = { query: webSearch };
   return result;
 }

@@ -4,8 +4,10 @@
  * `KIRO_CLI` on every user message, there is no `agentContinuationId`, history user messages carry
  * no `modelId`, the current message always has a `userInputMessageContext` with `envState`, and no
  * `profileArn` is injected. One request may try credentials of both wires, so each wire's text is
- * serialised at most once per request, on first use.
+ * serialised at most once per request, on first use; the tool list, most of a Claude Code body, is
+ * not serialised at all but spliced in from the JSON the converter already holds for it.
  */
+import { randomUUID } from 'node:crypto';
 import type { GatewayConfig } from '../config.js';
 import type { KiroEndpoint } from './endpoint.js';
 import type { KiroHistoryEntry, KiroRequestBody, KiroUserInputMessage } from './types.js';
@@ -51,19 +53,56 @@ export function toCliBody(body: KiroRequestBody, envState: KiroEnvState): unknow
   };
 }
 
+/**
+ * Stands for the tool list while the rest of a body is serialised; random per process, so no
+ * client can put it in a conversation on purpose (exported for tests).
+ */
+export const TOOLS_MARKER = `kiro-gateway-tools-${randomUUID()}`;
+const QUOTED_TOOLS_MARKER = JSON.stringify(TOOLS_MARKER);
+
+interface WithCurrentMessage {
+  conversationState: { currentMessage: { userInputMessage: { userInputMessageContext?: { tools?: unknown } } } };
+}
+
+/**
+ * `JSON.stringify(body)`, with `toolsJson` (the JSON of the current message's `tools`) put in place
+ * of the tools instead of serialising them again. The copies made on the way down keep every key
+ * where it was, so the text is the same, byte for byte.
+ */
+export function serialiseBody(body: WithCurrentMessage, toolsJson: string | undefined): string {
+  const state = body.conversationState;
+  const message = state.currentMessage.userInputMessage;
+  const context = message.userInputMessageContext;
+  if (toolsJson === undefined || context?.tools === undefined) return JSON.stringify(body);
+  const marked = {
+    ...body,
+    conversationState: {
+      ...state,
+      currentMessage: { ...state.currentMessage, userInputMessage: { ...message, userInputMessageContext: { ...context, tools: TOOLS_MARKER } } },
+    },
+  };
+  const text = JSON.stringify(marked);
+  const at = text.indexOf(QUOTED_TOOLS_MARKER);
+  // Exactly one marker is ours; anything else means a conversation quoting it: serialise plainly.
+  if (at < 0 || text.indexOf(QUOTED_TOOLS_MARKER, at + 1) >= 0) return JSON.stringify(body);
+  return text.slice(0, at) + toolsJson + text.slice(at + QUOTED_TOOLS_MARKER.length);
+}
+
 /** One request's body, serialised per wire on first use. */
 export class WireBody {
   private ide: string | undefined;
   private cli: string | undefined;
 
+  /** @param toolsJson `JSON.stringify` of the current message's tools, when the converter has it. */
   constructor(
     private readonly body: KiroRequestBody,
     private readonly config: Pick<GatewayConfig, 'cliEndpoint'>,
+    private readonly toolsJson?: string,
   ) {}
 
   /** The text to send on `endpoint`; `profileArn` is injected on the `ide` wire only. */
   text(endpoint: KiroEndpoint, profileArn: string | undefined): string {
-    if (endpoint === 'cli') return (this.cli ??= JSON.stringify(toCliBody(this.body, envStateOf(this.config))));
-    return withProfileArn((this.ide ??= JSON.stringify(this.body)), profileArn);
+    if (endpoint === 'cli') return (this.cli ??= serialiseBody(toCliBody(this.body, envStateOf(this.config)) as WithCurrentMessage, this.toolsJson));
+    return withProfileArn((this.ide ??= serialiseBody(this.body, this.toolsJson)), profileArn);
   }
 }
