@@ -3,8 +3,8 @@
  * (`/v1`), a buffered SSE stream (`/cc/v1`) and a JSON message (`stream: false`). All three read
  * the upstream through the same converter, so they share one set of semantics.
  */
-import type { Context } from 'koa';
 import type { GatewayConfig } from '../config.js';
+import { sendJson, type Exchange } from '../http/exchange.js';
 import type { StreamEvent } from './types.js';
 import type { KiroToAnthropicStream } from '../convert/stream.js';
 import { encodeSseEvents, SSE_PING } from '../convert/sse.js';
@@ -72,7 +72,7 @@ function describeUpstreamFailure(err: unknown): { type: ErrorType; message: stri
 
 /** An SSE answer: live, each upstream chunk's events as they come, or buffered (`/cc/v1`). */
 export async function streamResponse(
-  ctx: Context,
+  exchange: Exchange,
   sse: GatewayConfig['sse'],
   converter: KiroToAnthropicStream,
   upstream: OpenedUpstream,
@@ -82,10 +82,10 @@ export async function streamResponse(
 ): Promise<void> {
   const signal = controller.signal;
   if (mode === 'buffered') {
-    await bufferedStream(ctx, sse, converter, upstream, signal, obs);
+    await bufferedStream(exchange, sse, converter, upstream, signal, obs);
     return;
   }
-  const res = writeHead(ctx, false);
+  const res = writeHead(exchange.res, false);
   // Each socket write is a syscall. Writes made in one turn of the event loop leave together: the
   // head, message_start and the first batch (the first upstream chunk is already here), and a
   // whole upstream chunk's events with the end when the upstream finished in that chunk too.
@@ -99,8 +99,8 @@ export async function streamResponse(
     if (signal.aborted) return;
     const reason = new ClientStalled(stallMs);
     obs.clientStalled();
-    ctx.state.log?.warn?.({ stallMs }, 'client stopped reading a stream; cut off to free its upstream');
-    (ctx.state.logFields as Record<string, unknown>).streamError = reason.message;
+    exchange.log?.warn({ stallMs }, 'client stopped reading a stream; cut off to free its upstream');
+    exchange.logFields.streamError = reason.message;
     controller.abort(reason);
     res.destroy();
   };
@@ -139,14 +139,14 @@ export async function streamResponse(
 
 /** `/cc/v1`: pings while the upstream streams, then every event at once with the real input_tokens. */
 async function bufferedStream(
-  ctx: Context,
+  exchange: Exchange,
   sse: GatewayConfig['sse'],
   converter: KiroToAnthropicStream,
   upstream: OpenedUpstream,
   signal: AbortSignal,
   obs: RequestObservation,
 ): Promise<void> {
-  const res = writeHead(ctx, true);
+  const res = writeHead(exchange.res, true);
   const stopPings = startPings(sse.pingIntervalMs, () => {
     if (!res.destroyed) res.write(SSE_PING);
   });
@@ -173,7 +173,7 @@ async function bufferedStream(
 
 /** A `stream: false` answer: the whole message as one JSON body. */
 export async function jsonResponse(
-  ctx: Context,
+  exchange: Exchange,
   converter: KiroToAnthropicStream,
   upstream: OpenedUpstream,
   controller: AbortController,
@@ -189,7 +189,6 @@ export async function jsonResponse(
     throw midStreamError(collected.error);
   }
   collected.message.usage.input_tokens = converter.inputTokens;
-  ctx.status = 200;
-  ctx.body = collected.message;
+  sendJson(exchange.res, 200, collected.message);
   obs.firstByte();
 }

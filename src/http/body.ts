@@ -1,19 +1,21 @@
-import type { Context } from 'koa';
+import type { IncomingMessage } from 'node:http';
 import { InvalidRequestError, RequestTooLargeError } from '../errors.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
+import { headerOf } from './exchange.js';
 
 /**
  * Reads and parses a JSON request body with a size limit. Koa has no body parser of its own; this
  * one checks content-type and content-length before reading, and stops reading past the limit.
+ * Takes node's request (Koa's `ctx.req`), so routes served outside Koa read bodies the same way.
  */
-export async function readJsonBody(ctx: Context, limitBytes: number): Promise<unknown> {
-  const type = ctx.get('content-type');
+export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const type = headerOf(req, 'content-type');
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
     throw new InvalidRequestError(
       type ? `Unsupported content-type "${type}": send application/json` : 'Missing content-type: send application/json',
     );
   }
-  const text = await readBodyText(ctx, limitBytes);
+  const text = await readBodyText(req, limitBytes);
   if (text.length === 0) throw new InvalidRequestError('Request body is empty: send a JSON object');
   return parseJsonText(text);
 }
@@ -22,17 +24,17 @@ export async function readJsonBody(ctx: Context, limitBytes: number): Promise<un
  * The raw request body as UTF-8, refusing (413) past `limitBytes`: a declared content-length is
  * checked before reading, and reading stops at the limit.
  */
-export async function readBodyText(ctx: Context, limitBytes: number): Promise<string> {
-  const declared = Number(ctx.get('content-length') || NaN);
+export async function readBodyText(req: IncomingMessage, limitBytes: number): Promise<string> {
+  const declared = Number(headerOf(req, 'content-length') || NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer | string>) {
+  for await (const chunk of req as AsyncIterable<Buffer | string>) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     size += buf.length;
     if (size > limitBytes) {
-      ctx.req.unpipe();
-      ctx.req.resume();
+      req.unpipe();
+      req.resume();
       throw tooLarge(limitBytes);
     }
     chunks.push(buf);
