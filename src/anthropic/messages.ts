@@ -10,7 +10,6 @@ import { fitRequestImages, hasBase64Images } from '../convert/images.js';
 import { KiroToAnthropicStream } from '../convert/stream.js';
 import type { KiroClient } from '../kiro/client.js';
 import { WireBody } from '../kiro/wire-body.js';
-import { openUpstream } from './upstream-open.js';
 import type { Admission } from './admission.js';
 import type { CredentialPool } from '../credentials/pool.js';
 import type { CredentialModels } from '../credentials/model-lists.js';
@@ -116,7 +115,7 @@ export async function serveMessages(request: MessagesRequest, exchange: Exchange
         { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e), ...routing.filters },
         (l) =>
           obs.attempt(l.credential.id, () =>
-            openUpstream((signal) => deps.client.generate(body, l.credential, l.accessToken, signal), openOptions),
+            deps.client.generate(body, l.credential, l.accessToken, openOptions),
           ),
       ),
     );

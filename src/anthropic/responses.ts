@@ -9,7 +9,7 @@ import type { StreamEvent } from './types.js';
 import type { KiroToAnthropicStream } from '../convert/stream.js';
 import { encodeSseEvents, SSE_PING } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
-import type { OpenedUpstream } from './upstream-open.js';
+import type { UpstreamEventStream } from '../kiro/upstream-stream.js';
 import { midStreamError, type ErrorType } from '../errors.js';
 import { ShutdownAbort } from '../lifecycle.js';
 import type { RequestObservation } from './observer.js';
@@ -19,13 +19,14 @@ import { ClientStalled, startPings, write, writeHead } from './sse-writer.js';
 export type StreamMode = 'live' | 'buffered';
 
 /**
- * Reads every upstream batch of events through the converter, handing each batch's output to `emit`.
- * Returns the closing events (message_delta/stop, or an error event when the upstream failed, was
- * corrupt or was cut) so the caller can send them with the end of the response in one write, or
- * null when the client is gone.
+ * Reads every upstream batch of events through the converter, handing each batch's output to `emit`
+ * as it arrives; when `emit` returns a promise (the client's socket is backed up) the upstream is
+ * paused until it settles. Returns the closing events (message_delta/stop, or an error event when
+ * the upstream failed, was corrupt or was cut) so the caller can send them with the end of the
+ * response in one write, or null when the client is gone.
  */
 async function convertUpstream(
-  upstream: OpenedUpstream,
+  upstream: UpstreamEventStream,
   converter: KiroToAnthropicStream,
   signal: AbortSignal,
   obs: RequestObservation,
@@ -33,16 +34,20 @@ async function convertUpstream(
 ): Promise<StreamEvent[] | null> {
   let failure: { type: ErrorType; message: string } | undefined;
   try {
-    for await (const batch of upstream.batches) {
-      if (signal.aborted) break;
+    await upstream.read((batch) => {
+      if (signal.aborted) return upstream.close();
       let out: StreamEvent[] | undefined;
       for (const event of batch) {
         const produced = converter.push(event);
         if (produced.length) out = out ? out.concat(produced) : produced;
       }
-      if (out) await emit(out);
-      if (converter.ended) break;
-    }
+      const backedUp = out && emit(out);
+      if (backedUp) {
+        upstream.pause();
+        void backedUp.then(() => upstream.resume());
+      }
+      if (converter.ended) upstream.close();
+    });
   } catch (err) {
     if (!signal.aborted) failure = describeUpstreamFailure(err);
   }
@@ -75,7 +80,7 @@ export async function streamResponse(
   exchange: Exchange,
   sse: GatewayConfig['sse'],
   converter: KiroToAnthropicStream,
-  upstream: OpenedUpstream,
+  upstream: UpstreamEventStream,
   controller: AbortController,
   mode: StreamMode,
   obs: RequestObservation,
@@ -142,7 +147,7 @@ async function bufferedStream(
   exchange: Exchange,
   sse: GatewayConfig['sse'],
   converter: KiroToAnthropicStream,
-  upstream: OpenedUpstream,
+  upstream: UpstreamEventStream,
   signal: AbortSignal,
   obs: RequestObservation,
 ): Promise<void> {
@@ -175,7 +180,7 @@ async function bufferedStream(
 export async function jsonResponse(
   exchange: Exchange,
   converter: KiroToAnthropicStream,
-  upstream: OpenedUpstream,
+  upstream: UpstreamEventStream,
   controller: AbortController,
   obs: RequestObservation,
 ): Promise<void> {
