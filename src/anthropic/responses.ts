@@ -38,8 +38,11 @@ async function convertUpstream(
       if (signal.aborted) return upstream.close();
       let out: StreamEvent[] | undefined;
       for (const event of batch) {
+        // Each push returns a fresh array of its own: the first one can collect the rest.
         const produced = converter.push(event);
-        if (produced.length) out = out ? out.concat(produced) : produced;
+        if (produced.length === 0) continue;
+        if (!out) out = produced;
+        else for (const e of produced) out.push(e);
       }
       const backedUp = out && emit(out);
       if (backedUp) {

@@ -307,16 +307,25 @@ export function requestLogStarter(
     const requestId = typeof incoming === 'string' && incoming !== '' && SANE_REQUEST_ID.test(incoming) ? incoming : generateId();
     res.setHeader('request-id', requestId);
     res.setHeader('x-request-id', requestId);
-    // The tracing middleware (mounted outside) has already started the server span; binding its
-    // trace id makes every line of this request, the summary included, findable from the trace.
-    const spanContext = span?.spanContext();
-    const log = spanContext && isSpanContextValid(spanContext)
-      ? logger.child({ requestId, traceId: spanContext.traceId })
-      : logger.child({ requestId });
+    // Bound on first use: most requests log nothing but their summary line, which at level `warn`
+    // is not written either (a child logger per request cost a few µs).
+    let log: pino.Logger | undefined;
+    const child = (): pino.Logger => {
+      if (log) return log;
+      // The tracing middleware (mounted outside) has already started the server span; binding its
+      // trace id makes every line of this request, the summary included, findable from the trace.
+      const spanContext = span?.spanContext();
+      log = spanContext && isSpanContextValid(spanContext) ? logger.child({ requestId, traceId: spanContext.traceId }) : logger.child({ requestId });
+      return log;
+    };
     return {
       requestId,
-      log,
+      get log() {
+        return child();
+      },
       finish(path, status, end, fields) {
+        const level = status >= 500 ? 'error' : quietPaths.has(path) && status < 400 ? 'debug' : 'info';
+        if (!logger.isLevelEnabled(level)) return;
         const line: Record<string, unknown> = {
           method: req.method,
           path: path.length > MAX_LOGGED_PATH ? path.slice(0, MAX_LOGGED_PATH) : path,
@@ -329,9 +338,9 @@ export function requestLogStarter(
         if (end.clientDisconnected) line.clientDisconnected = true;
         if (end.error !== undefined) line.err = end.error;
 
-        if (status >= 500) log.error(line, 'request failed');
-        else if (quietPaths.has(path) && status < 400) log.debug(line, 'request completed');
-        else log.info(line, end.clientDisconnected ? 'request aborted by client' : 'request completed');
+        if (level === 'error') child().error(line, 'request failed');
+        else if (level === 'debug') child().debug(line, 'request completed');
+        else child().info(line, end.clientDisconnected ? 'request aborted by client' : 'request completed');
       },
     };
   };

@@ -51,7 +51,17 @@ export function createRequestScopes(opts: RequestScopeOptions): RequestScopes {
     if (tracer) ({ span, context: spanContext } = startServerSpan(tracer, req, path, schemeOf(req)));
     const request: RequestLog | undefined = startLog?.(req, res, span);
     const logFields: RequestLogFields = {};
-    const exchange: Exchange = { req, res, requestId: request?.requestId, log: request?.log, logFields, span };
+    const exchange: Exchange = {
+      req,
+      res,
+      requestId: request?.requestId,
+      // The request's child logger is made on first use.
+      get log() {
+        return request?.log;
+      },
+      logFields,
+      span,
+    };
     const run = spanContext ? () => context.with(spanContext, handle, undefined, exchange) : () => handle(exchange);
     return whenResponseDone(res, run, (end) => {
       // Every outcome is answered by `handle`: an unsent answer means the client left first.
