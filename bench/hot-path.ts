@@ -75,6 +75,8 @@ export interface HotPathOptions {
   verify: (text: string) => boolean;
   baselineRoot?: string;
   profile: boolean;
+  /** Extra node arguments of the gateway under test, not of the baseline (BENCH_NODE_ARGS). */
+  nodeArgs: string[];
   /** Palindromes per measurement (BENCH_ROUNDS, default 2). */
   rounds: number;
   /** `small`, `claude-code` (BENCH_HOT_WORKLOADS). */
@@ -175,6 +177,8 @@ export async function hotPathScenario(opts: HotPathOptions): Promise<{ figures: 
       const credentials = join(dir, `credentials-${n++}.json`);
       writeFileSync(credentials, JSON.stringify([{ refreshToken: 'b'.repeat(120), authMethod: 'social' }]));
       const nodeArgs = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILES_DIR, '--cpu-prof-name', `gateway-${label}-${Date.now()}.cpuprofile`] : [];
+      // Node/V8 flags for the build under test only (e.g. against the same build as baseline).
+      if (!root) nodeArgs.push(...opts.nodeArgs);
       const gw = await startGateway(credentials, env, { root, nodeArgs });
       children.push(gw.child);
       gateways.push(gw.child);

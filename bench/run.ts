@@ -218,6 +218,7 @@ async function main(): Promise<void> {
         baselineRoot: process.env.BENCH_BASELINE || undefined,
         profile: process.env.BENCH_PROFILE === '1',
         rounds: Number(process.env.BENCH_ROUNDS ?? 2),
+        nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
         workloads: (process.env.BENCH_HOT_WORKLOADS ?? 'small,claude-code').split(','),
       });
       figures.hotPath = hot.figures;

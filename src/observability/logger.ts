@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { isSpanContextValid, type Span } from '@opentelemetry/api';
 import type { Context, Middleware, Next } from 'koa';
 import pino from 'pino';
-import pinoPretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import { createSecretScrubber, redactSecrets } from './redact.js';
 
 /** Options of {@link createLogger}; `level` and `pretty` come from `GatewayConfig.log`. */
@@ -51,6 +51,8 @@ export function createLogger(opts: LoggerOptions): pino.Logger {
   let logger: pino.Logger;
   if (opts.pretty && opts.destination) {
     // Formatted in-process and written synchronously, so a caller-supplied stream sees each line at once.
+    // Loaded only for pretty output (a development setting), not by every gateway.
+    const pinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     const prettify = pinoPretty.prettyFactory({ colorize: false, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
     const destination = opts.destination;
     logger = pino(options, { write: (line: string) => destination.write(prettify(line)) });

@@ -6,7 +6,7 @@ import type { AttemptOutcome, PoolEvent } from '../credentials/pool.js';
 import type { GatewayMetrics, OutcomeClass, RefreshOutcome } from './metrics.js';
 import type { ObservabilityState, RequestLogFields } from './logger.js';
 import { UnknownEventTypes } from '../kiro/unknown-events.js';
-import { recordPastSpan, recordSpanError, SPAN_ATTRS, SPAN_NAMES, startChildSpan, StreamSpan, withChildSpan } from './tracing.js';
+import { recordPastSpan, recordSpanError, SPAN_ATTRS, SPAN_NAMES, startChildSpan, StreamSpan, withChildSpan } from './span-helpers.js';
 
 /** Pool attempt outcomes → the metric outcome classes (docs/kiro-protocol.md §9.2). */
 export function outcomeClass(outcome: AttemptOutcome): OutcomeClass {
