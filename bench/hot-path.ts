@@ -5,13 +5,16 @@
  *   gateway and through the bare pass-through proxy (bench/passthrough.ts), which forwards a Kiro
  *   body of the same conversation to the same simulator: gateway CPU per request ÷ the floor's
  *   (target ≤ 1.5×);
+ * - the same small request at 200 streams: the gateway's peak RSS with 200 streams open (target
+ *   ≤ 100 MB);
  * - claude-code: the captured Claude Code tool-result turn (test/fixtures/claude-code/, 76 KB, 24
  *   tools) streamed through the gateway at 1 and 10 streams, against the simulator served
- *   directly with the Kiro body the gateway sends for it: gateway CPU per request, and time to
- *   first content delta at 1 stream vs the simulator's own first byte (target ≤ +1 ms).
+ *   directly with the Kiro body the gateway sends for it, and that body through the pass-through
+ *   (a hop's own cost): gateway CPU per request, and time to first content delta at 1 stream vs
+ *   the simulator's own first byte (target ≤ +1 ms).
  *
- * Each workload gets fresh processes; the compared targets run alternated A-B-B-A in half-length
- * runs, so drift of a shared machine hits them alike. CPU is the process's utime + stime from
+ * Each workload gets fresh gateways; the compared targets run alternated in palindromic rounds
+ * (A B C C B A, twice by default: BENCH_ROUNDS), so drift of a shared machine hits them alike. CPU is the process's utime + stime from
  * /proc (the load generator is another process). With `BENCH_BASELINE=<checkout>` (a built copy
  * of another commit: `git worktree add /tmp/base <ref> && (cd /tmp/base && npx tsc -p
  * tsconfig.build.json)`), a gateway from that build runs in the same alternation, so a change is
@@ -54,6 +57,8 @@ export interface HotPathFigures {
   rssWith200StreamsMiB?: number;
   /** Gateway TTFB p50 − simulator direct TTFB p50, Claude Code request at 1 stream (ms, target ≤ 1). */
   claudeCodeAddedTtfbP50?: number;
+  /** The same for the pass-through proxy: the cost of a hop by itself (ms). */
+  passThroughAddedTtfbP50?: number;
   /** Gateway ÷ baseline CPU per request, per workload and concurrency (only with BENCH_BASELINE). */
   baselineCpuRatios?: Record<string, number>;
   loadAverage: number[];
@@ -191,11 +196,12 @@ export async function hotPathScenario(opts: HotPathOptions): Promise<{ figures: 
       return list;
     };
 
+    const proxy = await startProcess('dist/bench/passthrough.js', ['--upstream', sim.url], {});
+    children.push(proxy.child);
+
     // --- small request vs the pass-through floor ---
     if (opts.workloads.includes('small')) {
       const anthropic = { model: 'claude-sonnet-4-5-20250929', max_tokens: 1024, stream: true, messages: [{ role: 'user' as const, content: 'hi' }] };
-      const proxy = await startProcess('dist/bench/passthrough.js', ['--upstream', sim.url], {});
-      children.push(proxy.child);
       const floor: Target = {
         label: 'pass-through',
         url: proxy.url,
@@ -220,7 +226,6 @@ export async function hotPathScenario(opts: HotPathOptions): Promise<{ figures: 
       wide.forEach((m, i) => figures.rows.push(row('small', OPEN_STREAMS, targets[i]!.label, m)));
       figures.rssWith200StreamsMiB = wide[1]!.peakRssMiB;
       if (opts.baselineRoot) (figures.baselineCpuRatios ??= {})[`small@${OPEN_STREAMS}`] = wide[1]!.cpuUs / wide[2]!.cpuUs;
-      proxy.child.kill('SIGKILL');
     }
 
     // --- the Claude Code request vs the simulator served directly ---
@@ -234,19 +239,24 @@ export async function hotPathScenario(opts: HotPathOptions): Promise<{ figures: 
         body: kiroBodyOf(cc.body),
         pid: simPid,
       };
+      // The same Kiro body through the pass-through: what any proxy's extra hop costs here.
+      const hop: Target = { ...direct, label: 'pass-through', url: proxy.url, path: '/', pid: proxy.child.pid! };
       const gws = (await targetsWithBaseline('claude-code')).map((t) => ({
         ...t,
         path: '/v1/messages?beta=true',
         headers: { ...cc.headers, 'x-api-key': GATEWAY_KEY },
         body: JSON.stringify(cc.body),
       }));
-      const targets = [direct, ...gws];
+      const targets = [direct, hop, ...gws];
       for (const t of targets) await load(t.url, t.path, t.headers, t.body, 10, opts.verify, warmUpMs);
       for (const streams of [1, 10]) {
         const measured = await alternate(targets, opts.rounds, streams, opts.durationMs, opts.verify);
         measured.forEach((m, i) => figures.rows.push(row('claude-code', streams, targets[i]!.label, m)));
-        if (streams === 1) figures.claudeCodeAddedTtfbP50 = measured[1]!.result.p50 - measured[0]!.result.p50;
-        if (opts.baselineRoot) (figures.baselineCpuRatios ??= {})[`claude-code@${streams}`] = measured[1]!.cpuUs / measured[2]!.cpuUs;
+        if (streams === 1) {
+          figures.claudeCodeAddedTtfbP50 = measured[2]!.result.p50 - measured[0]!.result.p50;
+          figures.passThroughAddedTtfbP50 = measured[1]!.result.p50 - measured[0]!.result.p50;
+        }
+        if (opts.baselineRoot) (figures.baselineCpuRatios ??= {})[`claude-code@${streams}`] = measured[2]!.cpuUs / measured[3]!.cpuUs;
       }
     }
   } finally {
@@ -281,7 +291,10 @@ function hotPathLines(f: HotPathFigures, opts: HotPathOptions): string[] {
   if (f.smallCpuRatio !== undefined) lines.push(`Small request at ${opts.concurrency} streams: gateway CPU per request ${f.smallCpuRatio.toFixed(2)}× the pass-through's (target ≤ 1.5×).`);
   if (f.rssWith200StreamsMiB !== undefined) lines.push(`Gateway RSS with ${OPEN_STREAMS} streams open: ${f.rssWith200StreamsMiB.toFixed(0)} MiB at most (target ≤ 100 MB).`);
   if (f.claudeCodeAddedTtfbP50 !== undefined) {
-    lines.push(`Claude Code request at 1 stream: time to first content delta ${f.claudeCodeAddedTtfbP50.toFixed(2)} ms above the simulator's own first byte (target ≤ 1 ms).`);
+    lines.push(
+      `Claude Code request at 1 stream: time to first content delta ${f.claudeCodeAddedTtfbP50.toFixed(2)} ms above the simulator's own first byte (target ≤ 1 ms); ` +
+        `the pass-through's first byte ${(f.passThroughAddedTtfbP50 ?? NaN).toFixed(2)} ms above it.`,
+    );
   }
   for (const [k, v] of Object.entries(f.baselineCpuRatios ?? {})) lines.push(`${k}: gateway CPU per request ${v.toFixed(2)}× the baseline build's (${opts.baselineRoot}).`);
   return lines;

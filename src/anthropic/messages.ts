@@ -17,6 +17,7 @@ import { modelRouting, placeModel } from './model-routing.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { readJsonBody } from '../http/body.js';
 import { headerOf, type Exchange } from '../http/exchange.js';
+import { parseMessagesBody } from './messages-body.js';
 import { handleWebSearch } from './web-search.js';
 import type { RequestObserver } from './observer.js';
 import type { MessagesRequest } from './types.js';
@@ -49,7 +50,7 @@ function sessionIdHeader(exchange: Exchange): string | undefined {
 
 /** POST /v1/messages and /cc/v1/messages: the body read and validated, then {@link serveMessages}. */
 export async function handleMessages(exchange: Exchange, deps: MessagesDeps, mode: StreamMode): Promise<void> {
-  const raw = await readJsonBody(exchange.req, deps.config.limits.bodyLimitBytes);
+  const raw = await readJsonBody(exchange.req, deps.config.limits.bodyLimitBytes, parseMessagesBody);
   await serveMessages(validateMessagesRequest(raw), exchange, deps, mode);
 }
 

@@ -17,22 +17,23 @@ import {
   thinksByDefault,
   type ResolveOptions,
 } from '../kiro/models.js';
-import type { KiroRequestBody } from '../kiro/types.js';
+import type { KiroRequestBody, KiroToolSpecification } from '../kiro/types.js';
 import { convertMessages } from './history.js';
 import { buildSystemPair, resolveThinking, systemText, type ThinkingMode } from './system.js';
 import { estimateSystemTokens } from './tokens.js';
 import { historyPlaceholders, ToolNamer } from './tools.js';
-import { ToolListCache } from './tool-list-cache.js';
+import { ToolListCache, type ConvertedToolList } from './tool-list-cache.js';
 
 /** Everything the route needs to call Kiro and to render the answer. */
 export interface ConvertedRequest {
   /** The upstream body, without `profileArn` (added per credential at send time). */
   body: KiroRequestBody;
   /**
-   * `JSON.stringify` of the current message's `tools`, built from the cached JSON of the request's
-   * tool list (WireBody splices it in instead of serialising the tools again); absent without tools.
+   * `JSON.stringify` of the current message's `tools` as UTF-8, from the cached JSON of the
+   * request's tool list (WireBody puts it in the body instead of serialising the tools again);
+   * absent without tools.
    */
-  toolsJson?: string;
+  toolsJson?: Buffer;
   kiroModelId: string;
   /** Context window for contextUsagePercentage → input tokens. */
   windowSize: number;
@@ -50,6 +51,13 @@ export interface ConvertedRequest {
 
 /** Converted tool lists, shared by every request of the process (see tool-list-cache.ts). */
 const toolLists = new ToolListCache();
+
+/** The JSON of a cached tool list with placeholder declarations appended (rare: history uses a tool no longer sent). */
+function withPlaceholders(list: ConvertedToolList, placeholders: KiroToolSpecification[]): Buffer {
+  const extra = JSON.stringify(placeholders);
+  if (list.specs.length === 0) return Buffer.from(extra);
+  return Buffer.concat([list.json.subarray(0, list.json.length - 1), Buffer.from(`,${extra.slice(1)}`)]);
+}
 
 /** Claude Code wraps the query of its web-search sub-request in this sentence. */
 const WEB_SEARCH_QUERY_PREFIX = 'Perform a web search for the query: ';
@@ -171,11 +179,10 @@ export function convertRequest(
   const placeholders = historyPlaceholders(toolList.declared, converted.historyToolNames);
   const tools = placeholders.length > 0 ? toolList.specs.concat(placeholders) : toolList.specs;
   const current = converted.current;
-  let toolsJson: string | undefined;
+  let toolsJson: Buffer | undefined;
   if (tools.length > 0) {
     current.userInputMessageContext = { ...current.userInputMessageContext, tools };
-    const placeholdersJson = placeholders.length > 0 ? JSON.stringify(placeholders).slice(1, -1) : '';
-    toolsJson = `[${toolList.specsJson}${toolList.specsJson && placeholdersJson ? ',' : ''}${placeholdersJson}]`;
+    toolsJson = placeholders.length === 0 ? toolList.json : withPlaceholders(toolList, placeholders);
   }
 
   const body: KiroRequestBody = {

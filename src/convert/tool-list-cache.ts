@@ -21,13 +21,13 @@ export interface ConvertedToolList {
   readonly specs: readonly KiroToolSpecification[];
   /** Lower-cased Kiro names of `specs`. */
   readonly declared: ReadonlySet<string>;
-  /** `JSON.stringify(specs)` without its brackets ('' for an empty list). */
-  readonly specsJson: string;
+  /** `JSON.stringify(specs)` as UTF-8, ready to go into a request body. */
+  readonly json: Buffer;
   /** §8 estimate of the tools' tokens (`estimateToolsTokens`). */
   readonly tokens: number;
 }
 
-const EMPTY: ConvertedToolList = Object.freeze({ specs: [], declared: new Set<string>(), specsJson: '', tokens: 0 });
+const EMPTY: ConvertedToolList = Object.freeze({ specs: [], declared: new Set<string>(), json: Buffer.from('[]'), tokens: 0 });
 
 /** Distinct tool lists kept; a Claude Code list with its JSON holds ~0.3 MB. */
 export const DEFAULT_TOOL_LIST_CACHE_SIZE = 16;
@@ -52,7 +52,8 @@ export function sameJsonValue(a: unknown, b: unknown): boolean {
   return true;
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes `value` and everything in it (values shared by requests must not be written to). */
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);
@@ -72,8 +73,7 @@ export function convertToolList(tools: readonly ToolParam[]): ConvertedToolList 
     declared.add(key);
     specs.push(spec);
   }
-  const json = JSON.stringify(specs);
-  return { specs, declared, specsJson: json.slice(1, -1), tokens: estimateToolsTokens(tools) };
+  return { specs, declared, json: Buffer.from(JSON.stringify(specs)), tokens: estimateToolsTokens(tools) };
 }
 
 interface Entry {
@@ -103,7 +103,9 @@ export class ToolListCache {
       return entry.converted;
     }
     this.misses++;
-    const converted = deepFreeze(convertToolList(tools));
+    const converted = convertToolList(tools);
+    deepFreeze(converted.specs);
+    Object.freeze(converted);
     // The request's own objects become the cached copy; nothing downstream writes to them.
     this.entries.delete(key);
     this.entries.set(key, { tools: deepFreeze(tools), converted });

@@ -67,7 +67,7 @@ export class KiroClient {
           path: `${base.pathPrefix}${path}`,
           method: 'POST',
           headers,
-          body: body.text(endpoint, cred.profileArn),
+          body: body.bytes(endpoint, cred.profileArn),
           headersTimeout: this.config.upstream.timeoutMs,
           bodyTimeout: this.config.upstream.idleTimeoutMs,
         },

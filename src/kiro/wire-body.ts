@@ -24,7 +24,7 @@ export function envStateOf(config: Pick<GatewayConfig, 'cliEndpoint'>): KiroEnvS
   return { operatingSystem, currentWorkingDirectory: workingDirectory || process.cwd() };
 }
 
-/** Puts `profileArn` in front of an already serialised Kiro body without re-serialising it. */
+/** Puts `profileArn` in front of an already serialised Kiro body (or its beginning) without re-serialising it. */
 export function withProfileArn(serialisedBody: string, profileArn: string | undefined): string {
   if (!profileArn) return serialisedBody;
   return `{"profileArn":${JSON.stringify(profileArn)},${serialisedBody.slice(1)}`;
@@ -65,15 +65,16 @@ interface WithCurrentMessage {
 }
 
 /**
- * `JSON.stringify(body)`, with `toolsJson` (the JSON of the current message's `tools`) put in place
- * of the tools instead of serialising them again. The copies made on the way down keep every key
- * where it was, so the text is the same, byte for byte.
+ * `JSON.stringify(body)` cut where the current message's `tools` go: the text before and after
+ * them. The copies made on the way down keep every key where it was, so `before + JSON of the
+ * tools + after` is `JSON.stringify(body)`, byte for byte. A body without tools, or one whose
+ * conversation happens to contain the marker, is one piece.
  */
-export function serialiseBody(body: WithCurrentMessage, toolsJson: string | undefined): string {
+export function serialiseAroundTools(body: WithCurrentMessage): { before: string; after: string } | string {
   const state = body.conversationState;
   const message = state.currentMessage.userInputMessage;
   const context = message.userInputMessageContext;
-  if (toolsJson === undefined || context?.tools === undefined) return JSON.stringify(body);
+  if (context?.tools === undefined) return JSON.stringify(body);
   const marked = {
     ...body,
     conversationState: {
@@ -85,24 +86,36 @@ export function serialiseBody(body: WithCurrentMessage, toolsJson: string | unde
   const at = text.indexOf(QUOTED_TOOLS_MARKER);
   // Exactly one marker is ours; anything else means a conversation quoting it: serialise plainly.
   if (at < 0 || text.indexOf(QUOTED_TOOLS_MARKER, at + 1) >= 0) return JSON.stringify(body);
-  return text.slice(0, at) + toolsJson + text.slice(at + QUOTED_TOOLS_MARKER.length);
+  return { before: text.slice(0, at), after: text.slice(at + QUOTED_TOOLS_MARKER.length) };
 }
 
 /** One request's body, serialised per wire on first use. */
 export class WireBody {
-  private ide: string | undefined;
-  private cli: string | undefined;
+  private ide: { before: string; after: string } | string | undefined;
+  private cli: { before: string; after: string } | string | undefined;
 
-  /** @param toolsJson `JSON.stringify` of the current message's tools, when the converter has it. */
+  /**
+   * @param toolsJson UTF-8 JSON of the current message's tools, when the converter has it (the
+   *   cached bytes of the request's tool list): it goes into the body as it is.
+   */
   constructor(
     private readonly body: KiroRequestBody,
     private readonly config: Pick<GatewayConfig, 'cliEndpoint'>,
-    private readonly toolsJson?: string,
+    private readonly toolsJson?: Buffer,
   ) {}
 
-  /** The text to send on `endpoint`; `profileArn` is injected on the `ide` wire only. */
-  text(endpoint: KiroEndpoint, profileArn: string | undefined): string {
-    if (endpoint === 'cli') return (this.cli ??= serialiseBody(toCliBody(this.body, envStateOf(this.config)) as WithCurrentMessage, this.toolsJson));
-    return withProfileArn((this.ide ??= serialiseBody(this.body, this.toolsJson)), profileArn);
+  /** What to send on `endpoint` (text, or bytes when the tools were spliced in); `profileArn` on the `ide` wire only. */
+  bytes(endpoint: KiroEndpoint, profileArn: string | undefined): string | Buffer {
+    if (endpoint === 'cli') {
+      this.cli ??= this.toolsJson ? serialiseAroundTools(toCliBody(this.body, envStateOf(this.config)) as WithCurrentMessage) : JSON.stringify(toCliBody(this.body, envStateOf(this.config)));
+      return this.join(this.cli, undefined);
+    }
+    this.ide ??= this.toolsJson ? serialiseAroundTools(this.body) : JSON.stringify(this.body);
+    return this.join(this.ide, profileArn);
+  }
+
+  private join(pieces: { before: string; after: string } | string, profileArn: string | undefined): string | Buffer {
+    if (typeof pieces === 'string') return withProfileArn(pieces, profileArn);
+    return Buffer.concat([Buffer.from(withProfileArn(pieces.before, profileArn)), this.toolsJson!, Buffer.from(pieces.after)]);
   }
 }

@@ -12,7 +12,7 @@ import { convertRequest } from '../../src/convert/request.js';
 import { estimateToolsTokens } from '../../src/convert/tokens.js';
 import { convertToolList, sameJsonValue, ToolListCache } from '../../src/convert/tool-list-cache.js';
 import { toKiroToolSpec, ToolNamer } from '../../src/convert/tools.js';
-import { serialiseBody, toCliBody, TOOLS_MARKER, WireBody } from '../../src/kiro/wire-body.js';
+import { serialiseAroundTools, toCliBody, TOOLS_MARKER, WireBody } from '../../src/kiro/wire-body.js';
 
 function fixture(name: string): MessagesRequest {
   const path = fileURLToPath(new URL(`../fixtures/claude-code/${name}.json`, import.meta.url));
@@ -32,7 +32,7 @@ describe('ToolListCache', () => {
     const converted = new ToolListCache().get(tools);
     expect(converted.specs).toEqual(expected);
     expect(converted.tokens).toBe(estimateToolsTokens(tools));
-    expect(`[${converted.specsJson}]`).toBe(JSON.stringify(expected));
+    expect(converted.json.toString()).toBe(JSON.stringify(expected));
   });
 
   it('answers the same list from the cache, and converts it only once', () => {
@@ -97,10 +97,11 @@ describe('ToolListCache', () => {
 describe('the Kiro body with the cached tool JSON spliced in', () => {
   it.each(['first-turn', 'tool-result-turn'])('%s: byte for byte JSON.stringify, on the ide and cli wires', (name) => {
     const converted = convertRequest(fixture(name));
-    expect(converted.toolsJson).toBe(JSON.stringify(converted.body.conversationState.currentMessage.userInputMessage.userInputMessageContext!.tools));
+    expect(converted.toolsJson!.toString()).toBe(JSON.stringify(converted.body.conversationState.currentMessage.userInputMessage.userInputMessageContext!.tools));
     const wire = new WireBody(converted.body, config, converted.toolsJson);
-    expect(wire.text('ide', undefined)).toBe(JSON.stringify(converted.body));
-    expect(wire.text('cli', undefined)).toBe(JSON.stringify(toCliBody(converted.body, { operatingSystem: 'macos', currentWorkingDirectory: '/w' })));
+    expect(wire.bytes('ide', undefined).toString()).toBe(JSON.stringify(converted.body));
+    expect(wire.bytes('ide', 'arn:aws:x').toString()).toBe(JSON.stringify({ profileArn: 'arn:aws:x', ...converted.body }));
+    expect(wire.bytes('cli', undefined).toString()).toBe(JSON.stringify(toCliBody(converted.body, { operatingSystem: 'macos', currentWorkingDirectory: '/w' })));
   });
 
   it('adds placeholders for history tools the list lacks to the spliced JSON', () => {
@@ -108,8 +109,8 @@ describe('the Kiro body with the cached tool JSON spliced in', () => {
     const converted = convertRequest({ ...req, tools: req.tools!.filter((t) => t.name !== 'Read') });
     const tools = converted.body.conversationState.currentMessage.userInputMessage.userInputMessageContext!.tools!;
     expect(tools.at(-1)!.toolSpecification.name).toBe('Read');
-    expect(converted.toolsJson).toBe(JSON.stringify(tools));
-    expect(new WireBody(converted.body, config, converted.toolsJson).text('ide', 'arn:x')).toBe(
+    expect(converted.toolsJson!.toString()).toBe(JSON.stringify(tools));
+    expect(new WireBody(converted.body, config, converted.toolsJson).bytes('ide', 'arn:x').toString()).toBe(
       JSON.stringify({ profileArn: 'arn:x', ...converted.body }),
     );
   });
@@ -118,6 +119,7 @@ describe('the Kiro body with the cached tool JSON spliced in', () => {
     const converted = convertRequest(fixture('tool-result-turn'));
     const body = structuredClone(converted.body);
     body.conversationState.currentMessage.userInputMessage.content = TOOLS_MARKER;
-    expect(serialiseBody(body, converted.toolsJson)).toBe(JSON.stringify(body));
+    expect(serialiseAroundTools(body)).toBe(JSON.stringify(body));
+    expect(new WireBody(body, config, converted.toolsJson).bytes('ide', undefined).toString()).toBe(JSON.stringify(body));
   });
 });
