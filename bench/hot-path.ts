@@ -178,10 +178,10 @@ export async function hotPathScenario(opts: HotPathOptions): Promise<{ figures: 
       KIRO_MODELS_LIST_REFRESH_INTERVAL_MS: '0',
     };
     let n = 0;
-    const gateway = async (label: string, root?: string): Promise<Target & { child: ChildProcess }> => {
+    const gateway = async (label: string, profileName: string, root?: string): Promise<Target & { child: ChildProcess }> => {
       const credentials = join(dir, `credentials-${n++}.json`);
       writeFileSync(credentials, JSON.stringify([{ refreshToken: 'b'.repeat(120), authMethod: 'social' }]));
-      const nodeArgs = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILES_DIR, '--cpu-prof-name', `gateway-${label}-${Date.now()}.cpuprofile`] : [];
+      const nodeArgs = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILES_DIR, '--cpu-prof-name', `gateway-${profileName}-${Date.now()}.cpuprofile`] : [];
       // Node/V8 flags for the build under test only (e.g. against the same build as baseline).
       if (!root) nodeArgs.push(...opts.nodeArgs);
       const gw = await startGateway(credentials, env, { root, nodeArgs });
@@ -191,8 +191,8 @@ export async function hotPathScenario(opts: HotPathOptions): Promise<{ figures: 
     };
     const warmUpMs = Math.min(2_000, opts.durationMs / 2);
     const targetsWithBaseline = async (workload: string): Promise<Target[]> => {
-      const list: Target[] = [await gateway(`${workload}`)];
-      if (opts.baselineRoot) list.push(await gateway(`${workload}-baseline`, opts.baselineRoot));
+      const list: Target[] = [await gateway('gateway', workload)];
+      if (opts.baselineRoot) list.push(await gateway('gateway, baseline build', `${workload}-baseline`, opts.baselineRoot));
       return list;
     };
 

@@ -44,7 +44,8 @@ export async function benchIdleStreams(streams = 1_000, checkpoints: readonly nu
     name: 'gw-idle',
     simUrl: sim.url,
     credentialsPath,
-    env: { KIRO_METRICS_ENABLED: 'true', KIRO_UPSTREAM_MAX_CONNECTIONS: '0', KIRO_SSE_PING_INTERVAL_MS: '0' },
+    // No admission limit: the point is to hold every stream open (the default 256 would shed the rest).
+    env: { KIRO_METRICS_ENABLED: 'true', KIRO_UPSTREAM_MAX_CONNECTIONS: '0', KIRO_SSE_PING_INTERVAL_MS: '0', KIRO_ADMISSION_MAX_CONCURRENT_UPSTREAM: '0' },
     startTimeoutMs: 90_000,
   });
   const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });

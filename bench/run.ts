@@ -109,8 +109,9 @@ async function main(): Promise<void> {
   const hotLines: string[] = [];
   const cpuRows: string[] = [];
   try {
-    const gw = await startGateway(credentialsFile('memory.json'), gatewayEnv);
-    children.push(gw.child);
+    // The direct vs gateway table's gateway; the scenarios run alone start their own.
+    const gw = ONLY_ONE ? undefined : await startGateway(credentialsFile('memory.json'), gatewayEnv);
+    if (gw) children.push(gw.child);
     const redis = WITH_REDIS ? await startRedisServer() : undefined;
     if (WITH_REDIS && !redis) redisLines.push(`Redis scenario skipped: ${REDIS_BINARY} could not be run (install redis-server or set REDIS_SERVER_BIN).`);
     let gwr: { url: string; child: ChildProcess } | undefined;
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
       gwr = await startGateway(credentialsFile('redis.json'), { ...gatewayEnv, KIRO_REDIS_URL: redis.url, KIRO_REDIS_KEY_PREFIX: REDIS_PREFIX });
       children.push(gwr.child);
       // Warm up both: the first request refreshes the token (for Redis: lock + update script); let the stats flush settle.
-      await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
+      await load(gw!.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
       await load(gwr.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
       await new Promise((r) => setTimeout(r, 500));
       mon = await monitorRedis(redis.url, REDIS_PREFIX);
@@ -147,17 +148,17 @@ async function main(): Promise<void> {
           spans.push([from, Date.now()]);
           return r;
         };
-        const gwBefore1 = cpuTicks(gw.child.pid!);
+        const gwBefore1 = cpuTicks(gw!.child.pid!);
         const simBefore1 = cpuTicks(sim.child.pid!);
-        const m1 = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
-        gwTicks += cpuTicks(gw.child.pid!) - gwBefore1;
+        const m1 = await load(gw!.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+        gwTicks += cpuTicks(gw!.child.pid!) - gwBefore1;
         simBehindTicks += cpuTicks(sim.child.pid!) - simBefore1;
         const r1 = await onRedis();
         const r2 = await onRedis();
-        const gwBefore2 = cpuTicks(gw.child.pid!);
+        const gwBefore2 = cpuTicks(gw!.child.pid!);
         const simBefore2 = cpuTicks(sim.child.pid!);
-        const m2 = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
-        gwTicks += cpuTicks(gw.child.pid!) - gwBefore2;
+        const m2 = await load(gw!.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+        gwTicks += cpuTicks(gw!.child.pid!) - gwBefore2;
         simBehindTicks += cpuTicks(sim.child.pid!) - simBefore2;
         viaMemory = merge([m1, m2]);
         const viaRedis = merge([r1, r2]);
@@ -167,10 +168,10 @@ async function main(): Promise<void> {
             `${(viaRedis.p50 - viaMemory.p50).toFixed(2)} / ${(viaRedis.p99 - viaMemory.p99).toFixed(2)} | ${viaRedis.errors} | ${viaRedis.outOfOrder} |`,
         );
       } else {
-        const gwBefore = cpuTicks(gw.child.pid!);
+        const gwBefore = cpuTicks(gw!.child.pid!);
         const simBefore0 = cpuTicks(sim.child.pid!);
-        viaMemory = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, DURATION_MS);
-        gwTicks += cpuTicks(gw.child.pid!) - gwBefore;
+        viaMemory = await load(gw!.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, DURATION_MS);
+        gwTicks += cpuTicks(gw!.child.pid!) - gwBefore;
         simBehindTicks += cpuTicks(sim.child.pid!) - simBefore0;
       }
       const via = viaMemory;
