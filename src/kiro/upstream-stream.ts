@@ -3,7 +3,8 @@
  * from undici's HTTP parser straight into the event decoder, and each chunk's events are handed to
  * the reader in the same turn. undici's `request()` wraps a body in a Readable stream read through
  * an async iterator, and the gateway stacked three async generators on top (first chunk, decoding,
- * first batch); this class is the whole of that path (its gain is measured in bench/README.md).
+ * first batch); this class is the whole of that path (a small streamed request's CPU 0.96× at 50
+ * streams, 0.84× at 200; bench/README.md).
  *
  * An attempt has two phases:
  * - opening (`opened`): until the answer can be classified for the credential pool — a non-2xx
