@@ -31,7 +31,6 @@ import { writeBenchResults, type BarPanel } from './report.js';
 import { requireTool } from '../test/helpers/tools.js';
 import { loadConfig } from '../src/config.js';
 import { ADD_SCRIPT, FLUSH_STATS_SCRIPT, READ_SCRIPT, RECONCILE_SCRIPT, REMOVE_SCRIPT, SEED_SCRIPT, UPDATE_SCRIPT } from '../src/store/redis/lua/credentials.js';
-import { EXTEND_SCRIPT, RELEASE_SCRIPT } from '../src/store/redis/lua/lock.js';
 import { MemoryCredentialStore } from '../src/store/memory/memory-store.js';
 import { CredentialPool } from '../src/credentials/pool.js';
 import { RedisCredentialStore } from '../src/store/redis/redis-store.js';
@@ -167,8 +166,6 @@ const SCRIPT_NAMES = new Map(
     reconcile: RECONCILE_SCRIPT,
     remove: REMOVE_SCRIPT,
     flush_stats: FLUSH_STATS_SCRIPT,
-    lock_extend: EXTEND_SCRIPT,
-    lock_release: RELEASE_SCRIPT,
   }).map(([name, source]) => [createHash('sha1').update(source).digest('hex'), name]),
 );
 
@@ -176,6 +173,8 @@ const SCRIPT_NAMES = new Map(
 function classify(args: string[]): string {
   const cmd = (args[0] ?? '').toLowerCase();
   const key = args[1] ?? '';
+  // Redlock's acquire, extend and release scripts: the one key they touch is the lock.
+  if ((cmd === 'evalsha' || cmd === 'eval') && (args[3] ?? '').startsWith(`${REDIS_PREFIX}lock:`)) return 'refresh-lock';
   if (cmd === 'evalsha' || cmd === 'eval') {
     const name = cmd === 'evalsha' ? (SCRIPT_NAMES.get(key) ?? 'unknown-script') : 'eval';
     if (name === 'flush_stats') return 'background:stats-flush';
@@ -185,7 +184,6 @@ function classify(args: string[]): string {
   if (['multi', 'exec'].includes(cmd)) return 'background:heartbeat';
   if (key.startsWith(`${REDIS_PREFIX}replica`)) return 'background:heartbeat';
   if (cmd === 'hgetall' && key === `${REDIS_PREFIX}settings`) return 'background:resync'; // shared settings, re-read with each resync
-  if (cmd === 'set' && key.startsWith(`${REDIS_PREFIX}lock:`)) return 'refresh-lock';
   return `cmd:${cmd}`;
 }
 

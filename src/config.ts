@@ -101,6 +101,8 @@ export interface GatewayConfig {
     resyncIntervalMs: number;
     /** Refresh lock TTL. */
     lockTtlMs: number;
+    /** Comma-separated redis:// URLs of independent masters for the refresh lock; empty = the store's Redis. */
+    lockNodes: string;
   };
 
   log: { level: string; pretty: boolean };
@@ -183,6 +185,11 @@ convict.addFormats({
     validate: (v: unknown) => assertFormat(typeof v === 'boolean', 'must be true or false'),
     coerce: coerceBool,
   },
+  'kiro-lock-ttl': {
+    // Redlock extends a lock at least 100 ms before it expires; the store extends every ttl/3.
+    validate: (v: unknown) => assertFormat(Number.isInteger(v) && (v as number) >= 300, 'must be an integer >= 300'),
+    coerce: coerceInt,
+  },
 });
 
 function stringFormat(v: unknown): void {
@@ -226,6 +233,28 @@ function optionalProxyUrl(v: unknown): void {
     url !== undefined && ['http:', 'https:', 'socks5:', 'socks5h:'].includes(url.protocol),
     'must be empty or an http://, https:// or socks5:// URL',
   );
+}
+
+/** Splits `redis.lockNodes` (comma-separated URLs; blanks ignored). */
+export function parseLockNodes(list: string): string[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function redisUrlList(v: unknown): void {
+  stringFormat(v);
+  for (const entry of parseLockNodes(v as string)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      // reported below
+    }
+    // The entry itself is not echoed: it may carry a password.
+    assertFormat(url !== undefined && (url.protocol === 'redis:' || url.protocol === 'rediss:'), 'must be empty or redis:// / rediss:// URLs separated by commas');
+  }
 }
 
 function optionalMachineId(v: unknown): void {
@@ -474,7 +503,19 @@ function buildSchema(): SchemaTree {
         30_000,
         'KIRO_REDIS_RESYNC_INTERVAL_MS',
       ),
-      lockTtlMs: setting('TTL of the token refresh lock (ms).', 'kiro-positive', 10_000, 'KIRO_REDIS_LOCK_TTL_MS'),
+      lockTtlMs: setting(
+        'TTL of the token refresh lock (ms, at least 300): a replica that dies while refreshing holds up the others this long. Extended every third of it while the refresh runs; a waiter gives up after twice it.',
+        'kiro-lock-ttl',
+        10_000,
+        'KIRO_REDIS_LOCK_TTL_MS',
+      ),
+      lockNodes: setting(
+        'Independent Redis masters for the token refresh lock, as `redis://host:port,redis://host:port,…` (Redlock: the lock needs a majority, so 3 or 5 nodes survive 1 or 2 failures; `redis.password` applies unless a URL has its own). Empty = the store\'s own Redis.',
+        redisUrlList,
+        '',
+        'KIRO_REDIS_LOCK_NODES',
+        { sensitive: true },
+      ),
     },
     log: {
       level: setting('Log level.', LOG_LEVELS, 'info', 'KIRO_LOG_LEVEL'),

@@ -12,7 +12,7 @@ import { createRequestLogger } from './observability/logger.js';
 import { GatewayMetrics, createMetricsMiddleware } from './observability/metrics.js';
 import { createTracingMiddleware, type TracingHandle } from './observability/tracing.js';
 import { createRequestObserver, recordPoolEvent } from './observability/request-observer.js';
-import type { GatewayConfig } from './config.js';
+import { parseLockNodes, type GatewayConfig } from './config.js';
 import { admissionLimits, createApp } from './server.js';
 import { Admission } from './anthropic/admission.js';
 import { Lifecycle } from './lifecycle.js';
@@ -96,6 +96,7 @@ async function createStore(
     keyPrefix: config.redis.keyPrefix,
     resyncIntervalMs: config.redis.resyncIntervalMs,
     lockTtlMs: config.redis.lockTtlMs,
+    lockNodes: parseLockNodes(config.redis.lockNodes),
     seed: env ? [env, ...loaded.credentials] : loaded.credentials,
     replicaId,
     log,

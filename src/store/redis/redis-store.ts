@@ -17,10 +17,11 @@ import {
 import { ReplicaHeartbeat, type ReplicaInfo } from './heartbeat.js';
 import { LocalCopy } from './local-copy.js';
 import { KeyedMutex } from '../keyed-mutex.js';
-import { RedisLock } from './lock.js';
+import { LockNodes } from './lock-nodes.js';
 import { CredentialMirror, type StoreLog } from './mirror.js';
+import { LockUnavailableError, RefreshLock } from './refresh-lock.js';
 import { SharedSettings } from './settings.js';
-import type { CredentialStore } from '../store.js';
+import { TokensReplacedError, type CredentialStore, type TokenFence } from '../store.js';
 import type { Credential, CredentialRecord, CredentialStats } from '../../credentials/types.js';
 
 export type { StoreLog } from './mirror.js';
@@ -34,6 +35,11 @@ export interface RedisCredentialStoreOptions extends RedisConnectionOptions {
   lockTtlMs: number;
   /** How long a replica waits for another's refresh before giving up. Default 2 × lockTtlMs. */
   lockWaitMs?: number;
+  /**
+   * `redis://` URLs of independent Redis masters for the refresh lock (Redlock needs a majority of
+   * them); empty or absent = the lock lives in the store's own Redis.
+   */
+  lockNodes?: readonly string[];
   /** Credentials from credentials.json or a Kubernetes Secret; inserted only if Redis lacks them. */
   seed: readonly Credential[];
   /** Unique per process (e.g. the pod name); tags events and the heartbeat. */
@@ -97,7 +103,8 @@ export class RedisCredentialStore implements CredentialStore {
   private readonly tracker: CommandTracker;
   private readonly client: RedisClient;
   private readonly subscriber: RedisClient;
-  private readonly lock: RedisLock;
+  private readonly lockNodes: LockNodes;
+  private readonly lock: RefreshLock;
   private readonly heartbeat: ReplicaHeartbeat;
   private readonly local: LocalCopy;
   private readonly mirror: CredentialMirror;
@@ -125,9 +132,11 @@ export class RedisCredentialStore implements CredentialStore {
     this.tracker = new CommandTracker(options.onRedisCommand);
     this.client = createRedisClient(options, 'command');
     this.subscriber = createRedisClient(options, 'subscriber');
-    this.mirror = new CredentialMirror(this.local, this.client, this.tracker, this.keys, options.replicaId, this.log);
+    this.lockNodes = new LockNodes(this.client, options.lockNodes ?? [], options, this.tracker, this.log);
+    this.lock = new RefreshLock(this.lockNodes.clients, this.tracker, { ttlMs: options.lockTtlMs, waitMs: options.lockWaitMs, log: this.log });
+    const lockScripts = this.lockNodes.shared ? this.lock.scripts : [];
+    this.mirror = new CredentialMirror(this.local, this.client, this.tracker, this.keys, options.replicaId, this.log, lockScripts);
     this.settings = new SharedSettings(this.client, this.tracker, this.keys, options.replicaId);
-    this.lock = new RedisLock(this.client, this.tracker, { ttlMs: options.lockTtlMs, waitMs: options.lockWaitMs, log: this.log });
     this.heartbeat = new ReplicaHeartbeat(
       this.client,
       this.tracker,
@@ -166,9 +175,11 @@ export class RedisCredentialStore implements CredentialStore {
       await this.subscriber.subscribe(this.keys.events);
       await this.mirror.read(undefined); // after subscribing, so no change falls in between
       await this.settings.read();
+      await this.lockNodes.connect(this.lock.scripts, timeout);
     } catch (err) {
       this.client.disconnect();
       this.subscriber.disconnect();
+      await this.lockNodes.close();
       throw new Error(`Redis credential store could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     this.initialized = true;
@@ -202,15 +213,21 @@ export class RedisCredentialStore implements CredentialStore {
     return this.local.get(id)?.record;
   }
 
-  async update(id: number, patch: Partial<Omit<Credential, 'id'>>): Promise<CredentialRecord> {
+  async update(id: number, patch: Partial<Omit<Credential, 'id'>>, fence?: TokenFence): Promise<CredentialRecord> {
     if (this.online) {
       try {
-        const result = await this.mirror.update(id, patch);
+        const result = await this.mirror.update(id, patch, fence);
         if (!result) throw new NotFoundError(`credential ${id} not found`);
         if (!result.wasKnown) this.scheduleReread(id); // added elsewhere and not seen yet: fetch its stats
+        if (!result.written) throw new TokensReplacedError(id, result.record);
+        if (result.lifted) {
+          this.log('info', 'refreshed tokens stored; InvalidRefreshToken disable lifted: the refusal came after this refresh had rotated the token', {
+            credentialId: id,
+          });
+        }
         return result.record;
       } catch (err) {
-        if (err instanceof NotFoundError || isReplyError(err)) throw err;
+        if (err instanceof NotFoundError || err instanceof TokensReplacedError || isReplyError(err)) throw err;
         this.markDegraded(err);
       }
     }
@@ -218,6 +235,18 @@ export class RedisCredentialStore implements CredentialStore {
     if (!entry) throw new NotFoundError(`credential ${id} not found`);
     this.log('warn', 'Redis unreachable: credential update kept locally, written on reconnect', { credentialId: id, fields: Object.keys(patch) });
     return this.mirror.queueUpdate(entry, patch);
+  }
+
+  async readFresh(id: number): Promise<CredentialRecord | undefined> {
+    if (this.online) {
+      try {
+        return (await this.mirror.read([id])).get(id);
+      } catch (err) {
+        if (isReplyError(err)) throw err;
+        this.markDegraded(err);
+      }
+    }
+    return this.local.get(id)?.record;
   }
 
   async add(credential: Omit<Credential, 'id'>): Promise<CredentialRecord> {
@@ -234,38 +263,43 @@ export class RedisCredentialStore implements CredentialStore {
   }
 
   /**
-   * Runs `fn` under the credential's refresh lock (`${prefix}lock:refresh:${id}`, TTL lockTtlMs,
-   * extended every ttl/3 while `fn` runs). Callers of this replica queue on an in-process mutex;
-   * other replicas poll with jitter for up to `lockWaitMs`, then get LockTimeoutError. `fresh` is
-   * re-read from Redis after the lock is taken: if another replica refreshed meanwhile, its tokens
-   * are there and `fn` can return without refreshing.
+   * Runs `fn` under the credential's refresh lock (`${prefix}lock:refresh:${id}`: Redlock on the
+   * store's Redis or on `lockNodes`, TTL lockTtlMs, extended every ttl/3 while `fn` runs). Callers of
+   * this replica queue on an in-process mutex; other replicas retry with jitter for about
+   * `lockWaitMs`, then get LockTimeoutError. `fresh` is re-read from Redis after the lock is taken: if
+   * another replica refreshed meanwhile, its tokens are there and `fn` can return without refreshing.
+   *
+   * Without Redis, or without a majority of the lock nodes, `fn` runs under the in-process mutex
+   * only, with `exclusive` false (see CredentialStore.withRefreshLock).
    *
    * Write order for `fn`: as soon as the refresh call returns, call `update(id, { refreshToken,
-   * accessToken, expiresAt, profileArn })` — one call, one atomic HSET — before anything else
-   * (stats, retries, the API call): the old refresh token may already be void upstream. Write it even
-   * if `signal` aborted meanwhile; it is still the newest token.
+   * accessToken, expiresAt, profileArn }, fence)` — one call, one atomic HSET, fenced on the tokens of
+   * `fresh` — before anything else (stats, retries, the API call): the old refresh token may already
+   * be void upstream. Write it even if `signal` aborted meanwhile: the fence decides whether it is
+   * still the newest.
    */
   async withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal, exclusive: boolean) => Promise<T>): Promise<T> {
     return this.localLock.run(id, async () => {
       let started = false;
-      if (this.online) {
+      if (this.online && this.lock.quorumConnected) {
         try {
           return await this.lock.using(this.keys.refreshLock(id), async (signal) => {
-            const fresh = await this.mirror.read([id]);
-            const record = fresh.get(id);
+            const record = (await this.mirror.read([id])).get(id);
             if (!record) throw new NotFoundError(`credential ${id} not found`);
             started = true;
             return fn(record, signal, true);
           });
         } catch (err) {
           if (started || isReplyError(err) || err instanceof ApiError || err instanceof NotFoundError) throw err;
-          this.markDegraded(err);
+          // A lock on separate nodes says nothing about the store's own Redis.
+          if (!(err instanceof LockUnavailableError) || this.lockNodes.shared) this.markDegraded(err);
         }
       }
-      const entry = this.local.get(id);
-      if (!entry) throw new NotFoundError(`credential ${id} not found`);
-      this.log('warn', 'Redis unreachable: refreshing under a local lock only', { credentialId: id });
-      return fn(entry.record, new AbortController().signal, false);
+      const why = this.online ? 'no majority of the refresh lock nodes reachable' : 'Redis unreachable';
+      const record = await this.readFresh(id);
+      if (!record) throw new NotFoundError(`credential ${id} not found`);
+      this.log('warn', `${why}: refreshing under a local lock only`, { credentialId: id });
+      return fn(record, new AbortController().signal, false);
     });
   }
 
@@ -306,7 +340,7 @@ export class RedisCredentialStore implements CredentialStore {
       });
     }
     this.closed = true;
-    await Promise.all([quit(this.client), quit(this.subscriber)]);
+    await Promise.all([quit(this.client), quit(this.subscriber), this.lockNodes.close()]);
   }
 
   /** Redis is usable for writes: connected, and any reconciliation after an outage is done. */

@@ -1,0 +1,178 @@
+/**
+ * The refresh lock: Redlock (the `redlock` package) over one or more independent Redis masters — the
+ * store's own Redis by default, or the `redis.lockNodes`, where a lock needs a majority of them. The
+ * store puts a KeyedMutex in front, so one caller per replica asks Redis and the others queue locally.
+ *
+ * Redlock's settings come from the TTL:
+ * - `using()` extends the lock every ttl/3 while the routine runs (automaticExtensionThreshold =
+ *   ttl − ttl/3). When it cannot (another holder has it, or no majority answered until it expired),
+ *   the routine's signal aborts with LockLostError.
+ * - The waiter's bounded wait is retryCount × retryDelay ≈ waitMs (default 2 × ttl), each pause
+ *   ± retryJitter so waiters do not retry in step; then LockTimeoutError (503).
+ * - Extension and release retry twice, so a lost lock is noticed within a few retryDelays rather
+ *   than after a waiter's whole budget.
+ *
+ * A lock cannot stop a holder that paused past its TTL (GC, a stalled VM) from acting afterwards;
+ * the store fences the writes themselves (TokenFence, UPDATE_SCRIPT).
+ */
+import Redlock, { ExecutionError, ResourceLockedError, type Settings } from 'redlock';
+import { ApiError } from '../../errors.js';
+import { LuaScript, type CommandTracker, type RedisClient } from './connection.js';
+import type { StoreLog } from './mirror.js';
+
+/** Shortest TTL: Redlock extends at least 100 ms before expiry, and we extend every ttl/3. */
+export const MIN_LOCK_TTL_MS = 300;
+
+/** The lock could not be taken within the wait budget (another replica holds it that long). */
+export class LockTimeoutError extends ApiError {
+  constructor(
+    readonly resource: string,
+    readonly waitedMs: number,
+  ) {
+    super(`timed out after ${waitedMs} ms waiting for lock ${resource}`, { status: 503 });
+  }
+}
+
+/** No majority of the lock's Redis nodes answered: the lock can be neither taken nor refused. */
+export class LockUnavailableError extends Error {
+  constructor(
+    readonly resource: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`lock ${resource}: no majority of its Redis nodes answered (${detail})`, options);
+    this.name = 'LockUnavailableError';
+  }
+}
+
+/** The reason of the AbortSignal handed to a lock holder when the lock can no longer be kept. */
+export class LockLostError extends Error {
+  constructor(
+    readonly resource: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`lost lock ${resource}`, options);
+    this.name = 'LockLostError';
+  }
+}
+
+/** Settings of {@link RefreshLock}. */
+export interface RefreshLockSettings {
+  /** Lock TTL; a holder that dies (kill -9) blocks others at most this long. At least 300 ms. */
+  readonly ttlMs: number;
+  /** About how long a waiter waits before LockTimeoutError. Default 2 × ttlMs. */
+  readonly waitMs?: number;
+  readonly log?: StoreLog;
+}
+
+const SCRIPT_NAMES = { acquireScript: 'lock_acquire', extendScript: 'lock_extend', releaseScript: 'lock_release' } as const;
+
+/**
+ * Redlock calls only `evalsha` and `eval` on its clients; this lets those calls through the store's
+ * CommandTracker (count, duration, failure → the Redis command metrics) under the script's name.
+ */
+function tracked(client: RedisClient, tracker: CommandTracker, names: ReadonlyMap<string, string>): RedisClient {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property !== 'evalsha' && property !== 'eval') return Reflect.get(target, property, receiver) as unknown;
+      const call = target[property] as (...args: unknown[]) => Promise<unknown>;
+      return (script: string, ...rest: unknown[]) =>
+        tracker.run(`${property}:${names.get(script) ?? 'lock'}`, () => call.call(target, script, ...rest));
+    },
+  });
+}
+
+/** Redlock with the store's settings, error types and accounting. */
+export class RefreshLock {
+  /** Redlock's scripts, to load into each node's script cache on connect. */
+  readonly scripts: readonly LuaScript[];
+  private readonly redlock: Redlock;
+  private readonly acquireSettings: Partial<Settings>;
+  private readonly quorum: number;
+
+  constructor(
+    private readonly clients: readonly RedisClient[],
+    tracker: CommandTracker,
+    private readonly settings: RefreshLockSettings,
+  ) {
+    const ttl = settings.ttlMs;
+    if (!(Number.isInteger(ttl) && ttl >= MIN_LOCK_TTL_MS)) throw new Error(`refresh lock TTL must be an integer of at least ${MIN_LOCK_TTL_MS} ms (got ${ttl})`);
+    if (clients.length === 0) throw new Error('the refresh lock needs at least one Redis node');
+    const waitMs = settings.waitMs ?? ttl * 2;
+    const retryDelay = Math.max(10, Math.min(100, Math.floor(ttl / 10)));
+    const names = new Map<string, string>();
+    this.redlock = new Redlock(
+      clients.map((c) => tracked(c, tracker, names)),
+      {
+        retryCount: 2, // extension and release; acquisition gets its own count below
+        retryDelay,
+        retryJitter: Math.floor(retryDelay / 2),
+        automaticExtensionThreshold: ttl - Math.max(100, Math.floor(ttl / 3)),
+      },
+    );
+    this.acquireSettings = { retryCount: Math.max(1, Math.ceil(waitMs / retryDelay)) };
+    this.quorum = Math.floor(clients.length / 2) + 1;
+    const scripts: LuaScript[] = [];
+    for (const [key, name] of Object.entries(SCRIPT_NAMES)) {
+      const script = this.redlock.scripts[key as keyof typeof SCRIPT_NAMES];
+      names.set(script.hash, name).set(script.value, name);
+      scripts.push(new LuaScript(name, script.value));
+    }
+    this.scripts = scripts;
+  }
+
+  /** A majority of the nodes is connected (checked before asking, so an outage costs no wait). */
+  get quorumConnected(): boolean {
+    return this.clients.filter((c) => c.status === 'ready').length >= this.quorum;
+  }
+
+  /**
+   * Runs `routine` while holding `resource`, extended automatically. `signal` aborts with
+   * LockLostError when the lock could not be kept. Rejects with LockTimeoutError when another holder
+   * kept it past the wait budget, LockUnavailableError when no majority of nodes answered. A failed
+   * release does not change the routine's outcome (the lock expires on its own).
+   * @example
+   * await lock.using('kiro:lock:refresh:1', async (signal) => {
+   *   if (signal.aborted) throw signal.reason; // lost before the work started
+   *   await store.update(1, await refresh(credential), fence); // the write is fenced, not the lock
+   * });
+   */
+  async using<T>(resource: string, routine: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const started = Date.now();
+    const ran: { outcome?: { ok: true; value: T } | { ok: false; error: unknown } } = {};
+    try {
+      return await this.redlock.using([resource], this.settings.ttlMs, this.acquireSettings, async (redlockSignal) => {
+        const lost = new AbortController();
+        const onAbort = () => lost.abort(new LockLostError(resource, { cause: redlockSignal.error }));
+        redlockSignal.addEventListener('abort', onAbort, { once: true });
+        try {
+          const value = await routine(lost.signal);
+          ran.outcome = { ok: true, value };
+          return value;
+        } catch (error) {
+          ran.outcome = { ok: false, error };
+          throw error;
+        } finally {
+          redlockSignal.removeEventListener('abort', onAbort);
+        }
+      });
+    } catch (err) {
+      const outcome = ran.outcome;
+      if (!outcome) throw await this.acquisitionFailure(resource, err, Date.now() - started);
+      if (outcome.ok || err !== outcome.error) {
+        this.settings.log?.('warn', 'refresh lock release failed; it will expire', { resource, error: String(err) });
+      }
+      if (!outcome.ok) throw outcome.error;
+      return outcome.value;
+    }
+  }
+
+  /** Why Redlock gave up: another holder (LockTimeoutError), or nodes that did not answer. */
+  private async acquisitionFailure(resource: string, err: unknown, waitedMs: number): Promise<unknown> {
+    if (!(err instanceof ExecutionError)) return err;
+    const attempts = await Promise.all(err.attempts);
+    const refusals = attempts.flatMap((a) => [...a.votesAgainst.values()]);
+    if (refusals.some((e) => e instanceof ResourceLockedError)) return new LockTimeoutError(resource, waitedMs);
+    return new LockUnavailableError(resource, refusals.at(-1)?.message ?? err.message, { cause: err });
+  }
+}
