@@ -8,9 +8,18 @@
  *   ttl − ttl/3). When it cannot (another holder has it, or no majority answered until it expired),
  *   the routine's signal aborts with LockLostError.
  * - The waiter's bounded wait is retryCount × retryDelay ≈ waitMs (default 2 × ttl), each pause
- *   ± retryJitter so waiters do not retry in step; then LockTimeoutError (503).
+ *   ± retryJitter so waiters do not retry in step; then LockTimeoutError (503). The retries are
+ *   counted here, around single-attempt `using()` calls (retryCount 0), not inside Redlock: the
+ *   package's own retry loop (5.0.0-beta.2) keeps the nodes a failed attempt did lock until all its
+ *   retries are spent — two waiters that each locked one of the two nodes left of three then block
+ *   each other for a whole TTL — and dates the lock's validity from its first attempt, so a lock
+ *   won after more than a TTL of retrying is "expired" on arrival and its signal aborts at once. A
+ *   single attempt releases what it locked when it fails, and dates validity from itself.
  * - Extension and release retry twice, so a lost lock is noticed within a few retryDelays rather
  *   than after a waiter's whole budget.
+ * - A node that does not answer counts against. An attempt that failed without meeting another
+ *   holder means no majority is reachable: the caller hears it at once (LockUnavailableError)
+ *   instead of after the budget.
  *
  * A lock cannot stop a holder that paused past its TTL (GC, a stalled VM) from acting afterwards;
  * the store fences the writes themselves (TokenFence, UPDATE_SCRIPT).
@@ -65,6 +74,11 @@ export interface RefreshLockSettings {
   readonly log?: StoreLog;
 }
 
+/** One acquisition attempt per `using()` call; the retries are ours (see the module comment). */
+const SINGLE_ATTEMPT: Partial<Settings> = { retryCount: 0 };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 const SCRIPT_NAMES = { acquireScript: 'lock_acquire', extendScript: 'lock_extend', releaseScript: 'lock_release' } as const;
 
 /**
@@ -87,7 +101,8 @@ export class RefreshLock {
   /** Redlock's scripts, to load into each node's script cache on connect. */
   readonly scripts: readonly LuaScript[];
   private readonly redlock: Redlock;
-  private readonly acquireSettings: Partial<Settings>;
+  /** Acquisition attempts after the first; each pause is retryDelay ± retryJitter. */
+  private readonly retryCount: number;
   private readonly quorum: number;
 
   constructor(
@@ -110,7 +125,7 @@ export class RefreshLock {
         automaticExtensionThreshold: ttl - Math.max(100, Math.floor(ttl / 3)),
       },
     );
-    this.acquireSettings = { retryCount: Math.max(1, Math.ceil(waitMs / retryDelay)) };
+    this.retryCount = Math.max(1, Math.ceil(waitMs / retryDelay));
     this.quorum = Math.floor(clients.length / 2) + 1;
     const scripts: LuaScript[] = [];
     for (const [key, name] of Object.entries(SCRIPT_NAMES)) {
@@ -139,40 +154,49 @@ export class RefreshLock {
    */
   async using<T>(resource: string, routine: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const started = Date.now();
-    const ran: { outcome?: { ok: true; value: T } | { ok: false; error: unknown } } = {};
-    try {
-      return await this.redlock.using([resource], this.settings.ttlMs, this.acquireSettings, async (redlockSignal) => {
-        const lost = new AbortController();
-        const onAbort = () => lost.abort(new LockLostError(resource, { cause: redlockSignal.error }));
-        redlockSignal.addEventListener('abort', onAbort, { once: true });
-        try {
-          const value = await routine(lost.signal);
-          ran.outcome = { ok: true, value };
-          return value;
-        } catch (error) {
-          ran.outcome = { ok: false, error };
-          throw error;
-        } finally {
-          redlockSignal.removeEventListener('abort', onAbort);
+    for (let attempt = 0; ; attempt++) {
+      const ran: { outcome?: { ok: true; value: T } | { ok: false; error: unknown } } = {};
+      try {
+        return await this.redlock.using([resource], this.settings.ttlMs, SINGLE_ATTEMPT, async (redlockSignal) => {
+          const lost = new AbortController();
+          const onAbort = () => lost.abort(new LockLostError(resource, { cause: redlockSignal.error }));
+          redlockSignal.addEventListener('abort', onAbort, { once: true });
+          try {
+            const value = await routine(lost.signal);
+            ran.outcome = { ok: true, value };
+            return value;
+          } catch (error) {
+            ran.outcome = { ok: false, error };
+            throw error;
+          } finally {
+            redlockSignal.removeEventListener('abort', onAbort);
+          }
+        });
+      } catch (err) {
+        const outcome = ran.outcome;
+        if (outcome) {
+          // The routine ran; only the release failed (the lock expires on its own).
+          if (outcome.ok || err !== outcome.error) {
+            this.settings.log?.('warn', 'refresh lock release failed; it will expire', { resource, error: String(err) });
+          }
+          if (!outcome.ok) throw outcome.error;
+          return outcome.value;
         }
-      });
-    } catch (err) {
-      const outcome = ran.outcome;
-      if (!outcome) throw await this.acquisitionFailure(resource, err, Date.now() - started);
-      if (outcome.ok || err !== outcome.error) {
-        this.settings.log?.('warn', 'refresh lock release failed; it will expire', { resource, error: String(err) });
+        const failure = await this.attemptFailure(resource, err);
+        if (!failure.held) throw failure.error;
+        if (attempt >= this.retryCount) throw new LockTimeoutError(resource, Date.now() - started);
+        const { retryDelay, retryJitter } = this.redlock.settings;
+        await sleep(Math.max(0, retryDelay + Math.floor((Math.random() * 2 - 1) * retryJitter)));
       }
-      if (!outcome.ok) throw outcome.error;
-      return outcome.value;
     }
   }
 
-  /** Why Redlock gave up: another holder (LockTimeoutError), or nodes that did not answer. */
-  private async acquisitionFailure(resource: string, err: unknown, waitedMs: number): Promise<unknown> {
-    if (!(err instanceof ExecutionError)) return err;
+  /** Why an attempt failed: held by another holder (worth a retry), or the error to give up with. */
+  private async attemptFailure(resource: string, err: unknown): Promise<{ held: true } | { held: false; error: unknown }> {
+    if (!(err instanceof ExecutionError)) return { held: false, error: err };
     const attempts = await Promise.all(err.attempts);
     const refusals = attempts.flatMap((a) => [...a.votesAgainst.values()]);
-    if (refusals.some((e) => e instanceof ResourceLockedError)) return new LockTimeoutError(resource, waitedMs);
-    return new LockUnavailableError(resource, refusals.at(-1)?.message ?? err.message, { cause: err });
+    if (refusals.some((e) => e instanceof ResourceLockedError)) return { held: true };
+    return { held: false, error: new LockUnavailableError(resource, refusals.at(-1)?.message ?? err.message, { cause: err }) };
   }
 }

@@ -101,6 +101,17 @@ describe('withRefreshLock', () => {
     expect(await raw.get(`${keyPrefix}lock:refresh:1`)).toBe('busy'); // not ours to touch
   });
 
+  it('hands a lock won after waiting longer than its TTL over unaborted (validity counts from the winning attempt)', async () => {
+    const keyPrefix = uniquePrefix();
+    const store = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 300, lockWaitMs: 5_000 });
+    await raw.set(`${keyPrefix}lock:refresh:1`, 'slow-holder', 'PX', 900);
+    const aborted = await store.withRefreshLock(1, async (_fresh, signal) => {
+      await sleep(50);
+      return signal.aborted;
+    });
+    expect(aborted).toBe(false);
+  });
+
   it('keeps the lock past its TTL while fn runs, so a waiter enters only afterwards', async () => {
     const keyPrefix = uniquePrefix();
     const a = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 300, lockWaitMs: 5_000 });
@@ -187,6 +198,23 @@ describe('withRefreshLock on redis.lockNodes (Redlock over independent masters)'
     expect(holderAborted).toBe(false);
     expect(events).toEqual(['a:start:true', 'a:end', 'b:run:true:refreshed']);
     expect(a.health().degraded).toBe(false);
+  });
+
+  it('releases what a failed attempt locked before retrying, so a minority it won never blocks its own next attempt', async () => {
+    const keyPrefix = uniquePrefix();
+    const three = await lockNodes(3);
+    const store = await started({ keyPrefix, seed: [credential(1)], lockNodes: three.map((n) => n.url), lockTtlMs: 5_000, lockWaitMs: 10_000 });
+    three[0]!.kill9();
+    // A fragment another waiter left on the third node: each attempt wins only the second node.
+    const third = rawClient(three[2]!.url);
+    await third.set(`${keyPrefix}lock:refresh:1`, 'fragment', 'PX', 500);
+    third.disconnect();
+    await sleep(200); // the client notices the dead node
+    const t0 = Date.now();
+    const exclusive = await store.withRefreshLock(1, async (_fresh, _signal, ex) => ex);
+    expect(exclusive).toBe(true);
+    // Had the second node stayed locked by our own failed attempts, this would take a whole TTL (5 s).
+    expect(Date.now() - t0).toBeLessThan(2_500);
   });
 
   it('without a majority refreshes under the local lock only (not exclusive), and the store stays healthy', async () => {
