@@ -112,6 +112,16 @@ export async function waitReady(client: RedisClient, timeoutMs: number): Promise
   }
 }
 
+/** Closes a connection: QUIT when it is up (pending replies arrive first), else at once. */
+export async function quitClient(client: RedisClient): Promise<void> {
+  try {
+    if (client.status === 'ready') await client.quit();
+    else client.disconnect();
+  } catch {
+    client.disconnect();
+  }
+}
+
 /** True for errors that Redis itself answered (script error, wrong type): retrying will not help. */
 export function isReplyError(err: unknown): boolean {
   return err instanceof Error && err.name === 'ReplyError';

@@ -2,7 +2,7 @@
  * The Redis connections the refresh lock runs on: the store's own command connection by default, or
  * one connection per `redis.lockNodes` URL — independent masters, of which Redlock needs a majority.
  */
-import { createRedisClient, preloadScripts, type CommandTracker, type LuaScript, type RedisClient, type RedisConnectionOptions } from './connection.js';
+import { createRedisClient, preloadScripts, quitClient, type CommandTracker, type LuaScript, type RedisClient, type RedisConnectionOptions } from './connection.js';
 import type { StoreLog } from './mirror.js';
 
 /** The lock's connections, and their life cycle when they are the lock's own. */
@@ -59,15 +59,6 @@ export class LockNodes {
 
   async close(): Promise<void> {
     if (this.shared) return;
-    await Promise.all(
-      this.clients.map(async (client) => {
-        try {
-          if (client.status === 'ready') await client.quit();
-          else client.disconnect();
-        } catch {
-          client.disconnect();
-        }
-      }),
-    );
+    await Promise.all(this.clients.map(quitClient));
   }
 }
