@@ -269,13 +269,13 @@ export class AccessTokens {
   }
 
   /**
-   * The fenced write was refused: while this refresh ran, another holder (this one's lock had
-   * expired) stored newer tokens. The store kept theirs; this process uses them too, so every
-   * replica ends on one token. Ours is used only if theirs is not fresh.
+   * The fenced write was refused: while this refresh ran, another replica stored newer tokens (this
+   * one's lock had expired, or it held only a local one). The store kept theirs; this process uses
+   * them too, so every replica ends on one token. Ours is used only if theirs is not fresh.
    */
   private lateWrite(replaced: TokensReplacedError, ours: string, durationMs: number, lockWaitMs: number): string {
     const { id, current } = replaced;
-    this.ctx.log('warn', 'refreshed tokens not stored: another replica stored newer ones while this refresh ran (its lock had expired)', {
+    this.ctx.log('warn', 'refreshed tokens not stored: another replica stored newer ones while this refresh ran', {
       credentialId: id,
     });
     this.ctx.emit({ type: 'refresh', credentialId: id, outcome: 'success', durationMs, lockWaitMs });
@@ -283,9 +283,9 @@ export class AccessTokens {
   }
 
   /**
-   * A failed refresh whose tokens were replaced in the store while it ran (another replica
-   * refreshed after this one's lock expired) says nothing about the credential: the refused refresh
-   * token is an old one. Such a late verdict is neither counted nor allowed to disable; the stored
+   * A failed refresh whose tokens were replaced in the store while it ran (another replica refreshed
+   * after this one's lock expired, or while it held only a local one) says nothing about the
+   * credential: the refused refresh token is an old one. Such a late verdict is neither counted nor allowed to disable; the stored
    * access token is returned when it is fresh, else the error is thrown uncounted. Undefined when the
    * tokens are unchanged, so the verdict stands. One store read, on failures only.
    */
@@ -299,7 +299,7 @@ export class AccessTokens {
     }
     if (!current || !tokensReplaced(current.credential, from)) return undefined;
     this.ctx.emit({ type: 'refresh', credentialId: id, outcome: 'failure', kind: err.kind, durationMs });
-    this.ctx.log('warn', 'refresh refused for tokens another replica had already replaced (this one\'s lock had expired): not counted', {
+    this.ctx.log('warn', 'refresh refused for tokens another replica had already replaced: not counted, the stored tokens are used', {
       credentialId: id,
       kind: err.kind,
       status: err.status,

@@ -144,8 +144,12 @@ export class RefreshLock {
   /**
    * Runs `routine` while holding `resource`, extended automatically. `signal` aborts with
    * LockLostError when the lock could not be kept. Rejects with LockTimeoutError when another holder
-   * kept it past the wait budget, LockUnavailableError when no majority of nodes answered. A failed
-   * release does not change the routine's outcome (the lock expires on its own).
+   * kept it past the wait budget, LockUnavailableError when no majority of nodes answered.
+   *
+   * Settles with the routine's outcome as soon as the routine settles; the release finishes in the
+   * background, and its failure only means the lock expires on its own. (Redlock's `using()` first
+   * awaits an extension in flight, and a failing one retries until the lock's expiry: up to a TTL
+   * during which the refresh's waiters would wait for nothing.)
    * @example
    * await lock.using('kiro:lock:refresh:1', async (signal) => {
    *   if (signal.aborted) throw signal.reason; // lost before the work started
@@ -156,38 +160,38 @@ export class RefreshLock {
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       const ran: { outcome?: { ok: true; value: T } | { ok: false; error: unknown } } = {};
-      try {
-        return await this.redlock.using([resource], this.settings.ttlMs, SINGLE_ATTEMPT, async (redlockSignal) => {
-          const lost = new AbortController();
-          const onAbort = () => lost.abort(new LockLostError(resource, { cause: redlockSignal.error }));
-          redlockSignal.addEventListener('abort', onAbort, { once: true });
-          try {
-            const value = await routine(lost.signal);
-            ran.outcome = { ok: true, value };
-            return value;
-          } catch (error) {
-            ran.outcome = { ok: false, error };
-            throw error;
-          } finally {
-            redlockSignal.removeEventListener('abort', onAbort);
-          }
-        });
-      } catch (err) {
-        const outcome = ran.outcome;
-        if (outcome) {
-          // The routine ran; only the release failed (the lock expires on its own).
-          if (outcome.ok || err !== outcome.error) {
-            this.settings.log?.('warn', 'refresh lock release failed; it will expire', { resource, error: String(err) });
-          }
-          if (!outcome.ok) throw outcome.error;
-          return outcome.value;
+      let routineSettled!: () => void;
+      const settled = new Promise<void>((resolve) => (routineSettled = resolve));
+      const run = this.redlock.using([resource], this.settings.ttlMs, SINGLE_ATTEMPT, async (redlockSignal) => {
+        const lost = new AbortController();
+        const onAbort = () => lost.abort(new LockLostError(resource, { cause: redlockSignal.error }));
+        redlockSignal.addEventListener('abort', onAbort, { once: true });
+        try {
+          const value = await routine(lost.signal);
+          ran.outcome = { ok: true, value };
+          return value;
+        } catch (error) {
+          ran.outcome = { ok: false, error };
+          throw error;
+        } finally {
+          redlockSignal.removeEventListener('abort', onAbort);
+          routineSettled();
         }
-        const failure = await this.attemptFailure(resource, err);
-        if (!failure.held) throw failure.error;
-        if (attempt >= this.retryCount) throw new LockTimeoutError(resource, Date.now() - started);
-        const { retryDelay, retryJitter } = this.redlock.settings;
-        await sleep(Math.max(0, retryDelay + Math.floor((Math.random() * 2 - 1) * retryJitter)));
+      });
+      const first = await Promise.race([settled.then(() => undefined), run.then(() => undefined, (err: unknown) => ({ err }))]);
+      const outcome = ran.outcome;
+      if (outcome) {
+        run.catch((err: unknown) => {
+          if (outcome.ok || err !== outcome.error) this.settings.log?.('warn', 'refresh lock release failed; it will expire', { resource, error: String(err) });
+        });
+        if (!outcome.ok) throw outcome.error;
+        return outcome.value;
       }
+      const failure = await this.attemptFailure(resource, first?.err);
+      if (!failure.held) throw failure.error;
+      if (attempt >= this.retryCount) throw new LockTimeoutError(resource, Date.now() - started);
+      const { retryDelay, retryJitter } = this.redlock.settings;
+      await sleep(Math.max(0, retryDelay + Math.floor((Math.random() * 2 - 1) * retryJitter)));
     }
   }
 

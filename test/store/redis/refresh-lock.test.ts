@@ -61,7 +61,7 @@ describe('withRefreshLock', () => {
     expect(maxActive).toBe(1);
     expect(results.filter((r) => r === 'refreshed')).toHaveLength(1);
     expect(results.filter((r) => r === 'reused')).toHaveLength(5);
-    expect(await raw.exists(`${keyPrefix}lock:refresh:1`)).toBe(0);
+    await eventually(async () => expect(await raw.exists(`${keyPrefix}lock:refresh:1`)).toBe(0)); // released in the background
   });
 
   it('hands fn the credential as Redis has it, not the possibly stale local copy', async () => {
@@ -148,7 +148,7 @@ describe('withRefreshLock', () => {
     const keyPrefix = uniquePrefix();
     const store = await started({ keyPrefix, seed: [credential(1)] });
     await expect(store.withRefreshLock(9, async () => 'never')).rejects.toBeInstanceOf(NotFoundError);
-    expect(await raw.exists(`${keyPrefix}lock:refresh:9`)).toBe(0);
+    await eventually(async () => expect(await raw.exists(`${keyPrefix}lock:refresh:9`)).toBe(0));
   });
 });
 
@@ -215,6 +215,27 @@ describe('withRefreshLock on redis.lockNodes (Redlock over independent masters)'
     expect(exclusive).toBe(true);
     // Had the second node stayed locked by our own failed attempts, this would take a whole TTL (5 s).
     expect(Date.now() - t0).toBeLessThan(2_500);
+  });
+
+  it("returns the holder's result at once although an extension that lost its majority is still retrying", async () => {
+    const keyPrefix = uniquePrefix();
+    const three = await lockNodes(3);
+    const lockKey = `${keyPrefix}lock:refresh:1`;
+    // A fragment on the third node, so the lock is taken on exactly the first two.
+    const third = rawClient(three[2]!.url);
+    await third.set(lockKey, 'fragment', 'PX', 30_000);
+    third.disconnect();
+    const store = await started({ keyPrefix, seed: [credential(1)], lockNodes: three.map((n) => n.url), lockTtlMs: 4_000 });
+    let returnedAt = 0;
+    const result = await store.withRefreshLock(1, async (_fresh, signal) => {
+      three[0]!.kill9(); // one of the two: from now on no extension reaches a majority
+      await sleep(2_000); // past the first extension (at ttl/3), well before the lock expires
+      returnedAt = Date.now();
+      return signal.aborted ? 'aborted' : 'done';
+    });
+    expect(result).toBe('done');
+    // Redlock's using() alone would settle only when its extension retries give up, at the lock's expiry (~2 s later).
+    expect(Date.now() - returnedAt).toBeLessThan(1_000);
   });
 
   it('without a majority refreshes under the local lock only (not exclusive), and the store stays healthy', async () => {
