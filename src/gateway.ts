@@ -299,10 +299,20 @@ export function secretSource(config: GatewayConfig, store: Pick<CredentialStore,
   return () => {
     if (cached) return cached;
     const values = [config.apiKey, config.adminApiKey, config.proxyPassword, config.countTokensApiKey, config.kiroApiKeyCredential, config.redis.password];
+    for (const url of [config.redis.url, ...parseLockNodes(config.redis.lockNodes)]) values.push(urlPassword(url));
     for (const { credential } of store.list()) values.push(...secretsOf(credential));
     cached = values.filter((v) => v.length >= 8);
     return cached;
   };
+}
+
+/** The password in a `redis://user:password@host` URL; '' when there is none. */
+function urlPassword(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
 }
 
 const LOAD_BALANCING_MODE = 'loadBalancingMode';
