@@ -83,8 +83,9 @@ export interface CredentialStore {
    * Runs `fn` while holding this credential's refresh lock (a mutex in memory, Redlock in Redis).
    * `fn` receives the credential re-read from the source of truth after the lock was taken, so it can
    * see that another holder already refreshed. `signal` aborts if the lock is lost. `exclusive` is
-   * false when the store could only take a process-local lock (Redis unreachable): another replica
-   * may then be refreshing, or have rotated the refresh token, without this one knowing.
+   * false when the store could only take a process-local lock (Redis, or a majority of the lock
+   * nodes, unreachable): another replica may then be refreshing, or have rotated the refresh token,
+   * without this one knowing. Either way, write the result fenced (see update).
    */
   withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal, exclusive: boolean) => Promise<T>): Promise<T>;
 
