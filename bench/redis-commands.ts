@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { ADD_SCRIPT, FLUSH_STATS_SCRIPT, READ_SCRIPT, RECONCILE_SCRIPT, REMOVE_SCRIPT, SEED_SCRIPT, UPDATE_SCRIPT } from '../src/store/redis/lua/credentials.js';
-import { EXTEND_SCRIPT, RELEASE_SCRIPT } from '../src/store/redis/lua/lock.js';
 
 export interface Captured {
   at: number;
@@ -23,8 +22,6 @@ const SCRIPT_NAMES = new Map(
     reconcile: RECONCILE_SCRIPT,
     remove: REMOVE_SCRIPT,
     flush_stats: FLUSH_STATS_SCRIPT,
-    lock_extend: EXTEND_SCRIPT,
-    lock_release: RELEASE_SCRIPT,
   }).map(([name, source]) => [createHash('sha1').update(source).digest('hex'), name]),
 );
 
@@ -32,6 +29,8 @@ const SCRIPT_NAMES = new Map(
 function classify(args: string[], prefix: string): string {
   const cmd = (args[0] ?? '').toLowerCase();
   const key = args[1] ?? '';
+  // Redlock's acquire, extend and release scripts: the one key they touch is the lock.
+  if ((cmd === 'evalsha' || cmd === 'eval') && (args[3] ?? '').startsWith(`${prefix}lock:`)) return 'refresh-lock';
   if (cmd === 'evalsha' || cmd === 'eval') {
     const name = cmd === 'evalsha' ? (SCRIPT_NAMES.get(key) ?? 'unknown-script') : 'eval';
     if (name === 'flush_stats') return 'background:stats-flush';
@@ -41,7 +40,6 @@ function classify(args: string[], prefix: string): string {
   if (['multi', 'exec'].includes(cmd)) return 'background:heartbeat';
   if (key.startsWith(`${prefix}replica`)) return 'background:heartbeat';
   if (cmd === 'hgetall' && key === `${prefix}settings`) return 'background:resync'; // shared settings, re-read with each resync
-  if (cmd === 'set' && key.startsWith(`${prefix}lock:`)) return 'refresh-lock';
   return `cmd:${cmd}`;
 }
 

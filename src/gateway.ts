@@ -13,7 +13,7 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { createMetricsMiddleware } from './observability/metrics-middleware.js';
 import { createTracingMiddleware, type TracingHandle } from './observability/tracing.js';
 import { createRequestObserver, recordPoolEvent } from './observability/request-observer.js';
-import type { GatewayConfig } from './config.js';
+import { parseLockNodes, type GatewayConfig } from './config.js';
 import { admissionLimits, createApp } from './server.js';
 import { Admission } from './anthropic/admission.js';
 import { Lifecycle } from './lifecycle.js';
@@ -99,6 +99,7 @@ async function createStore(
     keyPrefix: config.redis.keyPrefix,
     resyncIntervalMs: config.redis.resyncIntervalMs,
     lockTtlMs: config.redis.lockTtlMs,
+    lockNodes: parseLockNodes(config.redis.lockNodes),
     seed: env ? [env, ...loaded.credentials] : loaded.credentials,
     replicaId,
     log,
@@ -302,10 +303,20 @@ export function secretSource(config: GatewayConfig, store: Pick<CredentialStore,
   return () => {
     if (cached) return cached;
     const values = [config.apiKey, config.adminApiKey, config.proxyPassword, config.countTokensApiKey, config.kiroApiKeyCredential, config.redis.password];
+    for (const url of [config.redis.url, ...parseLockNodes(config.redis.lockNodes)]) values.push(urlPassword(url));
     for (const { credential } of store.list()) values.push(...secretsOf(credential));
     cached = values.filter((v) => v.length >= 8);
     return cached;
   };
+}
+
+/** The password in a `redis://user:password@host` URL; '' when there is none. */
+function urlPassword(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
 }
 
 const LOAD_BALANCING_MODE = 'loadBalancingMode';

@@ -101,6 +101,8 @@ export interface GatewayConfig {
     resyncIntervalMs: number;
     /** Refresh lock TTL. */
     lockTtlMs: number;
+    /** Comma-separated redis:// URLs of independent masters for the refresh lock; empty = the store's Redis. */
+    lockNodes: string;
   };
 
   log: { level: string; pretty: boolean };
@@ -148,3 +150,11 @@ export function withRegion(template: string, region: string): string {
 
 /** The two `os/` values kiro.rs picks from at start-up (docs/kiro-protocol.md §1.1). */
 export const SYSTEM_VERSIONS = ['darwin#24.6.0', 'win32#10.0.22631'] as const;
+
+/** Splits `redis.lockNodes` (comma-separated URLs; blanks ignored). */
+export function parseLockNodes(list: string): string[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -22,7 +22,7 @@ const GATEWAY_ENV = [...generateConfigTable().matchAll(/^\| `[^`]+` \| `(KIRO_[A
 const CHART_MANAGED = [
   'KIRO_HOST', 'KIRO_PORT', 'KIRO_CLIENT_API_KEY', 'KIRO_ADMIN_API_KEY', 'KIRO_PROXY_PASSWORD', 'KIRO_COUNT_TOKENS_API_KEY',
   'KIRO_CONFIG', 'KIRO_CREDENTIALS', 'KIRO_API_KEY', 'KIRO_REDIS_URL', 'KIRO_REDIS_SENTINELS', 'KIRO_REDIS_SENTINEL_NAME',
-  'KIRO_REDIS_CLUSTER_NODES', 'KIRO_REDIS_PASSWORD', 'KIRO_REDIS_KEY_PREFIX', 'KIRO_METRICS_PORT', 'KIRO_SHUTDOWN_GRACE_MS', 'KIRO_SHUTDOWN_READINESS_DELAY_MS',
+  'KIRO_REDIS_CLUSTER_NODES', 'KIRO_REDIS_PASSWORD', 'KIRO_REDIS_KEY_PREFIX', 'KIRO_REDIS_LOCK_NODES', 'KIRO_METRICS_PORT', 'KIRO_SHUTDOWN_GRACE_MS', 'KIRO_SHUTDOWN_READINESS_DELAY_MS',
 ];
 /** Non-KIRO variables the chart defines for `$(…)` expansion only. */
 const HELPER_ENV: string[] = [];
@@ -162,6 +162,20 @@ describe('rendered objects', () => {
     expect(env.KIRO_REDIS_PASSWORD).toBe('ci-sentinel-redis-password');
     expect(env.KIRO_REDIS_SENTINELS).toBeDefined();
     for (const cm of objects.filter((o) => o.kind === 'ConfigMap')) expect(JSON.stringify(cm)).not.toContain('ci-sentinel-redis-password');
+  });
+
+  it('pass redis.lockNodes as KIRO_REDIS_LOCK_NODES (the password comes from redis.auth), and refuse a password in a node URL', async () => {
+    const set = { 'redis.mode': 'standalone', 'redis.url': 'redis://r:6379', 'redis.auth.password': 'ci-lock-password' };
+    const objects = await render({ set: { ...set, 'redis.lockNodes': '{redis://l1:6379,redis://l2:6379,rediss://l3:6380}' } });
+    const env = containerEnv(gatewayContainer(objects), dataSources(objects));
+    expect(env.KIRO_REDIS_LOCK_NODES).toBe('redis://l1:6379,redis://l2:6379,rediss://l3:6380');
+    expect(env.KIRO_REDIS_PASSWORD).toBe('ci-lock-password');
+    expect(loadConfig({ argv: [], env, warn: () => {} }).redis.lockNodes).toBe(env.KIRO_REDIS_LOCK_NODES);
+    const without = await render({ set });
+    expect(containerEnv(gatewayContainer(without), dataSources(without)).KIRO_REDIS_LOCK_NODES).toBeUndefined();
+    const withPassword = await tryRender({ set: { ...set, 'redis.lockNodes': '{redis://:pw@l1:6379}' } });
+    expect(withPassword.code).not.toBe(0);
+    expect(withPassword.output).toMatch(/lockNodes/);
   });
 
   it('run without Redis as one pod that owns a PVC, seeded once by an init container', () => {
