@@ -1,7 +1,7 @@
 // faults: steady streaming load while something breaks (driven by loadtest/stack/faults.ts, which
 // injects the fault: a killed replica or Redis, an upstream 429/5xx storm, or — with K6_FAULT_SCRIPT —
 // a simulator fault script embedded in every K6_FAULT_EVERY-th request). K6_RATE (8/s) for
-// K6_DURATION (8s). No thresholds on purpose: the driver reads the counters (complete, clean SSE
+// K6_RUN_TIME (8s). No thresholds on purpose: the driver reads the counters (complete, clean SSE
 // error, cut, failed) and asserts the exact numbers each fault allows. Requests retry as the
 // Anthropic SDKs do (lib/retry.js): `failed` counts requests lost after those retries.
 import { check } from 'k6';
@@ -33,7 +33,7 @@ export const options = {
       executor: 'constant-arrival-rate',
       rate: RATE,
       timeUnit: '1s',
-      duration: __ENV.K6_DURATION || '8s',
+      duration: __ENV.K6_RUN_TIME || '8s',
       preAllocatedVUs: vusFor(RATE, 10),
       maxVUs: vusFor(RATE, 10) * 4,
       gracefulStop: '90s',

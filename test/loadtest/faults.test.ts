@@ -121,7 +121,7 @@ describe('faults under load', () => {
     ['Redis SIGKILL 20 s + access tokens expire meanwhile, restart with AOF', false, true, undefined],
   ] as const) {
     it(`${name}: nothing lost, credential state intact`, async () => {
-      const { counts } = await loadWith(ctx, { K6_DURATION: '28s' }, async () => {
+      const { counts } = await loadWith(ctx, { K6_RUN_TIME: '28s' }, async () => {
         stack.redis.kill9();
         await sleep(5_000);
         if (expire) stack.sim.expireAccessTokens();
