@@ -9,7 +9,7 @@
 import { isReplyError, LuaScript } from './connection.js';
 import type { ClientKeyRedis } from './client-key-redis.js';
 import { FLUSH_SCRIPT } from './lua/client-keys.js';
-import { SLOT_LEASE_MS, type LimiterBatch, type RedisKeyLimiter } from './key-limiter.js';
+import type { LimiterBatch, RedisKeyLimiter } from './key-limiter.js';
 import type { RedisUsageStore } from './usage-store.js';
 
 export const FLUSH = new LuaScript('key_flush', FLUSH_SCRIPT);
@@ -65,7 +65,7 @@ export class ClientKeyFlusher {
   private tick(force = false): Promise<void> {
     if (this.running || !this.redis.connected) return this.running ?? Promise.resolve();
     const now = Date.now();
-    const renew = !this.redis.online || now - this.lastRenew >= SLOT_LEASE_MS / 3;
+    const renew = !this.redis.online || now - this.lastRenew >= this.limiter.leaseMs / 3;
     const idle = this.limiter.pendingCount === 0 && this.usage.pendingBuckets === 0;
     if (idle && !renew && !force && now - this.lastFlush < IDLE_FLUSH_MS) return Promise.resolve();
     this.running = this.send(renew).finally(() => (this.running = undefined));
@@ -80,10 +80,10 @@ export class ClientKeyFlusher {
     for (const [bucket, fields] of usage) for (const [field, amount] of fields) usageArgs.push(bucket, field, amount);
     args.push(usageArgs.length / 3, ...usageArgs);
     args.push(limits.used.size);
-    for (const [id, u] of limits.used) args.push(id, u.tokensPerMinute, u.tokens, u.credits);
+    for (const [id, u] of limits.used) args.push(id, u.requestsPerMinute, u.tokensPerMinute, u.requests, u.tokens, u.credits);
     args.push(limits.released.length, ...limits.released.flat());
     args.push(limits.held.length);
-    for (const [id, slot] of limits.held) args.push(id, slot, SLOT_LEASE_MS);
+    for (const [id, slot] of limits.held) args.push(id, slot, this.limiter.leaseMs);
     try {
       const replicas = await this.redis.run('evalsha:key_flush', () => FLUSH.run(this.redis.client, [this.redis.keys.replicas], args));
       this.lastFlush = Date.now();

@@ -22,8 +22,12 @@ export const CHECK = new LuaScript('key_check', CHECK_SCRIPT);
 /** A concurrency slot lives this long without renewal (a replica that died frees its slots within it). */
 export const SLOT_LEASE_MS = 60_000;
 
+/** What this replica learned about a key and Redis does not know yet. */
 interface Used {
+  requestsPerMinute: number;
   tokensPerMinute: number;
+  /** Requests admitted locally while Redis was unreachable. */
+  requests: number;
   tokens: number;
   credits: number;
 }
@@ -51,6 +55,8 @@ export class RedisKeyLimiter implements KeyLimiter {
   constructor(
     private readonly redis: ClientKeyRedis,
     private readonly onFallback: (active: boolean) => void = () => {},
+    /** Lease of a concurrency slot (ms); tests shorten it. */
+    readonly leaseMs = SLOT_LEASE_MS,
   ) {
     this.slotPrefix = `${redis.replicaId}:${randomBytes(3).toString('hex')}`;
     this.local = new LocalLimiter({ share: () => this.liveReplicas, dayUsage: (id) => this.lastDay.get(id) });
@@ -78,12 +84,12 @@ export class RedisKeyLimiter implements KeyLimiter {
       reply = await this.redis.run('evalsha:key_check', () =>
         CHECK.run(this.redis.client, [this.redis.keys.limit(key.id), this.redis.keys.slots(key.id)], [
           l.requestsPerMinute ?? 0, l.tokensPerMinute ?? 0, l.tokensPerDay ?? 0, l.creditsPerDay ?? 0, l.concurrentStreams ?? 0,
-          slot, SLOT_LEASE_MS, used?.tokens ?? 0, used?.credits ?? 0, ...released,
+          slot, this.leaseMs, used?.tokens ?? 0, used?.credits ?? 0, used?.requests ?? 0, ...released,
         ]),
       );
     } catch {
       // Not sent, or not known to be: sent again with the next call (a duplicate costs a little accuracy, never a crash).
-      if (used) this.addUsed(key.id, used);
+      if (used) this.addUsed(key, used);
       if (released.length) this.released.set(key.id, [...released, ...(this.released.get(key.id) ?? [])]);
       return this.reserveLocally(key);
     }
@@ -109,9 +115,7 @@ export class RedisKeyLimiter implements KeyLimiter {
       if (list) list.push(decision.slot);
       else this.released.set(key.id, [decision.slot]);
     }
-    if (used.tokens > 0 || used.credits > 0) {
-      this.addUsed(key.id, { tokensPerMinute: key.limits.tokensPerMinute ?? 0, tokens: used.tokens, credits: used.credits });
-    }
+    if (used.tokens > 0 || used.credits > 0) this.addUsed(key, { requests: 0, tokens: used.tokens, credits: used.credits });
   }
 
   /** Everything the flush should send; `renew` adds every held slot (their leases, or after Redis lost them). */
@@ -134,7 +138,7 @@ export class RedisKeyLimiter implements KeyLimiter {
 
   /** The flush did not get through: its items are sent with the next one. */
   requeue(batch: LimiterBatch): void {
-    for (const [id, u] of batch.used) this.addUsed(id, u);
+    for (const [id, u] of batch.used) this.merge(id, u);
     for (const [id, slot] of batch.released) {
       const list = this.released.get(id);
       if (list) list.push(slot);
@@ -146,9 +150,18 @@ export class RedisKeyLimiter implements KeyLimiter {
     return this.used.size + this.released.size;
   }
 
-  private addUsed(id: string, u: Used): void {
+  private addUsed(key: ClientKeyRecord, u: Pick<Used, 'requests' | 'tokens' | 'credits'>): void {
+    this.merge(key.id, { requestsPerMinute: key.limits.requestsPerMinute ?? 0, tokensPerMinute: key.limits.tokensPerMinute ?? 0, ...u });
+  }
+
+  private merge(id: string, u: Used): void {
     const prev = this.used.get(id);
-    this.used.set(id, prev ? { tokensPerMinute: u.tokensPerMinute, tokens: prev.tokens + u.tokens, credits: prev.credits + u.credits } : u);
+    this.used.set(
+      id,
+      prev
+        ? { ...u, requests: prev.requests + u.requests, tokens: prev.tokens + u.tokens, credits: prev.credits + u.credits }
+        : u,
+    );
   }
 
   private reserveLocally(key: ClientKeyRecord): LimitDecision {
@@ -160,6 +173,8 @@ export class RedisKeyLimiter implements KeyLimiter {
     }
     const decision = this.local.reserve(key.id, key.limits);
     if (decision.slot) this.held.set(decision.slot, key.id);
+    // The shared bucket learns of it once Redis is back.
+    if (decision.allowed && key.limits.requestsPerMinute) this.addUsed(key, { requests: 1, tokens: 0, credits: 0 });
     return decision;
   }
 

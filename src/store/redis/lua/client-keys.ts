@@ -34,25 +34,25 @@ local STATE_TTL_MS = 2 * 86400000
  * Checks and reserves every limit of one key.
  * KEYS[1] limit state hash, KEYS[2] slot set.
  * ARGV[1..5] requests/min, tokens/min, tokens/day, credits/day, concurrent streams (0 = none);
- * ARGV[6] slot id to take, ARGV[7] slot lease (ms); ARGV[8], ARGV[9] tokens and credits this
- * replica recorded for the key and not sent yet (applied first); ARGV[10..] slots it released and
- * did not report yet (removed first).
+ * ARGV[6] slot id to take, ARGV[7] slot lease (ms); ARGV[8], ARGV[9], ARGV[10] tokens, credits and
+ * requests (admitted on its own while Redis was unreachable) this replica recorded for the key and
+ * not sent yet (applied first); ARGV[11..] slots it released and did not report yet (removed first).
  * Returns `{ refused (comma-separated limit names, '' when admitted), now, rq, tk, dtk, dcr, inUse }`
  * with the numbers as strings (Lua numbers would be truncated to integers).
  */
 export const CHECK_SCRIPT = `${HELPERS}
 local rpm, tpm, tpd, cpd, conc = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local slot, lease = ARGV[6], tonumber(ARGV[7])
-local pendingTokens, pendingCredits = tonumber(ARGV[8]), tonumber(ARGV[9])
+local pendingTokens, pendingCredits, pendingRequests = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local st = redis.call('HMGET', KEYS[1], 'rq', 'rqt', 'tk', 'tkt', 'day', 'dtk', 'dcr')
 local rq = 0
-if rpm > 0 then rq = refill(tonumber(st[1]), tonumber(st[2]), rpm) end
+if rpm > 0 then rq = refill(tonumber(st[1]), tonumber(st[2]), rpm) - pendingRequests end
 local tk = 0
 if tpm > 0 then tk = refill(tonumber(st[3]), tonumber(st[4]), tpm) - pendingTokens end
 local dtk, dcr = dayCounters(st[5], st[6], st[7])
 dtk = dtk + pendingTokens
 dcr = dcr + pendingCredits
-for i = 10, #ARGV do redis.call('ZREM', KEYS[2], ARGV[i]) end
+for i = 11, #ARGV do redis.call('ZREM', KEYS[2], ARGV[i]) end
 local inUse = 0
 if conc > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -84,7 +84,8 @@ return { table.concat(refused, ','), tostring(now), tostring(rq), tostring(tk), 
  * heartbeat may be (ms), ARGV[4] hour-bucket TTL (s), ARGV[5] day-bucket TTL (s), then four groups,
  * each a count followed by its items:
  *   usage: bucket, field, amount (HINCRBYFLOAT into `{p}usage:{bucket}`)
- *   used:  key id, tokens/min limit, tokens, credits (debited from the key's limit state)
+ *   used:  key id, requests/min and tokens/min limits, requests (admitted locally while Redis was
+ *          unreachable), tokens, credits (debited from the key's limit state)
  *   released: key id, slot
  *   held:  key id, slot, lease ms (renewed, or re-added after Redis lost them)
  * Returns the number of live replicas (for the fallback limits).
@@ -106,15 +107,19 @@ end
 n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   local key = prefix .. 'climit:' .. ARGV[i]
-  local tpm, tokens, credits = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-  local st = redis.call('HMGET', key, 'tk', 'tkt', 'day', 'dtk', 'dcr')
-  local dtk, dcr = dayCounters(st[3], st[4], st[5])
-  if tpm > 0 then
-    redis.call('HSET', key, 'tk', refill(tonumber(st[1]), tonumber(st[2]), tpm) - tokens, 'tkt', now)
+  local rpm, tpm = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local requests, tokens, credits = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+  local st = redis.call('HMGET', key, 'rq', 'rqt', 'tk', 'tkt', 'day', 'dtk', 'dcr')
+  local dtk, dcr = dayCounters(st[5], st[6], st[7])
+  if rpm > 0 and requests > 0 then
+    redis.call('HSET', key, 'rq', refill(tonumber(st[1]), tonumber(st[2]), rpm) - requests, 'rqt', now)
+  end
+  if tpm > 0 and tokens > 0 then
+    redis.call('HSET', key, 'tk', refill(tonumber(st[3]), tonumber(st[4]), tpm) - tokens, 'tkt', now)
   end
   redis.call('HSET', key, 'day', today, 'dtk', dtk + tokens, 'dcr', dcr + credits)
   redis.call('PEXPIRE', key, STATE_TTL_MS)
-  i = i + 4
+  i = i + 6
 end
 n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
