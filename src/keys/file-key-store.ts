@@ -4,7 +4,7 @@
  * each change resolves. The file holds key hashes, never keys.
  */
 import { readFile } from 'node:fs/promises';
-import { NotFoundError } from '../errors.js';
+import { ApiError, NotFoundError } from '../errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../store/atomic-file.js';
 import { ClientKeyIndex, patchRecord, type ClientKeyPatch, type ClientKeyStore } from './key-store.js';
 import { parseStoredKey } from './stored-key.js';
@@ -94,7 +94,11 @@ export class FileClientKeyStore implements ClientKeyStore {
       const records = [...this.index.list()];
       const result = edit(records);
       const body: KeysFile = { keys: records };
-      await writeFileAtomic(this.path, `${JSON.stringify(body, null, 2)}\n`);
+      try {
+        await writeFileAtomic(this.path, `${JSON.stringify(body, null, 2)}\n`);
+      } catch (err) {
+        throw new ApiError(`Could not write ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; nothing was changed`, { cause: err });
+      }
       this.index.replaceAll(records);
       return result;
     });
