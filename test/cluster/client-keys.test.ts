@@ -8,6 +8,7 @@
  * flowing, /readyz and the metric say so; after the restart the limits are shared again and the usage
  * of the outage is counted exactly once.
  */
+import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, simScript, type Simulator } from '../../src/simulator/index.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
@@ -117,6 +118,13 @@ describe('client key limits shared by 3 gateway processes', () => {
     // Every replica refused some: the limit is one for all of them.
     const refusedBy = new Set(answers.map((a, i) => (a.status === 429 ? i % 3 : -1)).filter((i) => i >= 0));
     expect(refusedBy.size).toBe(3);
+    // The real SDK (no retries) sees RateLimitError with the headers.
+    const sdk = new Anthropic({ baseURL: urls()[1], apiKey: secret, maxRetries: 0, logLevel: 'error' });
+    const err = await sdk.messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+    const e = err as InstanceType<typeof Anthropic.RateLimitError>;
+    expect(e.headers?.get('anthropic-ratelimit-requests-limit')).toBe('10');
+    expect(Number(e.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 
   it('counts the tokens each answer used, on whichever replica served it', async () => {

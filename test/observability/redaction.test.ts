@@ -224,6 +224,9 @@ describe('secrets stay out of logs, metrics and traces', () => {
     expect((await call('/v1/messages', { body: messages(), key: managedKey })).status).toBe(429);
     expect((await call('/v1/messages', { body: messages(REPLY, { model: 'claude-haiku-4-5-20251001' }), key: managedKey })).status).toBe(403);
     expect((await call('/v1/messages', { body: messages(), key: `${managedKey}x` })).status).toBe(401);
+    // Put where no header redaction reaches: the URL, a malformed body.
+    expect((await call(`/v1/${managedKey}/models`, { key: managedKey })).status).toBe(404);
+    expect((await call('/v1/messages', { raw: `{"model": "${managedKey}", `, key: managedKey })).status).toBe(400);
     for (const path of ['/keys', `/keys/${created.json.key.id}`, '/usage?subject=key', '/usage.csv']) {
       const listed = await admin(path);
       expect(listed.status, path).toBe(200);
@@ -311,7 +314,7 @@ describe('secrets stay out of logs, metrics and traces', () => {
       const line = byId.get(s.requestId!);
       expect(line, `${s.method} ${s.path} ${s.requestId}`).toBeDefined();
       expect(line).toMatchObject({ method: s.method, status: s.status });
-      expect(String(line!.path)).toBe(s.path.includes(CLIENT_KEY) ? s.path.replace(CLIENT_KEY, '[REDACTED]') : s.path);
+      expect(String(line!.path)).toBe(s.path.replace(CLIENT_KEY, '[REDACTED]').replace(managedKey, '[REDACTED]'));
     }
   });
 });

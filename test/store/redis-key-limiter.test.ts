@@ -201,3 +201,33 @@ describe('Redis down: each replica enforces its share, and the usage of that tim
     expect(await admin.zscore(`${prefix}cslots:${k.id}`, held.slot!)).not.toBeNull();
   }, 60_000);
 });
+
+describe('Redis Cluster', () => {
+  it('keeps every key of a check, a flush and a usage read in one hash slot (no CROSSSLOT)', async () => {
+    const node = await startRedis({ cluster: true });
+    try {
+      const r = new ClientKeyRedis({ clusterNodes: `127.0.0.1:${node.port}`, keyPrefix: 'kc:', replicaId: 'a' });
+      const limiter = new RedisKeyLimiter(r);
+      const usage = new RedisUsageStore(r);
+      const flusher = new ClientKeyFlusher(r, limiter, usage, { hourlyRetentionHours: 24, dailyRetentionDays: 7, intervalMs: 60_000 });
+      await r.connect(10_000);
+      try {
+        const k = key({ requestsPerMinute: 5, tokensPerMinute: 1_000, concurrentStreams: 1 });
+        const d = await limiter.reserve(k);
+        expect(d).toMatchObject({ allowed: true, scope: 'shared' });
+        limiter.settle(k, d, { tokens: 10, credits: 0.5 });
+        usage.record({ at: Date.now(), subject: 'key', id: k.id, counts: { requests: 1, credits: 0.5 } });
+        await flusher.flush();
+        expect(r.online).toBe(true);
+        const rows = await usage.query({ granularity: 'day', from: Date.now(), to: Date.now() });
+        expect(rows).toEqual([expect.objectContaining({ subject: 'key', id: k.id, counts: expect.objectContaining({ requests: 1, credits: 0.5 }) })]);
+        expect((await limiter.reserve(k)).snapshot.tokensDay).toBeUndefined();
+      } finally {
+        await flusher.stop();
+        await r.close();
+      }
+    } finally {
+      await node.stop();
+    }
+  });
+});
