@@ -33,11 +33,18 @@ function pad(n: number, width = 2): string {
   return String(n).padStart(width, '0');
 }
 
+/** The names of the last hour asked about: every request of an hour reuses them (no Date, no strings). */
+let lastHour = { hour: NaN, hourBucket: '', dayBucket: '' };
+
 /** Bucket name of the hour or day holding `at` (UTC). */
 export function bucketOf(granularity: UsageGranularity, at: number): string {
-  const d = new Date(at);
-  const day = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
-  return granularity === 'hour' ? `h:${day}${pad(d.getUTCHours())}` : `d:${day}`;
+  const hour = Math.floor(at / HOUR_MS);
+  if (hour !== lastHour.hour) {
+    const d = new Date(hour * HOUR_MS);
+    const day = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
+    lastHour = { hour, hourBucket: `h:${day}${pad(d.getUTCHours())}`, dayBucket: `d:${day}` };
+  }
+  return granularity === 'hour' ? lastHour.hourBucket : lastHour.dayBucket;
 }
 
 /** Start (epoch ms) of the bucket holding `at`. */
