@@ -203,6 +203,11 @@ describe('client key limits shared by 3 gateway processes', () => {
       expect(metrics).not.toContain(secret);
     }
     expect(cluster.replicas.every((r) => r.alive)).toBe(true);
+    // Keys are still listed and authenticated from the local copy; changes wait for Redis (503).
+    expect((await admin(urls()[0]!, 'GET', '/keys')).status).toBe(200);
+    const refusedChange = await admin(urls()[0]!, 'POST', '/keys', { name: 'during-outage' });
+    expect(refusedChange.status).toBe(503);
+    expect(refusedChange.json.error.message).toContain('Redis unreachable');
 
     await redis.restart();
     for (const url of urls()) {
