@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { ADD_SCRIPT, FLUSH_STATS_SCRIPT, READ_SCRIPT, RECONCILE_SCRIPT, REMOVE_SCRIPT, SEED_SCRIPT, UPDATE_SCRIPT } from '../src/store/redis/lua/credentials.js';
 import { EXTEND_SCRIPT, RELEASE_SCRIPT } from '../src/store/redis/lua/lock.js';
-import { CHECK_SCRIPT, FLUSH_SCRIPT } from '../src/store/redis/lua/client-keys.js';
+import { CHECK_SCRIPT, FLUSH_SCRIPT, READ_KEYS_SCRIPT } from '../src/store/redis/lua/client-keys.js';
 
 export interface Captured {
   at: number;
@@ -28,6 +28,7 @@ const SCRIPT_NAMES = new Map(
     lock_release: RELEASE_SCRIPT,
     key_check: CHECK_SCRIPT,
     key_flush: FLUSH_SCRIPT,
+    key_read: READ_KEYS_SCRIPT,
   }).map(([name, source]) => [createHash('sha1').update(source).digest('hex'), name]),
 );
 
@@ -41,13 +42,12 @@ function classify(args: string[], prefix: string): string {
     // Client keys: usage and limit updates leave in one batch every 250 ms; key_check is the one
     // call of a request with a limited key (none for the bench's configured key).
     if (name === 'key_flush') return 'background:keys-flush';
-    if (name === 'read') return 'background:resync';
+    if (name === 'read' || name === 'key_read') return 'background:resync';
     return `script:${name}`;
   }
   if (['multi', 'exec'].includes(cmd)) return 'background:heartbeat';
   if (key.startsWith(`${prefix}replica`)) return 'background:heartbeat';
   if (cmd === 'hgetall' && key === `${prefix}settings`) return 'background:resync'; // shared settings, re-read with each resync
-  if (cmd === 'hgetall' && key === `${prefix}clientkeys`) return 'background:resync'; // client keys, re-read with each resync
   if (cmd === 'set' && key.startsWith(`${prefix}lock:`)) return 'refresh-lock';
   return `cmd:${cmd}`;
 }

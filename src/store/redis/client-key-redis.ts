@@ -25,6 +25,7 @@ import type { StoreLog } from './mirror.js';
  * | key | type | content |
  * |---|---|---|
  * | `{p}clientkeys` | hash | key id → ClientKeyRecord JSON (hashes of keys, never keys) |
+ * | `{p}clientkeys:written` | string | set with the first key and never removed: without it, an empty hash means Redis lost its data |
  * | `{p}clientkeys:events` | pub/sub channel | `{"replica":"…","id":"key_…"}` after each change |
  * | `{p}climit:{id}` | hash | limit state (see lua/client-keys.ts), expires 2 days after last use |
  * | `{p}cslots:{id}` | sorted set | concurrency slots, scored by lease expiry |
@@ -34,6 +35,7 @@ import type { StoreLog } from './mirror.js';
 export interface ClientKeyRedisKeys {
   readonly prefix: string;
   readonly records: string;
+  readonly written: string;
   readonly events: string;
   readonly replicas: string;
   limit(id: string): string;
@@ -46,6 +48,7 @@ export function clientKeyRedisKeys(keyPrefix: string, cluster: boolean): ClientK
   return {
     prefix,
     records: `${prefix}clientkeys`,
+    written: `${prefix}clientkeys:written`,
     events: `${prefix}clientkeys:events`,
     replicas,
     limit: (id) => `${prefix}climit:${id}`,

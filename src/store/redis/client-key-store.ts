@@ -8,7 +8,11 @@ import { ClientKeyIndex, patchRecord, type ClientKeyPatch, type ClientKeyStore }
 import { parseStoredKey } from '../../keys/stored-key.js';
 import type { ClientKeyRecord } from '../../keys/types.js';
 import { KeysUnavailableError, type ClientKeyRedis } from './client-key-redis.js';
-import { isReplyError } from './connection.js';
+import { isReplyError, LuaScript } from './connection.js';
+import { READ_KEYS_SCRIPT, RESEED_KEYS_SCRIPT } from './lua/client-keys.js';
+
+const RESEED = new LuaScript('key_reseed', RESEED_KEYS_SCRIPT);
+export const READ_KEYS = new LuaScript('key_read', READ_KEYS_SCRIPT);
 
 export class RedisClientKeyStore implements ClientKeyStore {
   readonly kind = 'redis' as const;
@@ -19,7 +23,9 @@ export class RedisClientKeyStore implements ClientKeyStore {
   constructor(
     private readonly redis: ClientKeyRedis,
     private readonly resyncIntervalMs: number,
-  ) {}
+  ) {
+    redis.useScripts(RESEED, READ_KEYS);
+  }
 
   async init(): Promise<void> {
     const { subscriber, keys } = this.redis;
@@ -93,7 +99,12 @@ export class RedisClientKeyStore implements ClientKeyStore {
   private async write(action: string, record: ClientKeyRecord): Promise<void> {
     const { client, keys } = this.redis;
     await this.durable(action, () =>
-      client.multi().hset(keys.records, record.id, JSON.stringify(record)).publish(keys.events, this.event(record.id)).exec(),
+      client
+        .multi()
+        .hset(keys.records, record.id, JSON.stringify(record))
+        .set(keys.written, '1')
+        .publish(keys.events, this.event(record.id))
+        .exec(),
     );
   }
 
@@ -114,10 +125,27 @@ export class RedisClientKeyStore implements ClientKeyStore {
       .finally(() => (this.reading = undefined));
   }
 
-  /** Reads every record; one that does not parse is skipped (and logged), never served half-read. */
+  /**
+   * Reads every record; one that does not parse is skipped (and logged), never served half-read. No
+   * records and no `written` marker while this replica knows keys means Redis lost its data: the
+   * keys are put back from the local copy instead of being forgotten.
+   */
   private async read(): Promise<void> {
     const { client, keys } = this.redis;
-    const all = await this.redis.run('hgetall:clientkeys', () => client.hgetall(keys.records));
+    const [flat, marker] = (await this.redis.run('evalsha:key_read', () =>
+      READ_KEYS.run(client, [keys.records, keys.written], []),
+    )) as [string[], number];
+    const all: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) all[flat[i]!] = flat[i + 1]!;
+    const written = marker === 1;
+    if (Object.keys(all).length === 0 && !written && this.index.list().length > 0) {
+      const local = this.index.list();
+      const wrote = await this.redis.run('evalsha:key_reseed', () =>
+        RESEED.run(client, [keys.records, keys.written], local.flatMap((r) => [r.id, JSON.stringify(r)])),
+      );
+      if (wrote === 1) this.redis.log('warn', 'Redis had lost the client keys: written back from the local copy', { keys: local.length });
+      return this.read();
+    }
     const records: ClientKeyRecord[] = [];
     for (const [id, json] of Object.entries(all)) {
       try {

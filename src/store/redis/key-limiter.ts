@@ -14,7 +14,7 @@ import type { KeyLimiter } from '../../keys/limiter.js';
 import { LocalLimiter, type DayUsage } from '../../keys/local-limiter.js';
 import type { ClientKeyRecord, LimitName } from '../../keys/types.js';
 import type { ClientKeyRedis } from './client-key-redis.js';
-import { LuaScript } from './connection.js';
+import { isReplyError, LuaScript } from './connection.js';
 import { CHECK_SCRIPT } from './lua/client-keys.js';
 
 export const CHECK = new LuaScript('key_check', CHECK_SCRIPT);
@@ -87,7 +87,9 @@ export class RedisKeyLimiter implements KeyLimiter {
           slot, this.leaseMs, used?.tokens ?? 0, used?.credits ?? 0, used?.requests ?? 0, ...released,
         ]),
       );
-    } catch {
+    } catch (err) {
+      // A reply error is a bug, not an outage: say so (the request is still served, on local limits).
+      if (isReplyError(err)) this.redis.log('error', 'client key limit check refused by Redis', { keyId: key.id, error: String(err) });
       // Not sent, or not known to be: sent again with the next call (a duplicate costs a little accuracy, never a crash).
       if (used) this.addUsed(key, used);
       if (released.length) this.released.set(key.id, [...released, ...(this.released.get(key.id) ?? [])]);

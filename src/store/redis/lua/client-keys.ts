@@ -136,3 +136,24 @@ for _ = 1, n do
 end
 return redis.call('ZCOUNT', KEYS[1], tonumber(ARGV[2]) - tonumber(ARGV[3]), '+inf')
 `;
+
+/**
+ * Puts client keys back into a Redis that lost its data (restarted empty), from a replica's local
+ * copy; only the first replica to try does it, so a key deleted since cannot come back from a slower one.
+ * KEYS[1] records hash, KEYS[2] written marker. ARGV: id, JSON, id, JSON, …
+ * Returns 1 when it wrote them, 0 when the marker was there (data not lost, or re-seeded already).
+ */
+export const RESEED_KEYS_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('SET', KEYS[2], '1')
+return 1
+`;
+
+/**
+ * Reads every client key and whether keys were ever written (see RESEED_KEYS_SCRIPT).
+ * KEYS[1] records hash, KEYS[2] written marker. Returns `{ flat HGETALL, 0|1 }`.
+ */
+export const READ_KEYS_SCRIPT = `
+return { redis.call('HGETALL', KEYS[1]), redis.call('EXISTS', KEYS[2]) }
+`;
