@@ -61,6 +61,8 @@ describe('client keys in the admin UI', () => {
     expect(await page.content()).not.toContain(secret);
     const listed = await fetch(`${stack.url}/api/admin/keys`, { headers: { 'x-api-key': ADMIN_KEY } }).then((r) => r.text());
     expect(listed).not.toContain(secret);
+    await dismissNotices(page);
+    await page.getByTestId('keys-panel').screenshot({ path: artifactPath('admin-keys.png') });
   });
 
   it('charts the usage of the key and of the credential that served it', async () => {
