@@ -16,6 +16,10 @@
  *
  * Observability scenario (bench/observability.ts; skipped with BENCH_OBSERVABILITY=0, run alone with
  * BENCH_ONLY=observability): off vs metrics only vs metrics + tracing sampled at 10 % and 100 %.
+ *
+ * Client keys scenario (bench/client-keys.ts, with Redis; skipped with BENCH_KEYS=0, run without the
+ * other scenarios with BENCH_ONLY=keys): configured key vs a key with every limit, latency and Redis
+ * round trips per request.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -30,6 +34,7 @@ import { observabilityScenario } from './observability.js';
 import { cpuTicks, MS_PER_TICK, REDIS_BINARY, startGateway, startProcess, startRedisServer } from './processes.js';
 import { monitorRedis, redisCommandReport, type CommandWindow } from './redis-commands.js';
 import { benchPoolMicro } from './pool-micro.js';
+import { benchClientKeys } from './client-keys.js';
 import { fmt, writeSummary, type BenchFigures } from './summary.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
@@ -37,10 +42,13 @@ const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20);
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,50,200').split(',').map(Number);
 /** BENCH_ONLY=observability runs that scenario alone (no direct/gateway table, no Redis scenario). */
 const ONLY_OBSERVABILITY = process.env.BENCH_ONLY === 'observability';
+/** BENCH_ONLY=keys runs the client keys scenario alone (it needs Redis). */
+const ONLY_KEYS = process.env.BENCH_ONLY === 'keys';
 const WITH_REDIS = process.env.BENCH_REDIS !== '0' && !ONLY_OBSERVABILITY;
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? DURATION_MS);
 const REDIS_PREFIX = 'bench:';
-const WITH_OBSERVABILITY = process.env.BENCH_OBSERVABILITY !== '0';
+const WITH_OBSERVABILITY = process.env.BENCH_OBSERVABILITY !== '0' && !ONLY_KEYS;
+const WITH_KEYS = process.env.BENCH_KEYS !== '0' && !ONLY_OBSERVABILITY;
 
 function expectedChunks(): string[] {
   return Array.from({ length: CHUNKS }, (_, i) => `chunk-${String(i).padStart(4, '0')} `);
@@ -102,6 +110,7 @@ async function main(): Promise<void> {
   const storeRows: string[] = [];
   const redisLines: string[] = [];
   const obsLines: string[] = [];
+  const keyLines: string[] = [];
   const cpuRows: string[] = [];
   try {
     const gw = await startGateway(credentialsFile('memory.json'), gatewayEnv);
@@ -125,7 +134,7 @@ async function main(): Promise<void> {
       windows.push({ label: 'idle (no requests)', spans: [[idleFrom, Date.now()]], requests: 0 });
     }
 
-    for (const c of ONLY_OBSERVABILITY ? [] : CONCURRENCIES) {
+    for (const c of ONLY_OBSERVABILITY || ONLY_KEYS ? [] : CONCURRENCIES) {
       const simBefore = cpuTicks(sim.child.pid!);
       const direct = await load(sim.url, '/generateAssistantResponse', { 'content-type': 'application/json', authorization: 'Bearer bench' }, kiroBody, c, inOrder, DURATION_MS);
       const simDirectTicks = cpuTicks(sim.child.pid!) - simBefore;
@@ -201,7 +210,25 @@ async function main(): Promise<void> {
       const report = redisCommandReport(windows, mon.captured);
       redisLines.push(...report.lines);
       figures.redisHotPathCommands = report.hotPath;
-      redisLines.push(...(await benchPoolMicro(redis.url)));
+      if (!ONLY_KEYS) redisLines.push(...(await benchPoolMicro(redis.url)));
+    }
+    const keysRedis = redis && WITH_KEYS ? await startRedisServer() : undefined;
+    if (keysRedis) {
+      children.push(keysRedis.child);
+      const keys = await benchClientKeys({
+        redisUrl: keysRedis.url,
+        load: (url, key, concurrency, durationMs) =>
+          load(url, '/v1/messages', { ...gwHeaders, 'x-api-key': key }, anthropicBody, concurrency, inOrder, durationMs),
+        startGateway: (name, env) => startGateway(credentialsFile(name), { ...gatewayEnv, ...env }),
+        merge,
+        fmt,
+        configKey: gwHeaders['x-api-key'],
+        concurrencies: [1, Math.min(50, Math.max(...CONCURRENCIES))],
+        durationMs: DURATION_MS,
+      });
+      children.push(keys.child);
+      keyLines.push(...keys.lines);
+      figures.clientKeys = keys.figures;
     }
 
     if (WITH_OBSERVABILITY) {
@@ -218,9 +245,9 @@ async function main(): Promise<void> {
         })),
       );
     }
-    if (process.env.BENCH_DECODER !== '0') figures.decoder = benchDecoder();
-    if (process.env.BENCH_IDLE_STREAMS !== '0') figures.idleStreams = await benchIdleStreams(Number(process.env.BENCH_IDLE_STREAMS ?? 1_000));
-    if (process.env.BENCH_REPLICAS !== '0') {
+    if (process.env.BENCH_DECODER !== '0' && !ONLY_KEYS) figures.decoder = benchDecoder();
+    if (process.env.BENCH_IDLE_STREAMS !== '0' && !ONLY_KEYS) figures.idleStreams = await benchIdleStreams(Number(process.env.BENCH_IDLE_STREAMS ?? 1_000));
+    if (process.env.BENCH_REPLICAS !== '0' && !ONLY_KEYS) {
       figures.replicas = await benchReplicasBehindNginx({
         nginxBinary: requireTool('nginx', 'apt-get install nginx'),
         concurrency: Math.max(...CONCURRENCIES),
@@ -231,7 +258,7 @@ async function main(): Promise<void> {
   } finally {
     for (const child of children) child.kill('SIGKILL');
   }
-  await writeSummary(figures, { rows, cpuRows, storeRows, redisLines, obsLines }, { chunks: CHUNKS, durationMs: DURATION_MS });
+  await writeSummary(figures, { rows, cpuRows, storeRows, redisLines, obsLines, keyLines }, { chunks: CHUNKS, durationMs: DURATION_MS });
 }
 
 main().catch((err) => {

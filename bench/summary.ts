@@ -9,6 +9,7 @@ import type { IdleStreamsResult } from './idle-streams.js';
 import type { ReplicasResult } from './replicas-behind-nginx.js';
 import { writeBenchResults, type BarPanel } from './report.js';
 import { requireTool } from '../test/helpers/tools.js';
+import type { ClientKeysFigure } from './client-keys.js';
 
 /** TTFB p50 / p99 in ms, as the tables show it. */
 export const fmt = (r: Result) => `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}`;
@@ -22,6 +23,8 @@ export interface BenchFigures {
   decoder?: DecoderResult;
   idleStreams?: IdleStreamsResult;
   replicas?: ReplicasResult[];
+  /** Client key enforcement: configured key vs a key with every limit. */
+  clientKeys?: ClientKeysFigure[];
 }
 
 /** Table rows (Markdown) built while measuring. */
@@ -36,6 +39,8 @@ export interface BenchTables {
   redisLines: string[];
   /** The observability scenario (a whole section). */
   obsLines: string[];
+  /** The client keys scenario (a whole section). */
+  keyLines?: string[];
 }
 
 /** Prints every table and writes bench/results/. */
@@ -70,6 +75,7 @@ export async function writeSummary(
   }
   if (tables.redisLines.length > 0) print(`\n${tables.redisLines.join('\n')}`);
   if (tables.obsLines.length > 0) print(`\n${tables.obsLines.join('\n')}`);
+  if (tables.keyLines?.length) print(`\n${tables.keyLines.join('\n')}`);
   const d = figures.decoder;
   if (d) {
     print(`\n### Event-stream decoder vs @smithy/eventstream-codec (${(d.bytes / 1e6).toFixed(1)} MB, ${d.frames} frames, ${d.chunkBytes / 1024} KiB chunks, best of 5)\n`);

@@ -32,6 +32,7 @@ import { serveAdminUi } from './admin/static.js';
 import { secretsOf } from './admin/views.js';
 import type { AdminDeps } from './admin/types.js';
 import type { ReplicaInfo } from './admin/wire-types.js';
+import { createClientKeys, type ClientKeys } from './keys/setup.js';
 
 /** A gateway assembled from configuration; `listen` binds it, `close` drains and releases everything. */
 export interface Gateway {
@@ -44,6 +45,8 @@ export interface Gateway {
   readonly models: CredentialModels;
   readonly lifecycle: Lifecycle;
   readonly replicaId: string;
+  /** Managed client keys, their limits and usage. */
+  readonly keys: ClientKeys;
   listen(): Promise<{ url: string; server: Server }>;
   /**
    * Flips readiness to 503 at once, keeps accepting for `readinessDelayMs` (so load balancers see
@@ -142,8 +145,16 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
   const admission = new Admission(admissionLimits(config), metrics ? (e) => metrics.recordAdmission(e) : undefined);
   metrics?.setAdmissionSource(() => admission.snapshot());
   followSharedMode(store, pool);
+  const keys = await createClientKeys(config, {
+    replicaId,
+    log,
+    credentialExists: (id) => store.get(id) !== undefined,
+    observer: metrics,
+    onRedisCommand: metrics ? (name, ms, ok) => metrics.observeRedisCommand(name, ms / 1000, !ok) : undefined,
+  });
+  metrics?.setKeyLimitsLocalSource(() => keys.gate.limiterMode === 'local');
   const balance = new BalanceService({ store, pool, config });
-  const admin = createAdminRouter(adminDeps(config, store, pool, balance, refresher, lifecycle, replicaId));
+  const admin = createAdminRouter({ ...adminDeps(config, store, pool, balance, refresher, lifecycle, replicaId), keys });
   const middleware: Koa.Middleware[] = [];
   if (opts.tracing?.enabled) middleware.push(createTracingMiddleware(opts.tracing.tracer));
   if (logger) middleware.push(createRequestLogger(logger, { quietPaths: ['/healthz', '/readyz', '/metrics'] }));
@@ -157,6 +168,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     client,
     lifecycle,
     admission,
+    keys,
     models,
     middleware,
     routers,
@@ -178,6 +190,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     models,
     lifecycle,
     replicaId,
+    keys,
     async listen() {
       const maxHeaderSize = config.limits.maxHeaderBytes;
       server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize }, app.callback());
@@ -208,7 +221,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
       server?.closeAllConnections();
       await closed;
       pool.dispose();
-      await Promise.allSettled([models.close(), store.close(), client.close(), refresher.close(), balance.close()]);
+      await Promise.allSettled([keys.close(), models.close(), store.close(), client.close(), refresher.close(), balance.close()]);
       if (metricsServer) await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
     },
   };

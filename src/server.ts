@@ -12,6 +12,7 @@ import { errorOfStatus, GatewayError, NotFoundError, OverloadedError, RateLimitE
 import type { Lifecycle } from './lifecycle.js';
 import { requireCanonicalPath } from './http/canonical-path.js';
 import { Admission, type AdmissionLimits } from './anthropic/admission.js';
+import type { ClientKeys } from './keys/setup.js';
 
 /** Everything the app needs; tests build these with fakes of their choosing (never a fake upstream: the simulator). */
 export interface AppDeps {
@@ -23,6 +24,8 @@ export interface AppDeps {
   /** Per-credential model lists (routing by model, /v1/models); the built-in table without it. */
   models?: CredentialModels;
   observer?: RequestObserver;
+  /** Client keys: authentication, permissions, limits and usage. */
+  keys: ClientKeys;
   /** Admission control of upstream-backed requests; built from `config.admission` when omitted. */
   admission?: Admission;
   /** Middleware run first (request id + log line, tracing, metrics). */
@@ -68,7 +71,7 @@ const cors: Middleware = async (ctx, next) => {
   ctx.set('access-control-allow-origin', ctx.get('origin') || '*');
   ctx.set('vary', 'origin');
   if (ctx.method === 'OPTIONS') {
-    ctx.set('access-control-allow-methods', 'GET,POST,PUT,DELETE,HEAD,OPTIONS');
+    ctx.set('access-control-allow-methods', 'GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS');
     ctx.set('access-control-allow-headers', ctx.get('access-control-request-headers') || '*');
     ctx.set('access-control-max-age', '86400');
     ctx.status = 204;
@@ -116,6 +119,7 @@ export function createApp(deps: AppDeps): Koa {
         draining: deps.lifecycle.draining,
         store: { kind: deps.store.kind, ...store },
         admission: admission.snapshot(),
+        clientKeyLimits: deps.keys.health(),
       };
       return;
     }
@@ -130,6 +134,7 @@ export function createApp(deps: AppDeps): Koa {
     models: deps.models,
     observer: deps.observer ?? createRequestObserver(undefined),
     admission,
+    keys: deps.keys.gate,
   });
   app.use(router.routes());
   for (const r of deps.routers ?? []) app.use(r.routes());

@@ -20,6 +20,8 @@ import { readJsonBody } from '../http/body.js';
 import { handleWebSearch } from './web-search.js';
 import type { RequestObserver } from './observer.js';
 import { jsonResponse, streamResponse, type StreamMode } from './responses.js';
+import type { ClientKeyGate } from '../keys/gate.js';
+import { admitClientKey } from './auth.js';
 
 /** What the messages handlers need; built once in createApp. */
 export interface MessagesDeps {
@@ -31,6 +33,8 @@ export interface MessagesDeps {
   models?: CredentialModels;
   observer: RequestObserver;
   admission: Admission;
+  /** Client keys: permissions, limits and usage (src/keys/gate.ts). */
+  keys: ClientKeyGate;
 }
 
 class ClientGone extends Error {
@@ -65,6 +69,8 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
   const logFields = (ctx.state.logFields ??= {}) as Record<string, unknown>;
   logFields.stream = request.stream === true;
   if (resizedImages > 0) logFields.imagesResized = resizedImages;
+  // The key's models and limits, before admission; `keyUse.end()` settles them when the request is over.
+  const keyUse = await admitClientKey(ctx, deps.keys, request.model);
 
   const controller = new AbortController();
   const res = ctx.res;
@@ -80,6 +86,7 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
   } catch (err) {
     res.off('close', onClose);
     untrack();
+    keyUse.end(err);
     if (err instanceof ClientGone) return;
     throw err;
   }
@@ -88,7 +95,7 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
   let failed: unknown;
   try {
     if (converted.webSearch) {
-      await handleWebSearch(ctx, deps, request, converted, controller.signal);
+      await handleWebSearch(ctx, deps, request, converted, controller.signal, keyUse.accepts);
       return;
     }
     // Serialised per wire on first use: a request may try `ide` and `cli` credentials.
@@ -102,7 +109,7 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
     };
     const { value: upstream, lease } = await routing.run(() =>
       deps.pool.execute(
-        { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e), ...routing.filters },
+        { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e), ...keyUse.restrict(routing.filters) },
         (l) =>
           obs.attempt(l.credential.id, () =>
             openUpstream((signal) => deps.client.generate(body, l.credential, l.accessToken, signal), openOptions),
@@ -129,6 +136,13 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
       lease.release();
       // Metered whatever became of the answer: Kiro bills what it sent.
       deps.pool.recordCredits(lease.credential.id, converter.credits);
+      keyUse.used({
+        credentialId: lease.credential.id,
+        inputTokens: converter.inputTokens,
+        outputTokens: converter.outputTokens,
+        credits: converter.credits,
+        failed: converter.error !== null,
+      });
     }
   } catch (err) {
     // The client left while we waited for Kiro: nobody to answer, and not a server error.
@@ -140,5 +154,6 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
     release();
     untrack();
     obs.end(failed);
+    keyUse.end(failed);
   }
 }

@@ -3,7 +3,7 @@ import { createRouter } from '../http/router.js';
 import type { GatewayConfig } from '../config.js';
 import { BUILTIN_MODELS, modelListBody, type OfferedModel } from '../kiro/models.js';
 import { NotFoundError } from '../errors.js';
-import { requireApiKey } from './auth.js';
+import { clientKeyOf, requireClientKey } from './auth.js';
 import { handleMessages, type MessagesDeps } from './messages.js';
 import { handleCountTokens } from './count-tokens.js';
 
@@ -20,7 +20,7 @@ function modelsPayload(offered: readonly OfferedModel[]) {
 /** Client-facing routes: /v1 (live streaming) and /cc/v1 (Claude Code buffered mode). */
 export function createAnthropicRouter(config: GatewayConfig, deps: MessagesDeps): Router {
   const router = createRouter();
-  const auth = requireApiKey(config.apiKey);
+  const auth = requireClientKey(deps.keys);
   // What the pool offers (the union of its credentials' model lists), rebuilt when that changes.
   let built: { from: readonly OfferedModel[]; payload: ReturnType<typeof modelsPayload> } | undefined;
   const current = () => {
@@ -29,11 +29,19 @@ export function createAnthropicRouter(config: GatewayConfig, deps: MessagesDeps)
     return built.payload;
   };
 
+  // A key limited to some models lists only those.
+  const visible = (ctx: Parameters<typeof clientKeyOf>[0]) => {
+    const key = clientKeyOf(ctx);
+    const all = current();
+    if (!key.record?.models.length) return all;
+    const data = all.data.filter((m) => key.allowsModel(m.id));
+    return { ...all, data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+  };
   router.get('/v1/models', auth, (ctx) => {
-    ctx.body = current();
+    ctx.body = visible(ctx);
   });
   router.get('/v1/models/:id', auth, (ctx) => {
-    const model = current().data.find((m) => m.id === ctx.params.id);
+    const model = visible(ctx).data.find((m) => m.id === ctx.params.id);
     if (!model) throw new NotFoundError(`model: ${ctx.params.id}`);
     ctx.body = model;
   });

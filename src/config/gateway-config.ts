@@ -118,6 +118,16 @@ export interface GatewayConfig {
     /** Longest wait for a slot before 529 (ms). */
     queueTimeoutMs: number;
   };
+  clientKeys: {
+    /** client-keys.json of the single-process mode; '' = beside credentials.json. */
+    file: string;
+  };
+  usage: {
+    /** Retention of hourly usage buckets (hours). */
+    hourlyRetentionHours: number;
+    /** Retention of daily usage buckets (days). */
+    dailyRetentionDays: number;
+  };
   /** What the `cli` endpoint sends in its user agents and `envState` (docs/kiro-protocol-newer.md §4). */
   cliEndpoint: {
     /** kiro-cli version in `md/appVersion-…`. */
