@@ -110,7 +110,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const vars = () => ({ namespace: NAMESPACE, pod: `(${pods.join('|')})`, rateInterval: RATE_INTERVAL });
+/** As Grafana substitutes them: every pod selected, `$key` at All (`.*`), the last hour as the range. */
+const vars = (key = '.*') => ({ namespace: NAMESPACE, pod: `(${pods.join('|')})`, key, rateInterval: RATE_INTERVAL, range: '1h' });
 
 describe('dashboards and alerts against a real Prometheus scraping real replicas', () => {
   it('scrapes every replica', async () => {
