@@ -35,7 +35,7 @@ export interface DashboardJson {
     type: string;
     title: string;
     datasource?: { uid?: string; type?: string };
-    targets?: { expr: string; instant?: boolean; datasource?: { uid?: string } }[];
+    targets?: { expr: string; legendFormat?: string; instant?: boolean; datasource?: { uid?: string } }[];
   }[];
   templating: { list: { name: string; type: string; query?: unknown; datasource?: { uid?: string } }[] };
   [key: string]: unknown;
