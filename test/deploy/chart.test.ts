@@ -8,6 +8,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { DASHBOARDS } from '../../deploy/generate/dashboards.js';
 import { generateConfigTable, loadConfig } from '../../src/config.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { CHART_DIR, ciScenarios, helm, one, render, tryRender, type K8sObject } from './helm.js';
@@ -345,6 +347,29 @@ describe('dashboards and alert rules from files/', () => {
     expect(trusted!.spec.groups).toEqual([{ name: 'zz-test', rules: [{ alert: 'ZzTest', expr: 'up == 0', annotations: { description: '{{ $labels.pod }} is down' } }] }]);
     await validateObject(trusted!);
     expect(await rule(['--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'], {})).toHaveLength(1);
+  });
+
+  it('ship the committed dashboards (client keys included) and the whole rule file, verbatim', async () => {
+    const objects = await render({ set: { 'dashboards.enabled': 'true', 'prometheusRule.enabled': 'true', 'prometheusRule.trustCRDsExist': 'true' } });
+    const configMaps = new Map(objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name.includes('-dashboard-')).map((o) => [o.metadata.name, o]));
+    expect([...configMaps.keys()].sort()).toEqual(DASHBOARDS.map((d) => `kiro-kiro-gateway-dashboard-${d.uid}`).sort());
+    expect(configMaps.has('kiro-kiro-gateway-dashboard-kiro-gateway-client-keys')).toBe(true);
+    for (const d of DASHBOARDS) {
+      const data = configMaps.get(`kiro-kiro-gateway-dashboard-${d.uid}`)!.data[`${d.uid}.json`];
+      expect(JSON.parse(data), d.uid).toEqual(JSON.parse(readFileSync(join(dashboardsDir, `${d.uid}.json`), 'utf8')));
+    }
+    const rule = one(objects, 'PrometheusRule');
+    const groups = parse(readFileSync(join(CHART_DIR, 'files', 'prometheus-rules.yaml'), 'utf8')).groups;
+    expect(rule.spec.groups).toEqual(groups);
+    const keyRules = rule.spec.groups.find((g: { name: string }) => g.name === 'kiro-gateway.client-keys');
+    expect(keyRules.rules.map((r: { alert: string }) => r.alert)).toEqual([
+      'KiroGatewayClientKeyLimitsLocal',
+      'KiroGatewayClientKeyRateLimited',
+      'KiroGatewayClientKeyErrorRatioHigh',
+    ]);
+    // Prometheus's templates reach the rule untouched by Helm's.
+    expect(keyRules.rules[1].annotations.description).toContain('{{ $labels.key }}');
+    await validateObject(rule);
   });
 
   it('gate the ServiceMonitor on the CRD the same way', async () => {
