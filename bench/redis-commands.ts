@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { ADD_SCRIPT, FLUSH_STATS_SCRIPT, READ_SCRIPT, RECONCILE_SCRIPT, REMOVE_SCRIPT, SEED_SCRIPT, UPDATE_SCRIPT } from '../src/store/redis/lua/credentials.js';
-import { EXTEND_SCRIPT, RELEASE_SCRIPT } from '../src/store/redis/lua/lock.js';
+import { CHECK_SCRIPT, FLUSH_SCRIPT, READ_KEYS_SCRIPT } from '../src/store/redis/lua/client-keys.js';
 
 export interface Captured {
   at: number;
@@ -23,8 +23,9 @@ const SCRIPT_NAMES = new Map(
     reconcile: RECONCILE_SCRIPT,
     remove: REMOVE_SCRIPT,
     flush_stats: FLUSH_STATS_SCRIPT,
-    lock_extend: EXTEND_SCRIPT,
-    lock_release: RELEASE_SCRIPT,
+    key_check: CHECK_SCRIPT,
+    key_flush: FLUSH_SCRIPT,
+    key_read: READ_KEYS_SCRIPT,
   }).map(([name, source]) => [createHash('sha1').update(source).digest('hex'), name]),
 );
 
@@ -32,16 +33,20 @@ const SCRIPT_NAMES = new Map(
 function classify(args: string[], prefix: string): string {
   const cmd = (args[0] ?? '').toLowerCase();
   const key = args[1] ?? '';
+  // Redlock's acquire, extend and release scripts: the one key they touch is the lock.
+  if ((cmd === 'evalsha' || cmd === 'eval') && (args[3] ?? '').startsWith(`${prefix}lock:`)) return 'refresh-lock';
   if (cmd === 'evalsha' || cmd === 'eval') {
     const name = cmd === 'evalsha' ? (SCRIPT_NAMES.get(key) ?? 'unknown-script') : 'eval';
     if (name === 'flush_stats') return 'background:stats-flush';
-    if (name === 'read') return 'background:resync';
+    // Client keys: usage and limit updates leave in one batch every 250 ms; key_check is the one
+    // call of a request with a limited key (none for the bench's configured key).
+    if (name === 'key_flush') return 'background:keys-flush';
+    if (name === 'read' || name === 'key_read') return 'background:resync';
     return `script:${name}`;
   }
   if (['multi', 'exec'].includes(cmd)) return 'background:heartbeat';
   if (key.startsWith(`${prefix}replica`)) return 'background:heartbeat';
   if (cmd === 'hgetall' && key === `${prefix}settings`) return 'background:resync'; // shared settings, re-read with each resync
-  if (cmd === 'set' && key.startsWith(`${prefix}lock:`)) return 'refresh-lock';
   return `cmd:${cmd}`;
 }
 
@@ -63,7 +68,7 @@ export async function monitorRedis(url: string, prefix: string): Promise<{ captu
   };
 }
 
-function countKinds(captured: Captured[], from: number, to: number): Map<string, number> {
+export function countKinds(captured: Captured[], from: number, to: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const c of captured) if (c.at >= from && c.at < to) out.set(c.kind, (out.get(c.kind) ?? 0) + 1);
   return out;
@@ -85,12 +90,12 @@ export function redisCommandReport(windows: readonly CommandWindow[], captured: 
     'Method: MONITOR on the bench redis-server captures every command the gateway sends (commands run inside ' +
       'Lua scripts are left out: the script call is what was sent). EVALSHA is attributed by script SHA, ' +
       'SET/MULTI/ZADD by key. Background = the store\'s timers (stats flush every 200 ms when there is something ' +
-      'to send, heartbeat every 5 s, full resync every 30 s); they do not scale with requests. Anything else ' +
+      'to send, client-key usage flush every 250 ms likewise, heartbeat every 5 s, full resync every 30 s); they do not scale with requests. Anything else ' +
       'during a load window would be a command on the request path ("synchronous"). Load windows are the Redis ' +
       'gateway\'s runs only; the idle window, before them, is as long as one of them.',
   );
   lines.push('');
-  lines.push('| window | s | requests ok | all commands | background: stats flush / heartbeat / resync | other (hot path) | commands per request |');
+  lines.push('| window | s | requests ok | all commands | background: stats flush / key usage flush / heartbeat / resync | other (hot path) | commands per request |');
   lines.push('|---|---|---|---|---|---|---|');
   let hotPath = 0;
   for (const w of windows) {
@@ -103,7 +108,7 @@ export function redisCommandReport(windows: readonly CommandWindow[], captured: 
     const otherCount = other.reduce((a, [, n]) => a + n, 0);
     if (w.requests > 0) hotPath += otherCount;
     lines.push(
-      `| ${w.label} | ${seconds.toFixed(1)} | ${w.requests} | ${total} | ${bg('stats-flush')} / ${bg('heartbeat')} / ${bg('resync')} | ` +
+      `| ${w.label} | ${seconds.toFixed(1)} | ${w.requests} | ${total} | ${bg('stats-flush')} / ${bg('keys-flush')} / ${bg('heartbeat')} / ${bg('resync')} | ` +
         `${otherCount}${other.length ? ` (${other.map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''} | ` +
         `${w.requests > 0 ? (total / w.requests).toFixed(4) : '—'} |`,
     );

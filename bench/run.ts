@@ -16,6 +16,10 @@
  *
  * Observability scenario (bench/observability.ts; skipped with BENCH_OBSERVABILITY=0, run alone with
  * BENCH_ONLY=observability): off vs metrics only vs metrics + tracing sampled at 10 % and 100 %.
+ *
+ * Client keys scenario (bench/client-keys.ts, with Redis; skipped with BENCH_KEYS=0, run without the
+ * other scenarios with BENCH_ONLY=keys): configured key vs a key with every limit, latency and Redis
+ * round trips per request.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -30,6 +34,7 @@ import { observabilityScenario } from './observability.js';
 import { cpuTicks, MS_PER_TICK, REDIS_BINARY, startGateway, startProcess, startRedisServer } from './processes.js';
 import { monitorRedis, redisCommandReport, type CommandWindow } from './redis-commands.js';
 import { benchPoolMicro } from './pool-micro.js';
+import { benchClientKeys } from './client-keys.js';
 import { fmt, writeSummary, type BenchFigures } from './summary.js';
 import { hotPathScenario } from './hot-path.js';
 
@@ -39,12 +44,16 @@ const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,50,200').split(',').m
 /** BENCH_ONLY=observability or =hot-path runs that scenario alone (no direct/gateway table, no Redis scenario). */
 const ONLY_OBSERVABILITY = process.env.BENCH_ONLY === 'observability';
 const ONLY_HOT_PATH = process.env.BENCH_ONLY === 'hot-path';
-const ONLY_ONE = ONLY_OBSERVABILITY || ONLY_HOT_PATH;
-const WITH_REDIS = process.env.BENCH_REDIS !== '0' && !ONLY_ONE;
+/** BENCH_ONLY=keys runs the client keys scenario alone (it needs Redis). */
+const ONLY_KEYS = process.env.BENCH_ONLY === 'keys';
+/** One scenario alone: no direct/gateway table, and none of the others. */
+const ONLY_ONE = ONLY_OBSERVABILITY || ONLY_HOT_PATH || ONLY_KEYS;
+const WITH_REDIS = process.env.BENCH_REDIS !== '0' && !ONLY_OBSERVABILITY && !ONLY_HOT_PATH;
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? DURATION_MS);
 const REDIS_PREFIX = 'bench:';
-const WITH_OBSERVABILITY = process.env.BENCH_OBSERVABILITY !== '0' && !ONLY_HOT_PATH;
-const WITH_HOT_PATH = process.env.BENCH_HOT_PATH !== '0' && !ONLY_OBSERVABILITY;
+const WITH_OBSERVABILITY = process.env.BENCH_OBSERVABILITY !== '0' && !ONLY_HOT_PATH && !ONLY_KEYS;
+const WITH_HOT_PATH = process.env.BENCH_HOT_PATH !== '0' && !ONLY_OBSERVABILITY && !ONLY_KEYS;
+const WITH_KEYS = process.env.BENCH_KEYS !== '0' && !ONLY_OBSERVABILITY && !ONLY_HOT_PATH;
 
 function expectedChunks(): string[] {
   return Array.from({ length: CHUNKS }, (_, i) => `chunk-${String(i).padStart(4, '0')} `);
@@ -107,10 +116,11 @@ async function main(): Promise<void> {
   const redisLines: string[] = [];
   const obsLines: string[] = [];
   const hotLines: string[] = [];
+  const keyLines: string[] = [];
   const cpuRows: string[] = [];
   try {
     // The direct vs gateway table's gateway; the scenarios run alone start their own.
-    const gw = ONLY_ONE ? undefined : await startGateway(credentialsFile('memory.json'), gatewayEnv);
+    const gw = ONLY_OBSERVABILITY || ONLY_HOT_PATH ? undefined : await startGateway(credentialsFile('memory.json'), gatewayEnv);
     if (gw) children.push(gw.child);
     const redis = WITH_REDIS ? await startRedisServer() : undefined;
     if (WITH_REDIS && !redis) redisLines.push(`Redis scenario skipped: ${REDIS_BINARY} could not be run (install redis-server or set REDIS_SERVER_BIN).`);
@@ -207,7 +217,25 @@ async function main(): Promise<void> {
       const report = redisCommandReport(windows, mon.captured);
       redisLines.push(...report.lines);
       figures.redisHotPathCommands = report.hotPath;
-      redisLines.push(...(await benchPoolMicro(redis.url)));
+      if (!ONLY_KEYS) redisLines.push(...(await benchPoolMicro(redis.url)));
+    }
+    const keysRedis = redis && WITH_KEYS ? await startRedisServer() : undefined;
+    if (keysRedis) {
+      children.push(keysRedis.child);
+      const keys = await benchClientKeys({
+        redisUrl: keysRedis.url,
+        load: (url, key, concurrency, durationMs) =>
+          load(url, '/v1/messages', { ...gwHeaders, 'x-api-key': key }, anthropicBody, concurrency, inOrder, durationMs),
+        startGateway: (name, env) => startGateway(credentialsFile(name), { ...gatewayEnv, ...env }),
+        merge,
+        fmt,
+        configKey: gwHeaders['x-api-key'],
+        concurrencies: [1, Math.min(50, Math.max(...CONCURRENCIES))],
+        durationMs: DURATION_MS,
+      });
+      children.push(keys.child);
+      keyLines.push(...keys.lines);
+      figures.clientKeys = keys.figures;
     }
 
     if (WITH_HOT_PATH) {
@@ -255,7 +283,7 @@ async function main(): Promise<void> {
   } finally {
     for (const child of children) child.kill('SIGKILL');
   }
-  await writeSummary(figures, { rows, cpuRows, storeRows, redisLines, obsLines, hotLines }, { chunks: CHUNKS, durationMs: DURATION_MS });
+  await writeSummary(figures, { rows, cpuRows, storeRows, redisLines, obsLines, hotLines, keyLines }, { chunks: CHUNKS, durationMs: DURATION_MS });
 }
 
 main().catch((err) => {

@@ -10,6 +10,7 @@ import type { ReplicasResult } from './replicas-behind-nginx.js';
 import type { HotPathFigures } from './hot-path.js';
 import { writeBenchResults, type BarPanel } from './report.js';
 import { requireTool } from '../test/helpers/tools.js';
+import type { ClientKeysFigure } from './client-keys.js';
 
 /** TTFB p50 / p99 in ms, as the tables show it. */
 export const fmt = (r: Result) => `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}`;
@@ -24,6 +25,8 @@ export interface BenchFigures {
   idleStreams?: IdleStreamsResult;
   replicas?: ReplicasResult[];
   hotPath?: HotPathFigures;
+  /** Client key enforcement: configured key vs a key with every limit. */
+  clientKeys?: ClientKeysFigure[];
 }
 
 /** Table rows (Markdown) built while measuring. */
@@ -40,6 +43,8 @@ export interface BenchTables {
   obsLines: string[];
   /** The hot-path scenario: small and Claude Code requests against their floors (a whole section). */
   hotLines: string[];
+  /** The client keys scenario (a whole section). */
+  keyLines?: string[];
 }
 
 /** Prints every table and writes bench/results/. */
@@ -75,6 +80,7 @@ export async function writeSummary(
   if (tables.redisLines.length > 0) print(`\n${tables.redisLines.join('\n')}`);
   if (tables.hotLines.length > 0) print(`\n${tables.hotLines.join('\n')}`);
   if (tables.obsLines.length > 0) print(`\n${tables.obsLines.join('\n')}`);
+  if (tables.keyLines?.length) print(`\n${tables.keyLines.join('\n')}`);
   const d = figures.decoder;
   if (d) {
     print(`\n### Event-stream decoder vs @smithy/eventstream-codec (${(d.bytes / 1e6).toFixed(1)} MB, ${d.frames} frames, ${d.chunkBytes / 1024} KiB chunks, best of 5)\n`);

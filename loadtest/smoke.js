@@ -1,5 +1,5 @@
 // smoke: does every kind of request work end to end, under a light open-model load?
-// 5 user actions per second for 20 s (K6_RATE, K6_DURATION), drawn from the full traffic mix
+// 5 user actions per second for 20 s (K6_RATE, K6_RUN_TIME), drawn from the full traffic mix
 // (streaming, JSON, tool round trip, thinking, Claude Code first turn, count_tokens, four models).
 // Any failed request, failed check or stream without message_stop fails the run.
 //   k6 run -e K6_TARGET=https://gateway.example -e K6_API_KEY=sk-… loadtest/smoke.js
@@ -18,7 +18,7 @@ export const options = {
       executor: 'constant-arrival-rate',
       rate: RATE,
       timeUnit: '1s',
-      duration: __ENV.K6_DURATION || '20s',
+      duration: __ENV.K6_RUN_TIME || '20s',
       preAllocatedVUs: vusFor(RATE, ITERATION_P99_S),
       maxVUs: vusFor(RATE, ITERATION_P99_S) * 4,
       gracefulStop: '60s',

@@ -7,6 +7,7 @@
 export {
   ConfigError,
   KIRO_ENDPOINTS,
+  parseLockNodes,
   SYSTEM_VERSIONS,
   withRegion,
   type GatewayConfig,

@@ -15,7 +15,7 @@ import { createTracingMiddleware } from './observability/tracing-middleware.js';
 import type { TracingHandle } from './observability/tracing-env.js';
 import { createRequestScopes } from './observability/request-scope.js';
 import { createRequestObserver, recordPoolEvent } from './observability/request-observer.js';
-import type { GatewayConfig } from './config.js';
+import { parseLockNodes, type GatewayConfig } from './config.js';
 import { admissionLimits, createApp } from './server.js';
 import { Admission } from './anthropic/admission.js';
 import { Lifecycle } from './lifecycle.js';
@@ -34,6 +34,7 @@ import { serveAdminUi } from './admin/static.js';
 import { secretsOf } from './admin/views.js';
 import type { AdminDeps } from './admin/types.js';
 import type { ReplicaInfo } from './admin/wire-types.js';
+import { createClientKeys, type ClientKeys } from './keys/setup.js';
 
 /** A gateway assembled from configuration; `listen` binds it, `close` drains and releases everything. */
 export interface Gateway {
@@ -46,6 +47,8 @@ export interface Gateway {
   readonly models: CredentialModels;
   readonly lifecycle: Lifecycle;
   readonly replicaId: string;
+  /** Managed client keys, their limits and usage. */
+  readonly keys: ClientKeys;
   listen(): Promise<{ url: string; server: Server }>;
   /**
    * Flips readiness to 503 at once, keeps accepting for `readinessDelayMs` (so load balancers see
@@ -101,6 +104,7 @@ async function createStore(
     keyPrefix: config.redis.keyPrefix,
     resyncIntervalMs: config.redis.resyncIntervalMs,
     lockTtlMs: config.redis.lockTtlMs,
+    lockNodes: parseLockNodes(config.redis.lockNodes),
     seed: env ? [env, ...loaded.credentials] : loaded.credentials,
     replicaId,
     log,
@@ -143,8 +147,16 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
   const admission = new Admission(admissionLimits(config), metrics ? (e) => metrics.recordAdmission(e) : undefined);
   metrics?.setAdmissionSource(() => admission.snapshot());
   followSharedMode(store, pool);
+  const keys = await createClientKeys(config, {
+    replicaId,
+    log,
+    credentialExists: (id) => store.get(id) !== undefined,
+    observer: metrics,
+    onRedisCommand: metrics ? (name, ms, ok) => metrics.observeRedisCommand(name, ms / 1000, !ok) : undefined,
+  });
+  metrics?.setKeyLimitsLocalSource(() => keys.gate.limiterMode === 'local');
   const balance = new BalanceService({ store, pool, config });
-  const admin = createAdminRouter(adminDeps(config, store, pool, balance, refresher, lifecycle, replicaId));
+  const admin = createAdminRouter({ ...adminDeps(config, store, pool, balance, refresher, lifecycle, replicaId), keys });
   const middleware: Koa.Middleware[] = [];
   if (opts.tracing?.enabled) middleware.push(createTracingMiddleware(opts.tracing.tracer));
   if (logger) middleware.push(createRequestLogger(logger, { quietPaths: QUIET_PATHS }));
@@ -158,6 +170,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     client,
     lifecycle,
     admission,
+    keys,
     models,
     middleware,
     scopes: createRequestScopes({
@@ -185,6 +198,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     models,
     lifecycle,
     replicaId,
+    keys,
     async listen() {
       const maxHeaderSize = config.limits.maxHeaderBytes;
       server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize }, listener);
@@ -215,7 +229,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
       server?.closeAllConnections();
       await closed;
       pool.dispose();
-      await Promise.allSettled([models.close(), store.close(), client.close(), refresher.close(), balance.close()]);
+      await Promise.allSettled([keys.close(), models.close(), store.close(), client.close(), refresher.close(), balance.close()]);
       if (metricsServer) await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
     },
   };
@@ -310,10 +324,20 @@ export function secretSource(config: GatewayConfig, store: Pick<CredentialStore,
   return () => {
     if (cached) return cached;
     const values = [config.apiKey, config.adminApiKey, config.proxyPassword, config.countTokensApiKey, config.kiroApiKeyCredential, config.redis.password];
+    for (const url of [config.redis.url, ...parseLockNodes(config.redis.lockNodes)]) values.push(urlPassword(url));
     for (const { credential } of store.list()) values.push(...secretsOf(credential));
     cached = values.filter((v) => v.length >= 8);
     return cached;
   };
+}
+
+/** The password in a `redis://user:password@host` URL; '' when there is none. */
+function urlPassword(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
 }
 
 const LOAD_BALANCING_MODE = 'loadBalancingMode';

@@ -16,11 +16,11 @@ import type { Lifecycle } from './lifecycle.js';
 import { requireCanonicalPath } from './http/canonical-path.js';
 import { Admission, type AdmissionLimits } from './anthropic/admission.js';
 import { setCorsHeaders } from './http/cors.js';
-import { clientAuthenticator } from './anthropic/auth.js';
 import type { MessagesDeps } from './anthropic/messages.js';
 import { createMessagesRoute, koaMessagesHandler, MESSAGES_ROUTES, type MessagesRouteDeps } from './anthropic/messages-route.js';
 import { createRequestScopes, type RequestScopes } from './observability/request-scope.js';
 import type { Exchange } from './http/exchange.js';
+import type { ClientKeys } from './keys/setup.js';
 
 /** Everything the app needs; tests build these with fakes of their choosing (never a fake upstream: the simulator). */
 export interface AppDeps {
@@ -32,6 +32,8 @@ export interface AppDeps {
   /** Per-credential model lists (routing by model, /v1/models); the built-in table without it. */
   models?: CredentialModels;
   observer?: RequestObserver;
+  /** Client keys: authentication, permissions, limits and usage. */
+  keys: ClientKeys;
   /** Admission control of upstream-backed requests; built from `config.admission` when omitted. */
   admission?: Admission;
   /** Middleware run first (request id + log line, tracing, metrics). */
@@ -73,7 +75,7 @@ function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {
 const cors: Middleware = async (ctx, next) => {
   setCorsHeaders(ctx.req, ctx.res);
   if (ctx.method === 'OPTIONS') {
-    ctx.set('access-control-allow-methods', 'GET,POST,PUT,DELETE,HEAD,OPTIONS');
+    ctx.set('access-control-allow-methods', 'GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS');
     ctx.set('access-control-allow-headers', ctx.get('access-control-request-headers') || '*');
     ctx.set('access-control-max-age', '86400');
     ctx.status = 204;
@@ -121,6 +123,7 @@ export function createApp(deps: AppDeps): GatewayApp {
         draining: deps.lifecycle.draining,
         store: { kind: deps.store.kind, ...store },
         admission: admission.snapshot(),
+        clientKeyLimits: deps.keys.health(),
       };
       return;
     }
@@ -135,15 +138,14 @@ export function createApp(deps: AppDeps): GatewayApp {
     models: deps.models,
     observer: deps.observer ?? createRequestObserver(undefined),
     admission,
+    keys: deps.keys.gate,
   };
-  // The one client key check, for the messages routes and the Koa client routes alike.
-  const authenticate = clientAuthenticator(deps.config.apiKey);
+  // The gate's `authenticate` is the one client key check, for the messages routes and the Koa client routes alike.
   const messagesRoute: MessagesRouteDeps = {
     messages,
-    authenticate,
     onServerError: deps.onServerError && ((err, exchange) => deps.onServerError!(err, { log: exchange.log, path: exchange.req.url?.split('?', 1)[0] ?? '' })),
   };
-  const router = createAnthropicRouter(deps.config, authenticate, { models: deps.models });
+  const router = createAnthropicRouter(deps.config, { models: deps.models, keys: deps.keys.gate });
   // Served by the listener's front; Koa sees these paths only in other spellings (absolute-form targets).
   for (const [path, mode] of Object.entries(MESSAGES_ROUTES)) router.post(path, koaMessagesHandler(mode, messagesRoute));
   app.use(router.routes());

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, generateConfigTable, loadConfig, SYSTEM_VERSIONS, withRegion } from '../src/config.js';
+import { ConfigError, generateConfigTable, loadConfig, parseLockNodes, SYSTEM_VERSIONS, withRegion } from '../src/config.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'kiro-config-'));
@@ -192,6 +192,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ argv: [], env: { ...BASE_ENV, KIRO_POOL_MAX_ATTEMPTS_PER_REQUEST: '0' } })).toThrow(
       /pool\.maxAttemptsPerRequest/,
     );
+  });
+
+  it('takes redis.lockNodes as comma-separated redis URLs, refuses anything else without echoing it, and a lock TTL under 300 ms', () => {
+    const nodes = 'redis://a:6379, rediss://:pw@b:6380 ,redis://c:6379';
+    const config = loadConfig({ argv: [], env: { ...BASE_ENV, KIRO_REDIS_LOCK_NODES: nodes } });
+    expect(parseLockNodes(config.redis.lockNodes)).toEqual(['redis://a:6379', 'rediss://:pw@b:6380', 'redis://c:6379']);
+    expect(parseLockNodes('')).toEqual([]);
+    const bad = () => loadConfig({ argv: [], env: { ...BASE_ENV, KIRO_REDIS_LOCK_NODES: 'redis://a:6379,http://:secret-pw@b' } });
+    expect(bad).toThrow(/redis\.lockNodes: must be empty or redis:\/\//);
+    expect(bad).not.toThrow(/secret-pw/);
+    expect(() => loadConfig({ argv: [], env: { ...BASE_ENV, KIRO_REDIS_LOCK_TTL_MS: '200' } })).toThrow(/redis\.lockTtlMs: must be an integer >= 300/);
   });
 
   it('does not echo secret values in validation errors', () => {

@@ -13,6 +13,8 @@ import { ClusterPanel } from './ClusterPanel';
 import { ConfirmDialog } from './ConfirmDialog';
 import { CredentialTable, type BalanceState, type RowActions } from './CredentialTable';
 import { Login } from './Login';
+import { KeysPanel } from './KeysPanel';
+import { UsagePanel } from './UsagePanel';
 
 const KEY_STORAGE = 'kiro-gateway-admin-key';
 /** How often the list, mode and cluster view are reloaded. */
@@ -211,6 +213,15 @@ function Dashboard({ api, onLogout }: { api: AdminApi; onLogout: (reason?: strin
           !loadError && <p className="muted">Loading…</p>
         )}
       </section>
+
+      <KeysPanel
+        api={api}
+        credentials={status?.credentials ?? []}
+        onAuthError={handleAuthError}
+        notify={(kind, text) => setNotice({ kind, text })}
+      />
+
+      <UsagePanel api={api} onAuthError={handleAuthError} />
 
       <ClusterPanel cluster={cluster} error={clusterError} />
 

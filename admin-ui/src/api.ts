@@ -6,11 +6,16 @@
 import type {
   AddCredentialRequest,
   Balance,
+  ClientKeyChangeResponse,
+  ClientKeyRequest,
+  ClientKeysResponse,
   ClusterResponse,
+  CreatedClientKeyResponse,
   CredentialsStatusResponse,
   LoadBalancingBody,
   LoadBalancingMode,
   SuccessResponse,
+  UsageResponse,
 } from '../../src/admin/wire-types';
 
 export type * from '../../src/admin/wire-types';
@@ -32,12 +37,11 @@ const BASE = '/api/admin';
 export class AdminApi {
   constructor(private readonly key: string) {}
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async send(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { 'x-api-key': this.key };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
     try {
-      res = await fetch(`${BASE}${path}`, {
+      return await fetch(`${BASE}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -46,6 +50,10 @@ export class AdminApi {
     } catch (err) {
       throw new AdminApiError(`Gateway unreachable: ${(err as Error).message}`, 0, 'network_error');
     }
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.send(method, path, body);
     const text = await res.text();
     let json: unknown;
     try {
@@ -97,4 +105,35 @@ export class AdminApi {
   cluster(): Promise<ClusterResponse> {
     return this.call('GET', '/cluster');
   }
+  keys(): Promise<ClientKeysResponse> {
+    return this.call('GET', '/keys');
+  }
+  createKey(request: ClientKeyRequest): Promise<CreatedClientKeyResponse> {
+    return this.call('POST', '/keys', request);
+  }
+  updateKey(id: string, request: ClientKeyRequest): Promise<ClientKeyChangeResponse> {
+    return this.call('PATCH', `/keys/${encodeURIComponent(id)}`, request);
+  }
+  deleteKey(id: string): Promise<ClientKeyChangeResponse> {
+    return this.call('DELETE', `/keys/${encodeURIComponent(id)}`);
+  }
+  usage(query: UsageQuery): Promise<UsageResponse> {
+    return this.call('GET', `/usage?${usageParams(query)}`);
+  }
+  /** The usage CSV as a file to save (the admin key travels in a header, so a plain link cannot fetch it). */
+  async usageCsv(query: UsageQuery): Promise<Blob> {
+    const res = await this.send('GET', `/usage.csv?${usageParams(query)}`);
+    if (!res.ok) throw new AdminApiError(`CSV download failed: HTTP ${res.status}`, res.status, 'http_error');
+    return res.blob();
+  }
+}
+
+/** What the usage card asks for. */
+export interface UsageQuery {
+  granularity: 'hour' | 'day';
+  subject: 'key' | 'credential';
+}
+
+function usageParams(query: UsageQuery): string {
+  return new URLSearchParams({ granularity: query.granularity, subject: query.subject }).toString();
 }

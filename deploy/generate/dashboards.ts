@@ -1,5 +1,5 @@
 /**
- * The gateway's Grafana dashboards: overview, credentials, Redis and runtime. Each panel names only
+ * The gateway's Grafana dashboards: overview, credentials, client keys, Redis and runtime. Each panel names only
  * metrics the gateway exports (test/deploy/prometheus-scrape.test.ts runs every query against a real
  * Prometheus scraping real replicas). To chart a new metric, add one `panel(...)` line to a row, e.g.
  * for admission control in Overview → Traffic:
@@ -7,7 +7,7 @@
  * then `npm run dashboards`.
  */
 import { OUTCOME_CLASSES, REFRESH_OUTCOMES, isFailureOutcome } from '../../src/observability/metric-labels.js';
-import { SEL, panel, q, quantiles, rate, stat, type DashboardSpec } from './panels.js';
+import { SEL, bars, panel, q, quantiles, rate, stat, type DashboardSpec } from './panels.js';
 
 const P = 'kiro_gateway_';
 /** Upstream outcomes that mean Kiro or the credential failed (not the client, not a cancel). */
@@ -134,6 +134,84 @@ const credentials: DashboardSpec = {
   ],
 };
 
+/** The client keys dashboard's `$key` matcher, on every metric labelled by key id. */
+export const KEY = 'key=~"$key"';
+/** Metrics labelled by client key id (never the key itself: `config` is the configured apiKey). */
+export const KEY_METRICS = ['requests', 'errors', 'tokens', 'credits', 'rate_limited'].map((m) => `${P}client_key_${m}_total`);
+const [KEY_REQUESTS, KEY_ERRORS, KEY_TOKENS, KEY_CREDITS, KEY_LIMITED] = KEY_METRICS as [string, string, string, string, string];
+/** `rate()` of a key-labelled counter on the selected keys. */
+const keyRate = (metric: string, matchers = '') => rate(metric, matchers ? `${KEY}, ${matchers}` : KEY);
+/** What a key-labelled counter added over `range`, on the selected keys. */
+const keyIncrease = (metric: string, range: string) => `increase(${metric}{${SEL}, ${KEY}}[${range}])`;
+const LIMIT_CHECK = `${P}client_key_limit_check_seconds`;
+
+const clientKeys: DashboardSpec = {
+  uid: 'kiro-gateway-client-keys',
+  title: 'Kiro Gateway / Client keys',
+  description:
+    "Managed client keys: requests, errors, tokens and credits per key, requests refused by a key's limits, the limit check's latency and replicas enforcing limits locally. Labels are key ids (config = the configured apiKey), never keys.",
+  variables: [{ name: 'key', label: 'Key id', metric: KEY_REQUESTS }],
+  rows: [
+    {
+      title: 'Keys',
+      panels: [
+        stat('Requests/s', 'reqps', 'Messages requests admitted per second, selected keys.', q(`sum(${keyRate(KEY_REQUESTS)})`, 'req/s'), { width: 4 }),
+        stat('Error ratio', 'percentunit', 'Share of admitted requests that failed (upstream failure, error mid-stream, shed), selected keys.',
+          q(`sum(${keyRate(KEY_ERRORS)}) / sum(${keyRate(KEY_REQUESTS)})`, 'errors'), { width: 4 }),
+        stat('429s/s', 'reqps', "Refusals by the keys' limits per second (a request refused by two limits at once counts under each).",
+          q(`sum(${keyRate(KEY_LIMITED)}) or vector(0)`, '429/s'), { width: 4 }),
+        stat('Tokens/s', 'short', 'Input + output tokens per second, selected keys.', q(`sum(${keyRate(KEY_TOKENS)})`, 'tokens/s'), { width: 4 }),
+        stat('Credits, last 24 h', 'short', 'Kiro credits used by the selected keys over the last 24 hours.', q(`sum(${keyIncrease(KEY_CREDITS, '1d')})`, 'credits'), { width: 4 }),
+        stat('Replicas on local limits', 'short', 'Replicas enforcing client key limits alone (their share of each) because Redis is unreachable for the limiter.',
+          q(`sum(${P}client_key_limits_local{${SEL}})`, 'local'), { width: 4 }),
+      ],
+    },
+    {
+      title: 'Traffic per key',
+      panels: [
+        panel('Requests by key', 'reqps', 'Admitted Messages requests per second by key id.',
+          [q(`sum by (key) (${keyRate(KEY_REQUESTS)})`, '{{key}}')], { stacked: true }),
+        panel('Error ratio by key', 'percentunit', 'Share of each key\'s admitted requests that failed.',
+          [q(`sum by (key) (${keyRate(KEY_ERRORS)}) / sum by (key) (${keyRate(KEY_REQUESTS)})`, '{{key}}')], { min: 0 }),
+        panel('Tokens by key and direction', 'short', 'Tokens per second by key id, input and output.',
+          [q(`sum by (key, direction) (${keyRate(KEY_TOKENS)})`, '{{key}} {{direction}}')]),
+        panel('Credits per day by key', 'short', 'Kiro credits used by each key in the 24 hours before each point (the creditsPerDay limit counts since 00:00 UTC).',
+          [q(`sum by (key) (${keyIncrease(KEY_CREDITS, '1d')})`, '{{key}}')], { min: 0 }),
+      ],
+    },
+    {
+      title: 'Limits',
+      panels: [
+        panel('429s by limit', 'reqps', "Requests refused with 429 by their key's limits per second, by the limit that refused them.",
+          [q(`sum by (limit) (${keyRate(KEY_LIMITED)})`, '{{limit}}')], { stacked: true }),
+        panel('429s by key and limit', 'reqps', "Refusals per second by key id and limit: a key starved by its limits, or abuse.",
+          [q(`sum by (key, limit) (${keyRate(KEY_LIMITED)})`, '{{key}} {{limit}}')]),
+        panel('Limit check latency', 's', 'Time to check and reserve a limited key\'s limits: one Redis call (shared) or none (local, Redis unreachable).', [
+          q(`histogram_quantile(0.5, sum by (le, scope) (${rate(`${LIMIT_CHECK}_bucket`)}))`, 'p50 {{scope}}'),
+          q(`histogram_quantile(0.99, sum by (le, scope) (${rate(`${LIMIT_CHECK}_bucket`)}))`, 'p99 {{scope}}'),
+        ]),
+        panel('Limit checks by scope', 'ops', 'Limited requests checked per second: shared (in Redis) or local (this replica alone).',
+          [q(`sum by (scope) (${rate(`${LIMIT_CHECK}_count`)})`, '{{scope}}')], { stacked: true }),
+        panel('Local limits per pod', 'short', "1 while a replica enforces client key limits alone with its share of each (Redis unreachable for the limiter).",
+          [q(`max by (pod) (${P}client_key_limits_local{${SEL}})`, '{{pod}}')], { min: 0, max: 1, width: 24 }),
+      ],
+    },
+    {
+      title: 'Top keys over the time range',
+      panels: [
+        bars('Top keys by requests', 'short', 'The 10 keys with the most admitted requests over the dashboard\'s time range.',
+          [q(`topk(10, sum by (key) (${keyIncrease(KEY_REQUESTS, '$__range')}))`, '{{key}}')]),
+        bars('Top keys by tokens', 'short', 'The 10 keys that used the most tokens (input + output) over the time range.',
+          [q(`topk(10, sum by (key) (${keyIncrease(KEY_TOKENS, '$__range')}))`, '{{key}}')]),
+        bars('Top keys by credits', 'short', 'The 10 keys that used the most Kiro credits over the time range.',
+          [q(`topk(10, sum by (key) (${keyIncrease(KEY_CREDITS, '$__range')}))`, '{{key}}')]),
+        bars('Top keys by 429s', 'short', "The 10 keys refused most often by their limits over the time range.",
+          [q(`topk(10, sum by (key) (${keyIncrease(KEY_LIMITED, '$__range')}))`, '{{key}}')]),
+      ],
+    },
+  ],
+};
+
 const redis: DashboardSpec = {
   uid: 'kiro-gateway-redis',
   title: 'Kiro Gateway / Redis',
@@ -202,4 +280,4 @@ const runtime: DashboardSpec = {
 };
 
 /** Every dashboard, in the order the files are written. */
-export const DASHBOARDS: readonly DashboardSpec[] = [overview, credentials, redis, runtime];
+export const DASHBOARDS: readonly DashboardSpec[] = [overview, credentials, clientKeys, redis, runtime];

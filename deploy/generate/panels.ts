@@ -5,9 +5,23 @@
  *
  * Every query uses the `$datasource` variable (never an `__inputs` block, which only the UI import
  * wizard resolves and which breaks sidecar and file provisioning) and filters on `$namespace` and
- * `$pod` through {@link SEL}.
+ * `$pod` through {@link SEL}; a dashboard may add variables of its own (the client keys dashboard's
+ * `$key`, see {@link LabelVariable}).
  */
-import { BigValueColorMode, BigValueGraphMode, LegendDisplayMode, LegendPlacement, ReduceDataOptionsBuilder, StackingConfigBuilder, StackingMode, VizLegendOptionsBuilder } from '@grafana/grafana-foundation-sdk/common';
+import { PanelBuilder as BarGaugePanelBuilder } from '@grafana/grafana-foundation-sdk/bargauge';
+import {
+  BarGaugeDisplayMode,
+  BarGaugeNamePlacement,
+  BigValueColorMode,
+  BigValueGraphMode,
+  LegendDisplayMode,
+  LegendPlacement,
+  ReduceDataOptionsBuilder,
+  StackingConfigBuilder,
+  StackingMode,
+  VizLegendOptionsBuilder,
+  VizOrientation,
+} from '@grafana/grafana-foundation-sdk/common';
 import {
   DashboardBuilder,
   DashboardCursorSync,
@@ -37,19 +51,23 @@ export interface Query {
   legend: string;
 }
 
-/** One panel: a time series (default) or a stat of the latest value. */
+/**
+ * One panel: a time series (default), a stat of the latest value, or `bars`: horizontal bars of
+ * instant queries (one bar per series at the end of the range, e.g. a `topk` over `$__range`).
+ */
 export interface PanelSpec {
   title: string;
   description: string;
   /** Grafana unit id, e.g. `reqps`, `s`, `bytes`, `percentunit`, `short`. */
   unit: string;
   queries: Query[];
-  kind?: 'timeseries' | 'stat';
+  kind?: 'timeseries' | 'stat' | 'bars';
   /** Stack the series (time series only). */
   stacked?: boolean;
-  /** Grid columns out of 24 (default 12 for time series, 6 for stats). */
+  /** Grid columns out of 24 (default 12 for time series, 6 for stats and bars). */
   width?: number;
   min?: number;
+  max?: number;
 }
 
 /** A titled row of panels. */
@@ -58,11 +76,24 @@ export interface RowSpec {
   panels: PanelSpec[];
 }
 
+/**
+ * A variable listing the values of one label (named like the variable) of `metric` in the selected
+ * namespace; multi-value, with an All that matches every value (`.*`, so values that appear later,
+ * and the `other` series of capped labels, are included).
+ */
+export interface LabelVariable {
+  name: string;
+  label: string;
+  metric: string;
+}
+
 /** A whole dashboard; `uid` is also its file name. */
 export interface DashboardSpec {
   uid: string;
   title: string;
   description: string;
+  /** Variables after datasource, namespace and pod. */
+  variables?: LabelVariable[];
   rows: RowSpec[];
 }
 
@@ -79,6 +110,11 @@ export function stat(title: string, unit: string, description: string, query: Qu
   return { title, unit, description, queries: [query], kind: 'stat', ...extra };
 }
 
+/** Shorthand for a bar panel of instant queries. */
+export function bars(title: string, unit: string, description: string, queries: Query[], extra: Partial<PanelSpec> = {}): PanelSpec {
+  return { title, unit, description, queries, kind: 'bars', ...extra };
+}
+
 /** `rate(<metric>{SEL[, matchers]}[$__rate_interval])`. */
 export function rate(metric: string, matchers = ''): string {
   return `rate(${metric}{${SEL}${matchers ? `, ${matchers}` : ''}}[$__rate_interval])`;
@@ -93,15 +129,34 @@ export function quantiles(histogram: string, by: string[] = [], matchers = ''): 
   );
 }
 
-function target(query: Query, index: number): DataqueryBuilder {
-  return new DataqueryBuilder()
+function target(query: Query, index: number, instant = false): DataqueryBuilder {
+  const built = new DataqueryBuilder()
     .expr(query.expr)
     .legendFormat(query.legend)
     .refId(String.fromCharCode(65 + index))
     .datasource(DATASOURCE);
+  return instant ? built.instant() : built;
 }
 
-function buildPanel(spec: PanelSpec): TimeseriesPanelBuilder | StatPanelBuilder {
+function buildPanel(spec: PanelSpec): TimeseriesPanelBuilder | StatPanelBuilder | BarGaugePanelBuilder {
+  if (spec.kind === 'bars') {
+    const built = new BarGaugePanelBuilder()
+      .title(spec.title)
+      .description(spec.description)
+      .datasource(DATASOURCE)
+      .unit(spec.unit)
+      .span(spec.width ?? 6)
+      .height(8)
+      .orientation(VizOrientation.Horizontal)
+      .displayMode(BarGaugeDisplayMode.Gradient)
+      .namePlacement(BarGaugeNamePlacement.Top)
+      .showUnfilled(true)
+      .min(spec.min ?? 0)
+      .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
+    if (spec.max !== undefined) built.max(spec.max);
+    spec.queries.forEach((query, i) => built.withTarget(target(query, i, true)));
+    return built;
+  }
   if (spec.kind === 'stat') {
     const built = new StatPanelBuilder()
       .title(spec.title)
@@ -126,6 +181,7 @@ function buildPanel(spec: PanelSpec): TimeseriesPanelBuilder | StatPanelBuilder 
     .fillOpacity(spec.stacked ? 30 : 10)
     .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom).calcs([]));
   if (spec.min !== undefined) built.min(spec.min);
+  if (spec.max !== undefined) built.max(spec.max);
   if (spec.stacked) built.stacking(new StackingConfigBuilder().mode(StackingMode.Normal));
   spec.queries.forEach((query, i) => built.withTarget(target(query, i)));
   return built;
@@ -161,6 +217,19 @@ export function buildDashboard(spec: DashboardSpec): Dashboard {
         .multi(true)
         .includeAll(true),
     );
+  for (const v of spec.variables ?? []) {
+    builder.withVariable(
+      new QueryVariableBuilder(v.name)
+        .label(v.label)
+        .datasource(DATASOURCE)
+        .query(`label_values(${v.metric}{namespace=~"$namespace"}, ${v.name})`)
+        .refresh(VariableRefresh.OnTimeRangeChanged)
+        .sort(VariableSort.AlphabeticalAsc)
+        .multi(true)
+        .includeAll(true)
+        .allValue('.*'),
+    );
+  }
   for (const row of spec.rows) {
     builder.withRow(new RowBuilder(row.title));
     for (const p of row.panels) builder.withPanel(buildPanel(p));

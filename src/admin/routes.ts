@@ -35,6 +35,7 @@ import {
   readJsonBody,
 } from './validate.js';
 import { defaultCurrentId, redactSecrets, secretsOf, sha256Hex, toStatusResponse } from './views.js';
+import { registerKeyRoutes } from './keys-routes.js';
 
 export const ADMIN_PREFIX = '/api/admin';
 const CATCH_ALL = 'admin-catch-all';
@@ -266,6 +267,8 @@ export function createAdminRouter(deps: AdminDeps): Router {
     };
     ctx.body = body;
   });
+
+  if (deps.keys) registerKeyRoutes(router, guarded, deps.keys, store);
 
   /** Anything else under the prefix: a JSON 404 naming the allowed methods when the path exists. */
   const notFound: Middleware = (ctx) => {

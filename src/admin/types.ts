@@ -9,6 +9,7 @@ import type { KiroEndpoint, LoadBalancingMode } from '../config.js';
 import type { Credential } from '../credentials/types.js';
 import type { CredentialStore } from '../store/store.js';
 import type { Balance, ReplicaInfo } from './wire-types.js';
+import type { ClientKeys } from '../keys/setup.js';
 
 /**
  * Capabilities the admin routes use. Errors thrown by the async members should be
@@ -48,6 +49,8 @@ export interface AdminDeps {
   defaultEndpoint?: KiroEndpoint;
   /** Config `machineId` (§3): given to added credentials that bring none. Optional. */
   configMachineId?: string;
+  /** Managed client keys and usage (`/keys`, `/usage`); those routes are absent without it. */
+  keys?: ClientKeys;
   /** Id of this replica, reported as the one that answered `GET /cluster`. */
   replicaId: string;
 }

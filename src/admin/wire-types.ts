@@ -6,8 +6,9 @@
  */
 import type { LoadBalancingMode } from '../config/gateway-config.js';
 import type { AuthMethod, DisabledReason } from '../credentials/types.js';
+import type { KeyLimits } from '../keys/types.js';
 
-export type { AuthMethod, DisabledReason, LoadBalancingMode };
+export type { AuthMethod, DisabledReason, KeyLimits, LoadBalancingMode };
 
 /** One gateway process as seen through the shared store. */
 export interface ReplicaInfo {
@@ -122,4 +123,82 @@ export interface AddCredentialRequest {
   proxyPassword?: string;
   kiroApiKey?: string;
   endpoint?: string;
+}
+
+// --- client keys (`/keys`, `/usage`) ---
+
+/** One managed client key as listed: never the key itself (it is shown once, on creation), nor its hash. */
+export interface ClientKeyItem {
+  id: string;
+  name: string;
+  owner: string;
+  enabled: boolean;
+  /** Model names or `*` patterns the key may use; empty = any. */
+  models: string[];
+  /** Credential ids that may serve the key's requests; empty = any. */
+  credentials: number[];
+  limits: KeyLimits;
+  /** `sk-kgw-…` and the key's last four characters. */
+  hint: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** `GET /keys`. */
+export interface ClientKeysResponse {
+  keys: ClientKeyItem[];
+  /** Where limits are enforced right now: `shared` (Redis), `local` (Redis unreachable: each replica its share), `process` (no Redis). */
+  limiter: { mode: 'shared' | 'local' | 'process'; replicas: number };
+}
+
+/** `POST /keys`; `PATCH /keys/:id` takes any subset of it. A limit of 0 or null removes it. */
+export interface ClientKeyRequest {
+  name?: string;
+  owner?: string;
+  enabled?: boolean;
+  models?: string[];
+  credentials?: number[];
+  limits?: { [K in keyof KeyLimits]?: number | null };
+}
+
+/** `POST /keys` (201): the key, shown this once. */
+export interface CreatedClientKeyResponse {
+  success: true;
+  message: string;
+  key: ClientKeyItem;
+  /** The API key for clients (`x-api-key`). It cannot be retrieved again. */
+  secret: string;
+}
+
+/** `PATCH /keys/:id`, `DELETE /keys/:id`. */
+export interface ClientKeyChangeResponse {
+  success: true;
+  message: string;
+  key?: ClientKeyItem;
+}
+
+/** One subject's usage in one hour or day (UTC). */
+export interface UsageRowBody {
+  /** RFC 3339 start of the hour or day. */
+  start: string;
+  subject: 'key' | 'credential';
+  /** Key id (`config` = the configured apiKey) or credential id. */
+  id: string;
+  /** Key name, or the credential's email when known. */
+  name: string | null;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  credits: number;
+  errors: number;
+  /** Requests refused by the key's limits (keys only). */
+  rateLimited: number;
+}
+
+/** `GET /usage?granularity=hour|day&from=&to=&subject=key|credential` (also `/usage.csv`). */
+export interface UsageResponse {
+  granularity: 'hour' | 'day';
+  from: string;
+  to: string;
+  rows: UsageRowBody[];
 }

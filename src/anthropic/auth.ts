@@ -1,36 +1,46 @@
 /**
- * Client authentication: the one check of a client request's API key, used by every client route
- * (the messages route outside Koa and, through `requireApiKey`, the Koa routes).
+ * The client API's side of client keys: who sent the request, and the key's permission and limits
+ * before a messages request is admitted. The logic is in src/keys/gate.ts (its `authenticate` is
+ * the one check of a client key, for every client route: the messages route outside Koa and,
+ * through `requireClientKey`, the Koa routes); these wrappers move its results in and out of the
+ * request (Koa's context, or the Exchange of the messages pipeline).
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Context, Next } from 'koa';
-import { AuthenticationError } from '../errors.js';
-import { keyMatcher, presentedKey } from '../http/api-key.js';
+import type { ClientKeyGate, KeyAdmission } from '../keys/gate.js';
+import type { ClientKeyContext } from '../keys/key-context.js';
+import type { Exchange } from '../http/exchange.js';
 
-/** Checks a client request's headers; throws AuthenticationError (401) when the key is missing or wrong. */
-export type ClientAuthenticator = (headers: IncomingHttpHeaders) => void;
-
-/** The client key check for `expectedKey` (`x-api-key` or `Authorization: Bearer`); its digest is computed once. */
-export function clientAuthenticator(expectedKey: string, realm = 'API key'): ClientAuthenticator {
-  const matches = keyMatcher(expectedKey);
-  return (headers) => {
-    const key = presentedKey(headers);
-    if (key === undefined) {
-      throw new AuthenticationError(`Missing ${realm}: send it in the x-api-key header or as Authorization: Bearer <key>`);
-    }
-    if (!expectedKey) {
-      throw new AuthenticationError('The gateway has no client API key configured: set apiKey in config.json or KIRO_CLIENT_API_KEY');
-    }
-    if (!matches(key)) {
-      throw new AuthenticationError(`Invalid ${realm}`);
-    }
+/** Authenticates the request's key into `ctx.state.clientKey` (401, or 403 for a disabled key). */
+export function requireClientKey(gate: ClientKeyGate) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    ctx.state.clientKey = gate.authenticate(ctx.headers);
+    await next();
   };
 }
 
-/** Koa middleware running `authenticate` before the route. */
-export function requireApiKey(authenticate: ClientAuthenticator) {
-  return async (ctx: Context, next: Next): Promise<void> => {
-    authenticate(ctx.headers);
-    await next();
-  };
+/** The key `requireClientKey` found. */
+export function clientKeyOf(ctx: Context): ClientKeyContext {
+  return ctx.state.clientKey as ClientKeyContext;
+}
+
+/**
+ * Before admission: the key may use the model, and every limit is checked and reserved. Sets the
+ * `anthropic-ratelimit-*` headers on the answer, a 429 included. Call `end()` on the result when
+ * the request is over.
+ */
+export async function admitClientKey(exchange: Exchange, gate: ClientKeyGate, key: ClientKeyContext, model: string): Promise<KeyAdmission> {
+  exchange.logFields.keyId = key.id;
+  try {
+    const admission = await gate.admit(key, { model });
+    setHeaders(exchange, admission.headers);
+    return admission;
+  } catch (err) {
+    const headers = (err as { headers?: Record<string, string> }).headers;
+    if (headers) setHeaders(exchange, headers);
+    throw err;
+  }
+}
+
+function setHeaders(exchange: Exchange, headers: Readonly<Record<string, string>>): void {
+  for (const name in headers) exchange.res.setHeader(name, headers[name]!);
 }

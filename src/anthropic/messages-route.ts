@@ -6,8 +6,9 @@
  * What Koa's chain does for these routes is done here, in the same order and through the same
  * helpers: the server span, request id and log line, and HTTP metrics (request-scope.ts); the
  * canonical path (only the two exact paths come here, so nothing to refuse); CORS; the client key
- * (auth.ts, the one check every client route uses); the pipeline (messages.ts); errors in
- * Anthropic's shape (error-answer.ts), 5xx reported to `onServerError`. Any other request, and
+ * (the gate's `authenticate`, the one check every client route uses); the pipeline (messages.ts,
+ * which also admits the key's limits and accounts its usage); errors in Anthropic's shape
+ * (error-answer.ts), 5xx reported to `onServerError`. Any other request, and
  * these paths in any other spelling (absolute-form targets), go to Koa, which serves them with
  * the same `serveMessagesExchange`.
  */
@@ -18,7 +19,6 @@ import { sendJson } from '../http/exchange.js';
 import { errorAnswer } from '../http/error-answer.js';
 import type { ObservabilityState } from '../observability/logger.js';
 import type { RequestScopes } from '../observability/request-scope.js';
-import type { ClientAuthenticator } from './auth.js';
 import { handleMessages, type MessagesDeps } from './messages.js';
 import type { StreamMode } from './responses.js';
 import { setCorsHeaders } from '../http/cors.js';
@@ -27,8 +27,8 @@ import { setCorsHeaders } from '../http/cors.js';
 export const MESSAGES_ROUTES: Readonly<Record<string, StreamMode>> = Object.freeze({ '/v1/messages': 'live', '/cc/v1/messages': 'buffered' });
 
 export interface MessagesRouteDeps {
+  /** The pipeline's dependencies; `messages.keys` authenticates the client. */
   messages: MessagesDeps;
-  authenticate: ClientAuthenticator;
   /** Called with errors answered with a 5xx, for the log. */
   onServerError?: (err: unknown, exchange: Exchange) => void;
 }
@@ -43,8 +43,8 @@ export async function serveMessagesExchange(exchange: Exchange, mode: StreamMode
     // same packet as the head is for Node's parser to answer (400, http/client-errors.ts) once it
     // has read that packet, as it was under Koa, whose chain answers a few promise turns later.
     await undefined;
-    deps.authenticate(exchange.req.headers);
-    await handleMessages(exchange, deps.messages, mode);
+    const key = deps.messages.keys.authenticate(exchange.req.headers);
+    await handleMessages(exchange, deps.messages, mode, key);
   } catch (thrown) {
     const { status, headers, body } = errorAnswer(thrown, exchange.requestId);
     if (status >= 500) deps.onServerError?.(thrown, exchange);

@@ -22,6 +22,9 @@ import { handleWebSearch } from './web-search.js';
 import type { RequestObserver } from './observer.js';
 import type { MessagesRequest } from './types.js';
 import { jsonResponse, streamResponse, type StreamMode } from './responses.js';
+import type { ClientKeyGate } from '../keys/gate.js';
+import type { ClientKeyContext } from '../keys/key-context.js';
+import { admitClientKey } from './auth.js';
 
 /** What the messages handlers need; built once in createApp. */
 export interface MessagesDeps {
@@ -33,6 +36,8 @@ export interface MessagesDeps {
   models?: CredentialModels;
   observer: RequestObserver;
   admission: Admission;
+  /** Client keys: permissions, limits and usage (src/keys/gate.ts). */
+  keys: ClientKeyGate;
 }
 
 class ClientGone extends Error {
@@ -48,10 +53,13 @@ function sessionIdHeader(exchange: Exchange): string | undefined {
   return /^[0-9a-f-]{36}$/i.test(value) ? value : undefined;
 }
 
-/** POST /v1/messages and /cc/v1/messages: the body read and validated, then {@link serveMessages}. */
-export async function handleMessages(exchange: Exchange, deps: MessagesDeps, mode: StreamMode): Promise<void> {
+/**
+ * POST /v1/messages and /cc/v1/messages from a client authenticated as `key` (the gate's
+ * `authenticate`): the body read and validated, then {@link serveMessages}.
+ */
+export async function handleMessages(exchange: Exchange, deps: MessagesDeps, mode: StreamMode, key: ClientKeyContext): Promise<void> {
   const raw = await readJsonBody(exchange.req, deps.config.limits.bodyLimitBytes, parseMessagesBody);
-  await serveMessages(validateMessagesRequest(raw), exchange, deps, mode);
+  await serveMessages(validateMessagesRequest(raw), exchange, deps, mode, key);
 }
 
 /**
@@ -60,7 +68,13 @@ export async function handleMessages(exchange: Exchange, deps: MessagesDeps, mod
  * before the answer starts is thrown (the caller writes it in Anthropic's shape); after, it ends
  * the answer (an SSE error event).
  */
-export async function serveMessages(request: MessagesRequest, exchange: Exchange, deps: MessagesDeps, mode: StreamMode): Promise<void> {
+export async function serveMessages(
+  request: MessagesRequest,
+  exchange: Exchange,
+  deps: MessagesDeps,
+  mode: StreamMode,
+  key: ClientKeyContext,
+): Promise<void> {
   // Oversized images are scaled and every image labelled from its bytes, before Kiro sees them.
   const resizedImages = await fitRequestImages(request);
   const convert = () =>
@@ -76,6 +90,8 @@ export async function serveMessages(request: MessagesRequest, exchange: Exchange
   const logFields = exchange.logFields;
   logFields.stream = request.stream === true;
   if (resizedImages > 0) logFields.imagesResized = resizedImages;
+  // The key's models and limits, before admission; `keyUse.end()` settles them when the request is over.
+  const keyUse = await admitClientKey(exchange, deps.keys, key, request.model);
 
   const controller = new AbortController();
   const res = exchange.res;
@@ -91,6 +107,7 @@ export async function serveMessages(request: MessagesRequest, exchange: Exchange
   } catch (err) {
     res.off('close', onClose);
     untrack();
+    keyUse.end(err);
     if (err instanceof ClientGone) return;
     throw err;
   }
@@ -99,7 +116,7 @@ export async function serveMessages(request: MessagesRequest, exchange: Exchange
   let failed: unknown;
   try {
     if (converted.webSearch) {
-      await handleWebSearch(exchange, deps, request, converted, controller.signal);
+      await handleWebSearch(exchange, deps, request, converted, controller.signal, keyUse.accepts);
       return;
     }
     // Serialised per wire on first use: a request may try `ide` and `cli` credentials.
@@ -113,7 +130,7 @@ export async function serveMessages(request: MessagesRequest, exchange: Exchange
     };
     const { value: upstream, lease } = await routing.run(() =>
       deps.pool.execute(
-        { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e), ...routing.filters },
+        { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e), ...keyUse.restrict(routing.filters) },
         (l) =>
           obs.attempt(l.credential.id, () =>
             deps.client.generate(body, l.credential, l.accessToken, openOptions),
@@ -140,6 +157,13 @@ export async function serveMessages(request: MessagesRequest, exchange: Exchange
       lease.release();
       // Metered whatever became of the answer: Kiro bills what it sent.
       deps.pool.recordCredits(lease.credential.id, converter.credits);
+      keyUse.used({
+        credentialId: lease.credential.id,
+        inputTokens: converter.inputTokens,
+        outputTokens: converter.outputTokens,
+        credits: converter.credits,
+        failed: converter.error !== null,
+      });
     }
   } catch (err) {
     // The client left while we waited for Kiro: nobody to answer, and not a server error.
@@ -151,5 +175,6 @@ export async function serveMessages(request: MessagesRequest, exchange: Exchange
     release();
     untrack();
     obs.end(failed);
+    keyUse.end(failed);
   }
 }

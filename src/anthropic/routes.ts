@@ -3,8 +3,9 @@ import { createRouter } from '../http/router.js';
 import type { GatewayConfig } from '../config.js';
 import { BUILTIN_MODELS, modelListBody, type OfferedModel } from '../kiro/models.js';
 import { NotFoundError } from '../errors.js';
-import { requireApiKey, type ClientAuthenticator } from './auth.js';
+import { clientKeyOf, requireClientKey } from './auth.js';
 import type { CredentialModels } from '../credentials/model-lists.js';
+import type { ClientKeyGate } from '../keys/gate.js';
 import { handleCountTokens } from './count-tokens.js';
 
 /** The model list in Anthropic's shape, keeping kiro.rs's extra fields for its clients. */
@@ -19,11 +20,11 @@ function modelsPayload(offered: readonly OfferedModel[]) {
 
 /**
  * Client-facing routes served by Koa: the model list and count_tokens, under /v1 and /cc/v1. The
- * messages routes themselves are served outside Koa (messages-route.ts), with the same `authenticate`.
+ * messages routes themselves are served outside Koa (messages-route.ts), through the same gate.
  */
-export function createAnthropicRouter(config: GatewayConfig, authenticate: ClientAuthenticator, deps: { models?: CredentialModels }): Router {
+export function createAnthropicRouter(config: GatewayConfig, deps: { models?: CredentialModels; keys: ClientKeyGate }): Router {
   const router = createRouter();
-  const auth = requireApiKey(authenticate);
+  const auth = requireClientKey(deps.keys);
   // What the pool offers (the union of its credentials' model lists), rebuilt when that changes.
   let built: { from: readonly OfferedModel[]; payload: ReturnType<typeof modelsPayload> } | undefined;
   const current = () => {
@@ -32,11 +33,19 @@ export function createAnthropicRouter(config: GatewayConfig, authenticate: Clien
     return built.payload;
   };
 
+  // A key limited to some models lists only those.
+  const visible = (ctx: Parameters<typeof clientKeyOf>[0]) => {
+    const key = clientKeyOf(ctx);
+    const all = current();
+    if (!key.record?.models.length) return all;
+    const data = all.data.filter((m) => key.allowsModel(m.id));
+    return { ...all, data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+  };
   router.get('/v1/models', auth, (ctx) => {
-    ctx.body = current();
+    ctx.body = visible(ctx);
   });
   router.get('/v1/models/:id', auth, (ctx) => {
-    const model = current().data.find((m) => m.id === ctx.params.id);
+    const model = visible(ctx).data.find((m) => m.id === ctx.params.id);
     if (!model) throw new NotFoundError(`model: ${ctx.params.id}`);
     ctx.body = model;
   });

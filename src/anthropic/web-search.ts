@@ -7,6 +7,7 @@ import { collectMessage } from '../convert/message.js';
 import { midStreamError } from '../errors.js';
 import type { CredentialPool } from '../credentials/pool.js';
 import type { KiroClient } from '../kiro/client.js';
+import type { CredentialRecord } from '../credentials/types.js';
 
 /** What a web search needs: a credential and the MCP endpoint. */
 export interface WebSearchDeps {
@@ -24,12 +25,14 @@ export async function handleWebSearch(
   request: MessagesRequest,
   converted: ConvertedRequest,
   signal: AbortSignal,
+  /** Only these credentials may serve it (a client key's pinned credentials). */
+  accepts?: (record: CredentialRecord) => boolean,
 ): Promise<void> {
   const query = converted.webSearch!.query;
   const rpc = buildMcpWebSearchRequest(query);
   let results: WebSearchResult[] = [];
   try {
-    const { value, lease } = await deps.pool.execute({ kiroModelId: converted.kiroModelId, signal }, (l) =>
+    const { value, lease } = await deps.pool.execute({ kiroModelId: converted.kiroModelId, signal, accepts }, (l) =>
       deps.client.mcp(rpc.body, l.credential, l.accessToken, signal),
     );
     lease.release();

@@ -101,6 +101,8 @@ export interface GatewayConfig {
     resyncIntervalMs: number;
     /** Refresh lock TTL. */
     lockTtlMs: number;
+    /** Comma-separated redis:// URLs of independent masters for the refresh lock; empty = the store's Redis. */
+    lockNodes: string;
   };
 
   log: { level: string; pretty: boolean };
@@ -115,6 +117,16 @@ export interface GatewayConfig {
     queueSize: number;
     /** Longest wait for a slot before 529 (ms). */
     queueTimeoutMs: number;
+  };
+  clientKeys: {
+    /** client-keys.json of the single-process mode; '' = beside credentials.json. */
+    file: string;
+  };
+  usage: {
+    /** Retention of hourly usage buckets (hours). */
+    hourlyRetentionHours: number;
+    /** Retention of daily usage buckets (days). */
+    dailyRetentionDays: number;
   };
   /** What the `cli` endpoint sends in its user agents and `envState` (docs/kiro-protocol-newer.md §4). */
   cliEndpoint: {
@@ -148,3 +160,11 @@ export function withRegion(template: string, region: string): string {
 
 /** The two `os/` values kiro.rs picks from at start-up (docs/kiro-protocol.md §1.1). */
 export const SYSTEM_VERSIONS = ['darwin#24.6.0', 'win32#10.0.22631'] as const;
+
+/** Splits `redis.lockNodes` (comma-separated URLs; blanks ignored). */
+export function parseLockNodes(list: string): string[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -110,6 +110,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): GatewayConfig {
   const config = rest as GatewayConfig;
   config.configPath = configPath;
   config.credentialsPath = resolve(config.credentialsPath);
+  if (config.clientKeys.file) config.clientKeys.file = resolve(config.clientKeys.file);
   config.authRegion = config.authRegion || config.region;
   config.apiRegion = config.apiRegion || config.region;
   if (config.adminApiKey.trim() === '') config.adminApiKey = '';

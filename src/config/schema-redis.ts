@@ -1,5 +1,5 @@
 /** Settings of the shared Redis store (empty `redis.url` and no Sentinels or Cluster = one process, in memory). */
-import { setting, type SchemaTree } from './setting.js';
+import { redisUrlList, setting, type SchemaTree } from './setting.js';
 
 export function redisSettings(): SchemaTree {
   return {
@@ -27,6 +27,18 @@ export function redisSettings(): SchemaTree {
       30_000,
       'KIRO_REDIS_RESYNC_INTERVAL_MS',
     ),
-    lockTtlMs: setting('TTL of the token refresh lock (ms).', 'kiro-positive', 10_000, 'KIRO_REDIS_LOCK_TTL_MS'),
+    lockTtlMs: setting(
+      'TTL of the token refresh lock (ms, at least 300): a replica that dies while refreshing holds up the others this long. Extended every third of it while the refresh runs; a waiter gives up after twice it.',
+      'kiro-lock-ttl',
+      10_000,
+      'KIRO_REDIS_LOCK_TTL_MS',
+    ),
+    lockNodes: setting(
+      'Independent Redis masters for the token refresh lock, as `redis://host:port,redis://host:port,…` (Redlock: the lock needs a majority, so 3 or 5 nodes survive 1 or 2 failures; `redis.password` applies unless a URL has its own). Empty = the store\'s own Redis.',
+      redisUrlList,
+      '',
+      'KIRO_REDIS_LOCK_NODES',
+      { sensitive: true },
+    ),
   };
 }

@@ -14,6 +14,7 @@ import {
   shutdownSettings,
   sseSettings,
 } from './schema-serving.js';
+import { clientKeysSettings, usageSettings } from './schema-keys.js';
 
 /** Built per call so `systemVersion` and `log.pretty` defaults reflect this process. */
 export function buildSchema(): SchemaTree {
@@ -30,6 +31,8 @@ export function buildSchema(): SchemaTree {
     shutdown: shutdownSettings(),
     sse: sseSettings(),
     admission: admissionSettings(),
+    clientKeys: clientKeysSettings(),
+    usage: usageSettings(),
   };
 }
 

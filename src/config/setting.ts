@@ -3,7 +3,7 @@
  * settings use.
  */
 import convict from 'convict';
-import { withRegion } from './gateway-config.js';
+import { parseLockNodes, withRegion } from './gateway-config.js';
 
 /** One setting: the leaf of the schema tree. */
 export interface Setting {
@@ -67,6 +67,11 @@ convict.addFormats({
     validate: (v: unknown) => assertFormat(typeof v === 'boolean', 'must be true or false'),
     coerce: coerceBool,
   },
+  'kiro-lock-ttl': {
+    // Redlock extends a lock at least 100 ms before it expires; the store extends every ttl/3.
+    validate: (v: unknown) => assertFormat(Number.isInteger(v) && (v as number) >= 300, 'must be an integer >= 300'),
+    coerce: coerceInt,
+  },
 });
 
 
@@ -111,6 +116,20 @@ export function optionalProxyUrl(v: unknown): void {
     url !== undefined && ['http:', 'https:', 'socks5:', 'socks5h:'].includes(url.protocol),
     'must be empty or an http://, https:// or socks5:// URL',
   );
+}
+
+export function redisUrlList(v: unknown): void {
+  stringFormat(v);
+  for (const entry of parseLockNodes(v as string)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      // reported below
+    }
+    // The entry itself is not echoed: it may carry a password.
+    assertFormat(url !== undefined && (url.protocol === 'redis:' || url.protocol === 'rediss:'), 'must be empty or redis:// / rediss:// URLs separated by commas');
+  }
 }
 
 export function optionalMachineId(v: unknown): void {

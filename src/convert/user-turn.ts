@@ -4,6 +4,7 @@
  */
 import type { ContentBlockParam, ImageBlock, MessageParam, ToolResultBlock } from '../anthropic/types.js';
 import type { KiroImage, KiroToolResult } from '../kiro/types.js';
+import { InvalidRequestError } from '../errors.js';
 
 const IMAGE_FORMATS: Readonly<Record<string, KiroImage['format']>> = {
   'image/jpeg': 'jpeg',
@@ -12,10 +13,18 @@ const IMAGE_FORMATS: Readonly<Record<string, KiroImage['format']>> = {
   'image/webp': 'webp',
 };
 
-/** §4.4: base64 images of the four supported types; anything else is dropped. */
+/**
+ * §4.4: base64 images of the four supported types. Kiro takes image bytes only and the gateway
+ * fetches nothing (a URL would let any client make it call internal addresses), so an image by URL
+ * or Files API id is refused rather than dropped: the model would otherwise answer without it.
+ */
 function toKiroImage(block: ImageBlock): KiroImage | undefined {
-  const source = block.source;
-  if (source?.type !== 'base64') return undefined;
+  const source = block.source as { type?: string; media_type: string; data: string };
+  if (source?.type !== 'base64') {
+    throw new InvalidRequestError(
+      `An image with source type "${String(source?.type)}" cannot be sent to Kiro, which takes image bytes only (the gateway fetches no URLs and has no Files API): send it as a base64 source.`,
+    );
+  }
   const format = IMAGE_FORMATS[source.media_type];
   return format ? { format, source: { bytes: source.data } } : undefined;
 }
@@ -48,6 +57,25 @@ function toKiroToolResult(block: ToolResultBlock): KiroToolResult {
   return result;
 }
 
+interface DocumentBlock {
+  type: 'document';
+  source?: { type?: string; data?: unknown; media_type?: unknown };
+  title?: unknown;
+}
+
+/**
+ * A document Kiro has no field for: a plain-text one is passed as text; of any other (a PDF) the
+ * model is told that it was attached and not passed on, so it can say so instead of answering as if
+ * it had read it.
+ */
+function documentText(block: DocumentBlock): string {
+  const source = block.source;
+  const title = typeof block.title === 'string' && block.title !== '' ? ` "${block.title}"` : '';
+  if (source?.type === 'text' && typeof source.data === 'string') return `<document${title}>\n${source.data}\n</document>`;
+  const kind = typeof source?.media_type === 'string' ? source.media_type : String(source?.type ?? 'unknown');
+  return `[A document${title} (${kind}) was attached here; this gateway cannot pass it to the model.]`;
+}
+
 /** Accumulates the parts of one (possibly merged) user turn. */
 export class UserParts {
   texts: string[] = [];
@@ -72,6 +100,8 @@ export class UserParts {
         if (image) this.images.push(image);
       } else if (block.type === 'tool_result') {
         this.toolResults.push(toKiroToolResult(block as ToolResultBlock));
+      } else if (block.type === 'document') {
+        this.texts.push(documentText(block as DocumentBlock));
       }
     }
   }

@@ -6,6 +6,7 @@
 import { describeError } from './outcomes.js';
 import type { PoolContext } from './pool-types.js';
 import type { CredentialRecord, DisabledReason } from './types.js';
+import { TokensReplacedError, type TokenFence } from '../store/store.js';
 
 function firstOfNextMonthUtc(now: number): number {
   const d = new Date(now);
@@ -107,14 +108,21 @@ export class CredentialHealth {
     return known !== undefined && known > now ? known : firstOfNextMonthUtc(now);
   }
 
-  /** Disables in the store without waiting: this request has already moved on. */
-  disable(id: number, reason: DisabledReason, disabledUntil?: string): void {
+  /**
+   * Disables in the store without waiting: this request has already moved on. With `fence` (a
+   * refresh's verdict) only while the credential still holds the tokens that refresh was made with.
+   */
+  disable(id: number, reason: DisabledReason, disabledUntil?: string, fence?: TokenFence): void {
     const { store, log } = this.ctx;
     this.reenabling.delete(id);
     this.ctx.emit({ type: 'disable', credentialId: id, reason });
     log('warn', 'credential disabled', { credentialId: id, reason, disabledUntil });
     if (reason === 'QuotaExceeded') store.updateStats(id, () => ({ failureCount: this.ctx.config.pool.maxFailures }));
-    store.update(id, { disabled: true, disabledReason: reason, disabledUntil }).catch((err: unknown) => {
+    store.update(id, { disabled: true, disabledReason: reason, disabledUntil }, fence).catch((err: unknown) => {
+      if (err instanceof TokensReplacedError) {
+        log('warn', 'credential not disabled: its tokens were replaced by another replica meanwhile', { credentialId: id, reason });
+        return;
+      }
       log('error', 'could not store disabled credential', { credentialId: id, reason, error: describeError(err) });
     });
   }

@@ -22,7 +22,7 @@ import type { CredentialHealth } from './health.js';
 import { describeError } from './outcomes.js';
 import type { PoolContext, PoolEvent } from './pool-types.js';
 import { RefreshError, type TokenRefresher } from './refresh.js';
-import type { CredentialStore } from '../store/store.js';
+import { tokensReplaced, TokensReplacedError, type CredentialStore, type TokenFence } from '../store/store.js';
 import type { Credential } from './types.js';
 import type { GatewayConfig } from '../config.js';
 
@@ -37,8 +37,10 @@ const DEFAULT_TOKEN_LIFETIME_MS = 3_600_000;
  * held, upstream not called yet) | `after-upstream` (new tokens received, not stored) | `after-write`
  * (stored, lock not released yet). The first refresh of the process that reaches the point writes
  * `KIRO_TEST_REFRESH_PAUSE <point> credential=<id>` to stderr and waits `KIRO_TEST_REFRESH_PAUSE_MS`
- * (default 30000) before carrying on. Read once at load; unset (always, outside tests) it costs one
- * `undefined` check per refresh.
+ * (default 30000) before carrying on; with `KIRO_TEST_REFRESH_PAUSE_MS=stop` it stops itself with
+ * SIGSTOP instead, like a long GC pause or a stalled VM (its timers, the lock extension's included,
+ * stand still until the test sends SIGCONT; test/cluster/fencing.test.ts). Read once at load; unset
+ * (always, outside tests) it costs one `undefined` check per refresh.
  */
 type RefreshPausePoint = 'before' | 'after-upstream' | 'after-write';
 const TEST_REFRESH_PAUSE: RefreshPausePoint | undefined = (() => {
@@ -50,7 +52,11 @@ let testRefreshPaused = false;
 async function testRefreshPause(point: RefreshPausePoint, id: number): Promise<void> {
   if (testRefreshPaused || point !== TEST_REFRESH_PAUSE) return;
   testRefreshPaused = true;
-  process.stderr.write(`KIRO_TEST_REFRESH_PAUSE ${point} credential=${id}\n`);
+  process.stderr.write(`KIRO_TEST_REFRESH_PAUSE ${point} credential=${id}\n`); // synchronous on a pipe
+  if (process.env.KIRO_TEST_REFRESH_PAUSE_MS === 'stop') {
+    process.kill(process.pid, 'SIGSTOP');
+    return;
+  }
   const ms = Number(process.env.KIRO_TEST_REFRESH_PAUSE_MS ?? 30_000);
   await new Promise<void>((resolve) => setTimeout(resolve, Number.isFinite(ms) ? ms : 30_000));
 }
@@ -224,12 +230,20 @@ export class AccessTokens {
       // Re-checked on the record just read: another replica may have forced a refresh meanwhile.
       if (valid && !unpaced && this.paced(cred)) throw new ForcedRefreshPacedError(id, this.config.pool.forcedRefreshIntervalMs);
       if (TEST_REFRESH_PAUSE) await testRefreshPause('before', id);
+      // The lock was lost before the call (this process stood still past its TTL): another holder
+      // may be refreshing right now.
+      if (lockSignal.aborted) throw lockSignal.reason;
+      const from: TokenFence = { refreshToken: cred.refreshToken, accessToken: cred.accessToken };
       const started = this.now();
       let result;
       try {
-        result = await this.refresher.refresh(cred, lockSignal);
+        // Not aborted when the lock is lost: once sent, the call may rotate the refresh token, and its
+        // answer is then the only copy of the live one. The fenced write decides whether it is kept.
+        result = await this.refresher.refresh(cred);
       } catch (err) {
-        throw this.recordRefreshFailure(id, err, this.now() - started, exclusive, cred.refreshToken);
+        const current = await this.replacedDuring(id, err, from, this.now() - started);
+        if (current !== undefined) return current;
+        throw this.recordRefreshFailure(id, err, this.now() - started, exclusive, from);
       }
       this.awaiting.clear(id);
       const expiresAt = result.expiresAt ?? new Date(this.now() + DEFAULT_TOKEN_LIFETIME_MS).toISOString();
@@ -240,8 +254,9 @@ export class AccessTokens {
       if (result.profileArn) patch.profileArn = result.profileArn;
       if (TEST_REFRESH_PAUSE) await testRefreshPause('after-upstream', id);
       try {
-        await this.store.update(id, patch);
+        await this.store.update(id, patch, from);
       } catch (err) {
+        if (err instanceof TokensReplacedError) return this.lateWrite(err, result.accessToken, this.now() - started, lockWaitMs);
         // The token still works for this process; losing a rotated refresh token is what hurts.
         this.ctx.log('error', 'refreshed token could not be stored', { credentialId: id, error: describeError(err) });
       }
@@ -253,8 +268,49 @@ export class AccessTokens {
     });
   }
 
-  /** Counts a failed refresh (or not) and returns the error to throw. */
-  private recordRefreshFailure(id: number, err: unknown, durationMs: number, exclusive: boolean, refreshToken: string | undefined): unknown {
+  /**
+   * The fenced write was refused: while this refresh ran, another replica stored newer tokens (this
+   * one's lock had expired, or it held only a local one). The store kept theirs; this process uses
+   * them too, so every replica ends on one token. Ours is used only if theirs is not fresh.
+   */
+  private lateWrite(replaced: TokensReplacedError, ours: string, durationMs: number, lockWaitMs: number): string {
+    const { id, current } = replaced;
+    this.ctx.log('warn', 'refreshed tokens not stored: another replica stored newer ones while this refresh ran', {
+      credentialId: id,
+    });
+    this.ctx.emit({ type: 'refresh', credentialId: id, outcome: 'success', durationMs, lockWaitMs });
+    return this.isFresh(current.credential) ? current.credential.accessToken! : ours;
+  }
+
+  /**
+   * A failed refresh whose tokens were replaced in the store while it ran (another replica refreshed
+   * after this one's lock expired, or while it held only a local one) says nothing about the
+   * credential: the refused refresh token is an old one. Such a late verdict is neither counted nor allowed to disable; the stored
+   * access token is returned when it is fresh, else the error is thrown uncounted. Undefined when the
+   * tokens are unchanged, so the verdict stands. One store read, on failures only.
+   */
+  private async replacedDuring(id: number, err: unknown, from: TokenFence, durationMs: number): Promise<string | undefined> {
+    if (!(err instanceof RefreshError)) return undefined;
+    let current;
+    try {
+      current = await this.store.readFresh(id);
+    } catch {
+      return undefined;
+    }
+    if (!current || !tokensReplaced(current.credential, from)) return undefined;
+    this.ctx.emit({ type: 'refresh', credentialId: id, outcome: 'failure', kind: err.kind, durationMs });
+    this.ctx.log('warn', 'refresh refused for tokens another replica had already replaced: not counted, the stored tokens are used', {
+      credentialId: id,
+      kind: err.kind,
+      status: err.status,
+    });
+    this.awaiting.clear(id);
+    if (this.isFresh(current.credential)) return current.credential.accessToken!;
+    throw err;
+  }
+
+  /** Counts a failed refresh (or not) and returns the error to throw; a disable is fenced on `from`. */
+  private recordRefreshFailure(id: number, err: unknown, durationMs: number, exclusive: boolean, from: TokenFence): unknown {
     if (!(err instanceof RefreshError)) return err; // aborted or lock lost: says nothing about the credential
     const detail = err.message;
     this.ctx.emit({ type: 'refresh', credentialId: id, outcome: 'failure', kind: err.kind, durationMs });
@@ -265,13 +321,13 @@ export class AccessTokens {
         status: err.status,
         error: detail,
       });
-      this.awaiting.mark(id, refreshToken);
+      this.awaiting.mark(id, from.refreshToken);
       return new CredentialAwaitingStoreError(id, { cause: err });
     }
     this.ctx.log('warn', 'token refresh failed', { credentialId: id, kind: err.kind, status: err.status, error: detail });
     if (err.permanent) {
       this.store.updateStats(id, (s) => ({ failureTotal: s.failureTotal + 1, lastError: detail }));
-      this.health.disable(id, 'InvalidRefreshToken');
+      this.health.disable(id, 'InvalidRefreshToken', undefined, from);
       return err;
     }
     // No HTTP answer at all is our network's problem, not the credential's.
@@ -285,7 +341,7 @@ export class AccessTokens {
       lastError: detail,
     }));
     const count = this.store.get(id)?.stats.refreshFailureCount ?? 0;
-    if (count >= MAX_REFRESH_FAILURES) this.health.disable(id, 'TooManyRefreshFailures');
+    if (count >= MAX_REFRESH_FAILURES) this.health.disable(id, 'TooManyRefreshFailures', undefined, from);
     return err;
   }
 }

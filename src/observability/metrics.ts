@@ -25,6 +25,8 @@ import { ResponseMetrics, type StreamMetrics } from './response-metrics.js';
 import { UpstreamMetrics } from './upstream-metrics.js';
 import { StoreMetrics } from './store-metrics.js';
 import { AdmissionMetrics } from './admission-metrics.js';
+import { KeyMetrics } from './key-metrics.js';
+import type { LimitName } from '../keys/types.js';
 
 export {
   ADMISSION_PATHS,
@@ -87,6 +89,9 @@ export interface GatewayMetricsOptions {
  * - `admission_active`, `admission_queued`, `admission_limit` (gauges);
  *   `admission_admitted_total` {path: immediate|queued}; `admission_shed_total` {reason:
  *   queue_full|queue_timeout}; `admission_queue_wait_seconds`; `slow_client_cutoffs_total`
+ * - `client_key_requests_total`, `client_key_errors_total`, `client_key_credits_total` {key};
+ *   `client_key_tokens_total` {key, direction}; `client_key_rate_limited_total` {key, limit};
+ *   `client_key_limit_check_seconds` {scope: shared|local}; `client_key_limits_local` (gauge)
  */
 export class GatewayMetrics {
   /** The registry holding every metric (default process metrics included when enabled). */
@@ -99,6 +104,7 @@ export class GatewayMetrics {
   private readonly upstream: UpstreamMetrics;
   private readonly store: StoreMetrics;
   private readonly admission: AdmissionMetrics;
+  private readonly keys: KeyMetrics;
   private credentialSource: (() => readonly CredentialRecord[]) | undefined;
   private healthSource: (() => HealthState) | undefined;
 
@@ -121,6 +127,7 @@ export class GatewayMetrics {
     registerHealthGauges(registry, prefix, () => this.healthSource?.());
     this.store = new StoreMetrics(factory, opts.redisCommands);
     this.admission = new AdmissionMetrics(factory);
+    this.keys = new KeyMetrics(factory);
     if (opts.collectDefault ?? true) collectDefaultMetrics({ register: registry });
   }
 
@@ -218,6 +225,26 @@ export class GatewayMetrics {
   /** Where the admission gauges read from at scrape time. */
   setAdmissionSource(source: () => AdmissionSnapshot): void {
     this.admission.setSource(source);
+  }
+
+  /** Time of one client-key limit check (KeyObserver). */
+  limitChecked(seconds: number, scope: 'shared' | 'local'): void {
+    this.keys.limitChecked(seconds, scope);
+  }
+
+  /** A request refused by a client key's limits (KeyObserver). */
+  rateLimited(keyId: string, limits: readonly LimitName[]): void {
+    this.keys.rateLimited(keyId, limits);
+  }
+
+  /** What one admitted request of a client key used (KeyObserver). */
+  requestEnded(keyId: string, counts: { requests: number; errors: number; inputTokens: number; outputTokens: number; credits: number }): void {
+    this.keys.requestEnded(keyId, counts);
+  }
+
+  /** Where the `client_key_limits_local` gauge reads from at scrape time. */
+  setKeyLimitsLocalSource(source: () => boolean): void {
+    this.keys.setLocalSource(source);
   }
 
   /** Counts a stream cut off because its client stopped reading. */

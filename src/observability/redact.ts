@@ -14,6 +14,13 @@
  */
 import { createHash } from 'node:crypto';
 import { SECRET_FIELDS } from '../credentials/types.js';
+import { KEY_PREFIX } from '../keys/secret.js';
+
+/**
+ * Managed client keys are known only by their hash, so they cannot be scrubbed by value; they are
+ * scrubbed by shape instead (their prefix and base64url), wherever a client put one (a URL, a field).
+ */
+const MANAGED_KEY = new RegExp(`${KEY_PREFIX}[A-Za-z0-9_-]{16,}`, 'g');
 
 /** What a redacted value is replaced with, in logs and anywhere else. */
 export const REDACTED = '[REDACTED]';
@@ -220,6 +227,7 @@ export function createSecretScrubber(
       if (needle.length <= out.length && out.includes(needle)) out = out.replaceAll(needle, REDACTED);
     }
     if (shortTest?.test(out)) out = out.replace(shortReplace!, REDACTED);
+    if (out.includes(KEY_PREFIX)) out = out.replace(MANAGED_KEY, REDACTED);
     return out;
   };
 }

@@ -72,6 +72,11 @@ export class AccountRegistry {
     }
   }
 
+  /** The account a refresh token (current or rotated away) belongs to, without side effects. */
+  find(refreshToken: string): Account | undefined {
+    return this.byRefreshToken.get(refreshToken) ?? this.retired.get(refreshToken);
+  }
+
   /**
    * Exchanges a refresh token for an access token. Unknown tokens of plausible length are accepted
    * (a new account is created); short, rotated-away or failing ones are refused.
@@ -89,7 +94,7 @@ export class AccountRegistry {
     if (mode === 'refresh-invalid-grant') return { ok: false, account, reason: 'invalid-grant' };
     if (mode === 'refresh-500') return { ok: false, account, reason: 'server-error' };
 
-    if (this.opts.rotateRefreshTokens) {
+    if (account.behaviour.rotateRefreshTokens ?? this.opts.rotateRefreshTokens) {
       this.byRefreshToken.delete(account.refreshToken);
       this.retired.set(account.refreshToken, account);
       account.refreshToken = `aor${randomBytes(96).toString('base64url')}`;

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccountRegistry, Account } from './accounts.js';
 import type { ReplyBuilder } from './reply.js';
 import { recordRequest } from './stats.js';
-import type { AccountMode, SimulatorStats } from './types.js';
+import type { AccountMode, PendingRefresh, SimulatorStats } from './types.js';
 
 /** Options with defaults applied. */
 export interface ResolvedOptions {
@@ -27,6 +27,8 @@ export interface SimContext {
   readonly accounts: AccountRegistry;
   readonly stats: SimulatorStats;
   readonly replies: ReplyBuilder;
+  /** Refresh calls held by their latency right now. */
+  readonly pendingRefreshes: Set<PendingRefresh>;
 }
 
 /** One request being handled: the parts of the URL plus the node objects. */

@@ -52,7 +52,18 @@ export async function handleRefresh(ctx: SimContext, ex: Exchange, flow: 'social
       return reply(400, { error: 'unsupported_grant_type', error_description: 'grantType must be refresh_token' });
     }
   }
-  if (ctx.opts.refreshLatencyMs > 0) await sleep(ctx.opts.refreshLatencyMs);
+  const known = ctx.accounts.find(body.refreshToken);
+  const latencyMs = known?.behaviour.refreshLatencyMs ?? ctx.opts.refreshLatencyMs;
+  if (latencyMs > 0) {
+    // The auth service does its work whether or not the caller is still there to read the answer.
+    const pending = { account: known?.id, clientPort: ex.req.socket.remotePort ?? 0, since: Date.now() };
+    ctx.pendingRefreshes.add(pending);
+    try {
+      await sleep(latencyMs);
+    } finally {
+      ctx.pendingRefreshes.delete(pending);
+    }
+  }
   const outcome = ctx.accounts.refresh(body.refreshToken);
   countCall(ctx.stats, 'refresh', outcome.account?.id);
   if (!outcome.ok) {

@@ -19,7 +19,7 @@ import type { ResolvedOptions, SimContext } from './context.js';
 import { ReplyBuilder } from './reply.js';
 import { createHandler } from './server.js';
 import { createStats, resetStats } from './stats.js';
-import type { AccountBehaviour, SimulatorOptions, SimulatorStats } from './types.js';
+import type { AccountBehaviour, PendingRefresh, SimulatorOptions, SimulatorStats } from './types.js';
 
 export type * from './types.js';
 export { simScript, type Script, type ScriptEvent, type ScriptFault } from './script.js';
@@ -47,6 +47,8 @@ export interface Simulator {
   setAccount(refreshToken: string, behaviour: AccountBehaviour): void;
   /** Makes issued access tokens (all, or one account's) expire now. */
   expireAccessTokens(refreshToken?: string): void;
+  /** Refresh calls being held by a refresh latency right now (copies), oldest first. */
+  pendingRefreshes(): PendingRefresh[];
   /** Zeroes the stats and forgets all accounts and tokens. */
   reset(): void;
   /** Stops listening and drops every connection, stalled streams included. */
@@ -72,7 +74,8 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   });
   const stats = createStats();
   const replies = new ReplyBuilder(options.defaultText ?? DEFAULT_TEXT, options.defaultChunks ?? 4, opts);
-  const ctx: SimContext = { opts, accounts, stats, replies };
+  const pendingRefreshes = new Set<PendingRefresh>();
+  const ctx: SimContext = { opts, accounts, stats, replies, pendingRefreshes };
   const control = {
     setAccount: (refreshToken: string, behaviour: AccountBehaviour) => void accounts.set(refreshToken, behaviour),
     reset: () => {
@@ -98,6 +101,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     stats,
     setAccount: control.setAccount,
     expireAccessTokens: (refreshToken?: string) => accounts.expireAccessTokens(refreshToken),
+    pendingRefreshes: () => [...pendingRefreshes].map((p) => ({ ...p })),
     reset: control.reset,
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -148,7 +148,11 @@ function textFrames(text: string, fragments = 1): Uint8Array[] {
 }
 
 function eventFrames(e: ScriptEvent): Uint8Array[] {
-  if ('text' in e) return textFrames(e.text, e.fragments);
+  if ('text' in e) {
+    const once = textFrames(e.text, e.fragments);
+    // The same encoded frames again: cheap, however long the answer.
+    return e.repeat === undefined ? once : Array.from({ length: e.repeat }, () => once).flat();
+  }
   if ('thinking' in e) return textFrames(`<thinking>\n${e.thinking}\n</thinking>\n\n`, e.fragments);
   if ('toolUse' in e) {
     const { name, input, fragments = 1, stop = true } = e.toolUse;

@@ -8,8 +8,11 @@
 
 /** One thing to emit. Each `ScriptEvent` becomes one or more frames (`fragments`). */
 export type ScriptEvent =
-  /** assistantResponseEvent(s) carrying `text`, split into `fragments` pieces (default 1). */
-  | { text: string; fragments?: number }
+  /**
+   * assistantResponseEvent(s) carrying `text`, split into `fragments` pieces (default 1); with
+   * `repeat`, all of that `repeat` times over (a long answer without a long request).
+   */
+  | { text: string; fragments?: number; repeat?: number }
   /** Reasoning, emitted inline as text `<thinking>\n…\n</thinking>\n\n`, the way Kiro does. */
   | { thinking: string; fragments?: number }
   /**
@@ -169,7 +172,11 @@ function checkEvent(e: unknown, i: number): void {
   if ((e.fragments !== undefined && !isCount(e.fragments)) || e.fragments === 0) {
     throw new ScriptError(`${where}.fragments must be a positive integer`);
   }
-  if (typeof e.text === 'string' || typeof e.thinking === 'string') return;
+  if (typeof e.text === 'string') {
+    if (!isCount(e.repeat) || e.repeat === 0) throw new ScriptError(`${where}.repeat must be a positive integer`);
+    return;
+  }
+  if (typeof e.thinking === 'string') return;
   if (typeof e.reasoning === 'string' && (e.signature === undefined || typeof e.signature === 'string')) return;
   if (typeof e.contextUsage === 'number' || typeof e.metering === 'number') return;
   if (isObject(e.toolUse)) {

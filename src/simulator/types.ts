@@ -94,6 +94,23 @@ export interface AccountBehaviour {
    * accepts from it (others get 400 INVALID_MODEL_ID). Default `SIM_MODEL_LISTS.default`.
    */
   models?: readonly SimModel[];
+  /** Delay before answering this account's refresh calls; overrides the simulator's `refreshLatencyMs`. */
+  refreshLatencyMs?: number;
+  /** Rotate this account's refresh token on refresh; overrides the simulator's `rotateRefreshTokens`. */
+  rotateRefreshTokens?: boolean;
+}
+
+/**
+ * A refresh call the simulator is holding (its latency not yet over): who is waiting for it, by the
+ * caller's TCP port, so a test can find the process that made it without knowing how it decided to.
+ */
+export interface PendingRefresh {
+  /** Id of the account the refresh token belongs to, when known. */
+  account: string | undefined;
+  /** The caller's (remote) TCP port of the refresh call's connection. */
+  clientPort: number;
+  /** Date.now() when the call arrived. */
+  since: number;
 }
 
 /** Calls served for one account. */

@@ -272,7 +272,7 @@ describe('convertRequest: messages', () => {
     ]);
   });
 
-  it('converts supported base64 images and drops url and unsupported ones', () => {
+  it('converts supported base64 images and drops unsupported types', () => {
     const r = req([
       { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAA' } }, { type: 'text', text: 'old' }] },
       { role: 'assistant', content: 'seen' },
@@ -281,7 +281,6 @@ describe('convertRequest: messages', () => {
         content: [
           { type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: 'BBB' } },
           { type: 'image', source: { type: 'base64', media_type: 'image/bmp', data: 'CCC' } },
-          { type: 'image', source: { type: 'url', url: 'https://x/y.png' } },
           { type: 'text', text: 'what is this?' },
         ],
       },
@@ -291,6 +290,11 @@ describe('convertRequest: messages', () => {
     expect((out.body.conversationState.history![0] as { userInputMessage: KiroUserInputMessage }).userInputMessage.images).toEqual([
       { format: 'png', source: { bytes: 'AAA' } },
     ]);
+  });
+
+  it('refuses an image by URL (Kiro takes bytes only; the gateway fetches nothing) instead of dropping it', () => {
+    const r = req([{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }, { type: 'text', text: 'what is this?' }] }]);
+    expect(() => convert(r)).toThrow(/source type "url" cannot be sent to Kiro/);
   });
 
   it('refuses images, in the current message or history, to a model whose list says it takes none', () => {

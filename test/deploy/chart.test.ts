@@ -8,6 +8,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { DASHBOARDS } from '../../deploy/generate/dashboards.js';
 import { generateConfigTable, loadConfig } from '../../src/config.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { CHART_DIR, ciScenarios, helm, one, render, tryRender, type K8sObject } from './helm.js';
@@ -22,7 +24,7 @@ const GATEWAY_ENV = [...generateConfigTable().matchAll(/^\| `[^`]+` \| `(KIRO_[A
 const CHART_MANAGED = [
   'KIRO_HOST', 'KIRO_PORT', 'KIRO_CLIENT_API_KEY', 'KIRO_ADMIN_API_KEY', 'KIRO_PROXY_PASSWORD', 'KIRO_COUNT_TOKENS_API_KEY',
   'KIRO_CONFIG', 'KIRO_CREDENTIALS', 'KIRO_API_KEY', 'KIRO_REDIS_URL', 'KIRO_REDIS_SENTINELS', 'KIRO_REDIS_SENTINEL_NAME',
-  'KIRO_REDIS_CLUSTER_NODES', 'KIRO_REDIS_PASSWORD', 'KIRO_REDIS_KEY_PREFIX', 'KIRO_METRICS_PORT', 'KIRO_SHUTDOWN_GRACE_MS', 'KIRO_SHUTDOWN_READINESS_DELAY_MS',
+  'KIRO_REDIS_CLUSTER_NODES', 'KIRO_REDIS_PASSWORD', 'KIRO_REDIS_KEY_PREFIX', 'KIRO_REDIS_LOCK_NODES', 'KIRO_METRICS_PORT', 'KIRO_SHUTDOWN_GRACE_MS', 'KIRO_SHUTDOWN_READINESS_DELAY_MS',
 ];
 /** Non-KIRO variables the chart defines for `$(…)` expansion only. */
 const HELPER_ENV: string[] = [];
@@ -162,6 +164,20 @@ describe('rendered objects', () => {
     expect(env.KIRO_REDIS_PASSWORD).toBe('ci-sentinel-redis-password');
     expect(env.KIRO_REDIS_SENTINELS).toBeDefined();
     for (const cm of objects.filter((o) => o.kind === 'ConfigMap')) expect(JSON.stringify(cm)).not.toContain('ci-sentinel-redis-password');
+  });
+
+  it('pass redis.lockNodes as KIRO_REDIS_LOCK_NODES (the password comes from redis.auth), and refuse a password in a node URL', async () => {
+    const set = { 'redis.mode': 'standalone', 'redis.url': 'redis://r:6379', 'redis.auth.password': 'ci-lock-password' };
+    const objects = await render({ set: { ...set, 'redis.lockNodes': '{redis://l1:6379,redis://l2:6379,rediss://l3:6380}' } });
+    const env = containerEnv(gatewayContainer(objects), dataSources(objects));
+    expect(env.KIRO_REDIS_LOCK_NODES).toBe('redis://l1:6379,redis://l2:6379,rediss://l3:6380');
+    expect(env.KIRO_REDIS_PASSWORD).toBe('ci-lock-password');
+    expect(loadConfig({ argv: [], env, warn: () => {} }).redis.lockNodes).toBe(env.KIRO_REDIS_LOCK_NODES);
+    const without = await render({ set });
+    expect(containerEnv(gatewayContainer(without), dataSources(without)).KIRO_REDIS_LOCK_NODES).toBeUndefined();
+    const withPassword = await tryRender({ set: { ...set, 'redis.lockNodes': '{redis://:pw@l1:6379}' } });
+    expect(withPassword.code).not.toBe(0);
+    expect(withPassword.output).toMatch(/lockNodes/);
   });
 
   it('run without Redis as one pod that owns a PVC, seeded once by an init container', () => {
@@ -331,6 +347,29 @@ describe('dashboards and alert rules from files/', () => {
     expect(trusted!.spec.groups).toEqual([{ name: 'zz-test', rules: [{ alert: 'ZzTest', expr: 'up == 0', annotations: { description: '{{ $labels.pod }} is down' } }] }]);
     await validateObject(trusted!);
     expect(await rule(['--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'], {})).toHaveLength(1);
+  });
+
+  it('ship the committed dashboards (client keys included) and the whole rule file, verbatim', async () => {
+    const objects = await render({ set: { 'dashboards.enabled': 'true', 'prometheusRule.enabled': 'true', 'prometheusRule.trustCRDsExist': 'true' } });
+    const configMaps = new Map(objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name.includes('-dashboard-')).map((o) => [o.metadata.name, o]));
+    expect([...configMaps.keys()].sort()).toEqual(DASHBOARDS.map((d) => `kiro-kiro-gateway-dashboard-${d.uid}`).sort());
+    expect(configMaps.has('kiro-kiro-gateway-dashboard-kiro-gateway-client-keys')).toBe(true);
+    for (const d of DASHBOARDS) {
+      const data = configMaps.get(`kiro-kiro-gateway-dashboard-${d.uid}`)!.data[`${d.uid}.json`];
+      expect(JSON.parse(data), d.uid).toEqual(JSON.parse(readFileSync(join(dashboardsDir, `${d.uid}.json`), 'utf8')));
+    }
+    const rule = one(objects, 'PrometheusRule');
+    const groups = parse(readFileSync(join(CHART_DIR, 'files', 'prometheus-rules.yaml'), 'utf8')).groups;
+    expect(rule.spec.groups).toEqual(groups);
+    const keyRules = rule.spec.groups.find((g: { name: string }) => g.name === 'kiro-gateway.client-keys');
+    expect(keyRules.rules.map((r: { alert: string }) => r.alert)).toEqual([
+      'KiroGatewayClientKeyLimitsLocal',
+      'KiroGatewayClientKeyRateLimited',
+      'KiroGatewayClientKeyErrorRatioHigh',
+    ]);
+    // Prometheus's templates reach the rule untouched by Helm's.
+    expect(keyRules.rules[1].annotations.description).toContain('{{ $labels.key }}');
+    await validateObject(rule);
   });
 
   it('gate the ServiceMonitor on the CRD the same way', async () => {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DASHBOARDS } from '../../deploy/generate/dashboards.js';
+import { DASHBOARDS, KEY, KEY_METRICS } from '../../deploy/generate/dashboards.js';
 import { generatedFiles } from '../../deploy/generate/outputs.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
 import { parseProm } from '../observability/prom-parse.js';
@@ -23,9 +23,15 @@ describe('generated dashboards', () => {
     }
   });
 
-  it('overview, credentials, Redis and runtime, with unique uids and panel ids', () => {
+  it('overview, credentials, client keys, Redis and runtime, with unique uids and panel ids', () => {
     const all = [...dashboards().values()];
-    expect(all.map((d) => d.uid).sort()).toEqual(['kiro-gateway-credentials', 'kiro-gateway-overview', 'kiro-gateway-redis', 'kiro-gateway-runtime']);
+    expect(all.map((d) => d.uid).sort()).toEqual([
+      'kiro-gateway-client-keys',
+      'kiro-gateway-credentials',
+      'kiro-gateway-overview',
+      'kiro-gateway-redis',
+      'kiro-gateway-runtime',
+    ]);
     for (const d of all) {
       const ids = d.panels.map((p) => p.id);
       expect(new Set(ids).size, d.uid).toBe(ids.length);
@@ -40,7 +46,7 @@ describe('generated dashboards', () => {
       expect(text, file).not.toMatch(/\$\{DS_/);
       const [first, ...rest] = d.templating.list;
       expect(first, file).toMatchObject({ name: 'datasource', type: 'datasource', query: 'prometheus' });
-      expect(rest.map((v) => v.name), file).toEqual(['namespace', 'pod']);
+      expect(rest.map((v) => v.name), file).toEqual(d.uid === 'kiro-gateway-client-keys' ? ['namespace', 'pod', 'key'] : ['namespace', 'pod']);
       for (const v of rest) expect(v.datasource?.uid, `${file} $${v.name}`).toBe('$datasource');
       for (const p of d.panels.filter((x) => x.type !== 'row')) {
         expect(p.datasource?.uid, `${file} / ${p.title}`).toBe('$datasource');
@@ -55,6 +61,51 @@ describe('generated dashboards', () => {
       expect(expr, source).toContain('namespace=~"$namespace"');
       expect(expr, source).toContain('pod=~"$pod"');
       for (const range of expr.matchAll(/rate\([^[]*\[([^\]]+)\]/g)) expect(range[1], source).toBe('$__rate_interval');
+    }
+  });
+
+  it('client keys: a `key` variable of key ids (All = any, later keys included) that every key-labelled query filters on', () => {
+    const d = dashboards().get('kiro-gateway-client-keys.json')!;
+    expect(d.templating.list.find((v) => v.name === 'key')).toMatchObject({
+      type: 'query',
+      multi: true,
+      includeAll: true,
+      allValue: '.*',
+      query: 'label_values(kiro_gateway_client_key_requests_total{namespace=~"$namespace"}, key)',
+    });
+    const exprs = d.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ source: p.title, expr: t.expr })));
+    for (const { source, expr } of exprs) {
+      const keyed = metricNames(expr).some((n) => KEY_METRICS.includes(n));
+      if (keyed) expect(expr, source).toContain(KEY);
+      else expect(expr, `${source}: ${expr} has no key label`).not.toContain('$key');
+    }
+    // Every other dashboard leaves $key alone (it has no such variable).
+    for (const { source, expr } of dashboardExprs()) if (!source.startsWith('kiro-gateway-client-keys')) expect(expr, source).not.toContain('$key');
+  });
+
+  it('client keys: the panels an operator looks for, each on the metric it needs', () => {
+    const d = dashboards().get('kiro-gateway-client-keys.json')!;
+    const exprOf = (title: string) => {
+      const p = d.panels.find((x) => x.title === title);
+      expect(p, title).toBeDefined();
+      return (p!.targets ?? []).map((t) => t.expr).join('\n');
+    };
+    expect(exprOf('Requests by key')).toMatch(/sum by \(key\) \(rate\(kiro_gateway_client_key_requests_total\{/);
+    expect(exprOf('Error ratio by key')).toMatch(/client_key_errors_total.*\/.*client_key_requests_total/);
+    expect(exprOf('Tokens by key and direction')).toContain('sum by (key, direction)');
+    expect(exprOf('Credits per day by key')).toMatch(/increase\(kiro_gateway_client_key_credits_total\{[^}]*\}\[1d\]\)/);
+    expect(exprOf('429s by limit')).toContain('sum by (limit) (rate(kiro_gateway_client_key_rate_limited_total{');
+    const latency = exprOf('Limit check latency');
+    expect(latency).toContain('histogram_quantile(0.5, sum by (le, scope) (rate(kiro_gateway_client_key_limit_check_seconds_bucket{');
+    expect(latency).toContain('histogram_quantile(0.99, sum by (le, scope)');
+    expect(exprOf('Local limits per pod')).toContain('max by (pod) (kiro_gateway_client_key_limits_local{');
+    const top = d.panels.filter((p) => p.type !== 'row' && p.title.startsWith('Top keys'));
+    expect(top.map((p) => p.type)).toEqual(['bargauge', 'bargauge', 'bargauge', 'bargauge']);
+    for (const p of top) {
+      for (const t of p.targets ?? []) {
+        expect(t.expr, p.title).toMatch(/^topk\(10, sum by \(key\) \(increase\(.*\[\$__range\]\)\)\)$/);
+        expect(t, p.title).toMatchObject({ instant: true, range: false });
+      }
     }
   });
 

@@ -168,6 +168,17 @@ describe('the runtime stage rebuilt on disk', () => {
     }
   });
 
+  it('loads the Redis store and its refresh lock (redlock) from the production dependencies', () => {
+    // The memory-mode start below never imports them; a Redis deployment does, at start-up.
+    const res = spawnSync(process.execPath, ['--input-type=module', '-e', "const m = await import('./dist/src/store/redis/redis-store.js'); console.log(typeof m.RedisCredentialStore)"], {
+      cwd: appDir,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
+    });
+    expect(res.stderr).toBe('');
+    expect(res.stdout.trim()).toBe('function');
+  });
+
   it('starts read-only as a non-root user and answers its probes', async () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);

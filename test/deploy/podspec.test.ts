@@ -122,7 +122,10 @@ describe('the Pods the controller created, run as their spec says', () => {
   it('serve Anthropic SDK streams through nginx, spread over all three', async () => {
     const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => ask(`hello ${i}`)));
     for (const a of answers) expect(a.stop_reason).toBe('end_turn');
-    for (const pod of pods) expect(pod.output(), pod.name).toMatch(/"request completed"|request completed/);
+    // The log line of a request is written after its answer went out: wait for it rather than race it.
+    for (const pod of pods) {
+      await expect.poll(() => pod.output(), { message: pod.name, timeout: 10_000 }).toMatch(/"request completed"|request completed/);
+    }
   });
 
   it('SIGTERM one pod: its open streams finish within the rendered grace period, and traffic goes on', async () => {

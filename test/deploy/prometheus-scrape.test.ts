@@ -3,7 +3,9 @@
  * scraping three real gateway processes (sharing a real redis-server) while traffic runs: an ok
  * stream on every replica, a quota answer (credential disabled, failover), a 429 (cool-down,
  * failover), a 500 (retry), a forced token refresh, and steady traffic through a real nginx running
- * the compose trial's deploy/nginx/nginx.conf. Prometheus runs the compose trial's
+ * the compose trial's deploy/nginx/nginx.conf. Two managed client keys are created through the admin
+ * API and used meanwhile: one with a limit of 2 requests a minute, sent far over it (429s), and one
+ * whose every other answer ends with an error event (errors). Prometheus runs the compose trial's
  * deploy/prometheus/prometheus.yml (targets pointed at the real replicas, scrape interval 1 s): its
  * namespace and pod labels are what a Kubernetes ServiceMonitor gives, and it loads the alert rules.
  *
@@ -13,21 +15,24 @@
  * - an alert expression must parse; since a healthy system legitimately fires nothing, each metric
  *   it names must return series instead (`kube_*` come from kube-state-metrics, which is not here:
  *   those rules are covered by the promtool unit tests in deploy/prometheus/tests/).
- * Last, two outages are caused for real — every credential disabled, Redis killed — and the
- * conditions of KiroGatewayNoEnabledCredential, KiroGatewayRedisDegraded and
- * KiroGatewayRedisUnreachable (their `expr`, without the `for`) turn true on the scraped series.
+ * The Client keys dashboard's queries are run once more with `$key` set to the limited key's id. The
+ * conditions of the client key alerts (their `expr`, without the `for`) hold for exactly the key
+ * that earned them. Last, two outages are caused for real — every credential disabled, Redis
+ * killed — and the conditions of KiroGatewayNoEnabledCredential, KiroGatewayRedisDegraded,
+ * KiroGatewayRedisUnreachable and KiroGatewayClientKeyLimitsLocal turn true on the scraped series,
+ * and the limit checks of the limited key are counted as local.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { createSimulator, type Simulator } from '../../src/simulator/index.js';
+import { createSimulator, simScript, type Simulator } from '../../src/simulator/index.js';
 import { startNginx, type NginxServer } from '../helpers/nginx.js';
 import { startPrometheus, type PrometheusServer } from '../helpers/prometheus.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { adminPost, message, sleep, startCluster, type Cluster } from '../helpers/replicas.js';
-import { refreshTokenFor } from '../helpers/stack.js';
-import { ROOT, RULES_FILE, alertRules, dashboardExprs, metricNames, substitute } from './promql.js';
+import { ADMIN_KEY, refreshTokenFor } from '../helpers/stack.js';
+import { ROOT, RULES_FILE, alertRules, dashboardExprs, dashboards, metricNames, substitute } from './promql.js';
 
 /** The namespace label deploy/prometheus/prometheus.yml gives the compose replicas. */
 const NAMESPACE = 'compose';
@@ -44,6 +49,39 @@ let cluster: Cluster;
 let prometheus: PrometheusServer;
 let nginx: NginxServer;
 let pods: string[];
+/** The managed keys: over its limit of 2 requests a minute, and with failing answers. */
+let limited: { id: string; secret: string };
+let failing: { id: string; secret: string };
+
+/** Answers that end with an error event after some text (a failed request of its key). */
+const FAILING_PROMPT = `Fail ${simScript({ events: [{ text: 'Partial' }, { error: { code: 'InternalServerException', message: 'scripted failure' } }] })}`;
+
+/** Creates a managed key through replica 0's admin API and waits until every replica knows it. */
+async function createKey(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
+  const created = await adminPost(cluster.replicas[0].url, '/keys', body);
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const { id } = created.body.key as { id: string };
+  const deadline = Date.now() + 5_000;
+  for (const r of cluster.replicas) {
+    while ((await fetch(`${r.url}/api/admin/keys/${id}`, { headers: { 'x-api-key': ADMIN_KEY } })).status !== 200) {
+      if (Date.now() > deadline) throw new Error(`${r.url} does not know key ${id} after 5 s`);
+      await sleep(100);
+    }
+  }
+  return { id, secret: created.body.secret as string };
+}
+
+/** A streamed Messages request with a managed key; resolves with the status once the body is read. */
+async function withKey(url: string, secret: string, text = 'Say hello'): Promise<number> {
+  const res = await fetch(`${url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': secret },
+    body: JSON.stringify({ model: 'claude-sonnet-4-5-20250929', max_tokens: 64, stream: true, messages: [{ role: 'user', content: text }] }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  await res.text();
+  return res.status;
+}
 
 /** The compose trial's Prometheus config, its targets (`gateway-N:8080`) mapped to the real replicas. */
 function prometheusConfig(addresses: Record<string, string>): string {
@@ -70,13 +108,36 @@ async function traffic(): Promise<void> {
   sim.setAccount(C, { mode: 'server-error-500', times: 1 }); // retried
   await ok(urls[2]);
   expect((await adminPost(urls[0], '/credentials/3/refresh')).status).toBe(200);
-  // Steady traffic through the load balancer while Prometheus scrapes a few times more.
+  limited = await createKey({ name: 'prom-limited', owner: 'scrape test', limits: { requestsPerMinute: 2 } });
+  failing = await createKey({ name: 'prom-failing', owner: 'scrape test' });
+  // Steady traffic through the load balancer while Prometheus scrapes a few times more (6 s, and
+  // 18 rounds at least on a slow machine). Each round also sends the limited key (over its limit
+  // after 2) and the failing key (failing in every other group of 3 rounds) to the next replica,
+  // so their series grow over several scrapes and pass each alert's floor (5 in 5 minutes).
+  const statuses = { limited: [] as number[], failing: [] as number[] };
   const until = Date.now() + 6_000;
-  while (Date.now() < until) {
-    await Promise.all([ok(nginx.url), ok(nginx.url), ok(nginx.url)]);
+  for (let round = 0; Date.now() < until || round < 18; round++) {
+    const url = urls[round % urls.length];
+    const fails = Math.floor(round / urls.length) % 2 === 1;
+    const [limitedStatus, failingStatus] = await Promise.all([
+      withKey(url, limited.secret),
+      withKey(url, failing.secret, fails ? FAILING_PROMPT : 'Say hello'),
+      ok(nginx.url),
+      ok(nginx.url),
+      ok(nginx.url),
+    ]);
+    statuses.limited.push(limitedStatus);
+    statuses.failing.push(failingStatus);
     expect((await message(nginx.url, { stream: false })).status).toBe(200);
     await sleep(100);
   }
+  // A burst admits the bucket (2) plus what refills while it runs; every other request is refused.
+  const admitted = statuses.limited.filter((s) => s === 200).length;
+  expect(admitted, JSON.stringify(statuses.limited)).toBeGreaterThanOrEqual(2);
+  expect(admitted, JSON.stringify(statuses.limited)).toBeLessThanOrEqual(3);
+  expect(statuses.limited.filter((s) => s === 429).length, JSON.stringify(statuses.limited)).toBeGreaterThanOrEqual(10);
+  // Errors after the head: the failing key's answers are all 200 with an SSE error event.
+  expect(new Set(statuses.failing)).toEqual(new Set([200]));
 }
 
 beforeAll(async () => {
@@ -110,7 +171,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const vars = () => ({ namespace: NAMESPACE, pod: `(${pods.join('|')})`, rateInterval: RATE_INTERVAL });
+/** As Grafana substitutes them: every pod selected, `$key` at All (`.*`), the last hour as the range. */
+const vars = (key = '.*') => ({ namespace: NAMESPACE, pod: `(${pods.join('|')})`, key, rateInterval: RATE_INTERVAL, range: '1h' });
 
 describe('dashboards and alerts against a real Prometheus scraping real replicas', () => {
   it('scrapes every replica', async () => {
@@ -138,6 +200,28 @@ describe('dashboards and alerts against a real Prometheus scraping real replicas
     await expectSome('sum(kiro_gateway_redis_command_duration_seconds_count) > 0');
   });
 
+  it('the managed keys produced their series, labelled by key id, never by key', async () => {
+    const expectSome = async (expr: string) => {
+      const answer = await prometheus.query(expr);
+      expect(answer.status === 'success' && answer.result.length > 0, `${expr} → ${JSON.stringify(answer)}`).toBe(true);
+    };
+    await expectSome(`sum(kiro_gateway_client_key_rate_limited_total{key="${limited.id}", limit="requestsPerMinute"}) >= 10`);
+    await expectSome(`sum(kiro_gateway_client_key_requests_total{key="${limited.id}"}) >= 2`);
+    await expectSome(`sum(kiro_gateway_client_key_errors_total{key="${failing.id}"}) >= 3`);
+    await expectSome(`sum(kiro_gateway_client_key_tokens_total{key="${failing.id}", direction="output"}) > 0`);
+    await expectSome(`sum(kiro_gateway_client_key_credits_total{key="${failing.id}"}) > 0`);
+    await expectSome('sum(kiro_gateway_client_key_requests_total{key="config"}) > 0');
+    await expectSome('sum(kiro_gateway_client_key_limit_check_seconds_count{scope="shared"}) > 0');
+    const keys = await prometheus.api('label/key/values');
+    expect([...keys.data].sort()).toEqual(['config', failing.id, limited.id].sort());
+    // The secrets appear in no series at all.
+    const series = await prometheus.api(`series?${new URLSearchParams({ 'match[]': '{__name__=~"kiro_gateway_client_key_.*"}' })}`);
+    expect(series.data.length).toBeGreaterThan(0);
+    const text = JSON.stringify(series.data);
+    expect(text).not.toContain(limited.secret);
+    expect(text).not.toContain(failing.secret);
+  });
+
   it('a query naming a metric the gateway does not export returns nothing (so the checks below can fail)', async () => {
     const answer = await prometheus.query(substitute(`sum(rate(kiro_gateway_not_exported_total{namespace=~"$namespace", pod=~"$pod"}[$__rate_interval]))`, vars()));
     expect(answer).toEqual({ status: 'success', result: [] });
@@ -154,6 +238,39 @@ describe('dashboards and alerts against a real Prometheus scraping real replicas
       else if (answer.result.length === 0) failures.push(`${source}: no series\n  ${concrete}`);
     }
     expect(failures).toEqual([]);
+  });
+
+  it('the Client keys dashboard, with $key set to one key, returns series for every query', async () => {
+    const d = dashboards().get('kiro-gateway-client-keys.json')!;
+    const failures: string[] = [];
+    for (const p of d.panels) {
+      for (const t of p.targets ?? []) {
+        const concrete = substitute(t.expr, vars(limited.id));
+        const answer = await prometheus.query(concrete);
+        if (answer.status === 'error') failures.push(`${p.title}: ${answer.error}\n  ${concrete}`);
+        else if (answer.result.length === 0) failures.push(`${p.title}: no series\n  ${concrete}`);
+        else if (/\bkey\b/.test(t.legendFormat ?? '')) {
+          const others = answer.result.filter((r) => r.metric.key !== limited.id);
+          if (others.length > 0) failures.push(`${p.title}: series of other keys ${JSON.stringify(others.map((r) => r.metric))}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    // The top-keys bars over the range rank the keys by what they did.
+    const top = d.panels.find((p) => p.title === 'Top keys by 429s')!.targets![0]!.expr;
+    const ranked = await prometheus.query(substitute(top, vars()));
+    expect(ranked.status === 'success' ? ranked.result.map((r) => r.metric.key) : ranked).toEqual([limited.id]);
+  });
+
+  it('the client key alert conditions hold for exactly the key that earned them', async () => {
+    const expr = new Map(alertRules().map((r) => [r.alert, r.expr]));
+    const holdFor = async (alert: string) => {
+      const answer = await prometheus.query(expr.get(alert)!);
+      expect(answer.status, JSON.stringify(answer)).toBe('success');
+      return answer.status === 'success' ? answer.result.map((r) => `${r.metric.namespace}/${r.metric.key}`).sort() : [];
+    };
+    expect(await holdFor('KiroGatewayClientKeyRateLimited')).toEqual([`${NAMESPACE}/${limited.id}`]);
+    expect(await holdFor('KiroGatewayClientKeyErrorRatioHigh')).toEqual([`${NAMESPACE}/${failing.id}`]);
   });
 
   it('every alert expression parses, and each metric it reads has series (kube-state-metrics aside)', async () => {
@@ -196,5 +313,16 @@ describe('dashboards and alerts against a real Prometheus scraping real replicas
     redis.kill9();
     await firesFor('KiroGatewayRedisDegraded', (m) => m.pod, pods);
     await firesFor('KiroGatewayRedisUnreachable', (m) => m.namespace, [NAMESPACE]);
+    await firesFor('KiroGatewayClientKeyLimitsLocal', (m) => m.pod, pods);
+    // Limited requests are now checked by each replica alone (they fail after: no credential is left).
+    for (const r of cluster.replicas) await withKey(r.url, limited.secret);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const local = await prometheus.query('sum by (pod) (kiro_gateway_client_key_limit_check_seconds_count{scope="local"}) > 0');
+      const got = local.status === 'success' ? local.result.map((r) => r.metric.pod).sort() : [];
+      if (JSON.stringify(got) === JSON.stringify(pods)) break;
+      if (Date.now() > deadline) throw new Error(`local limit checks: ${JSON.stringify(local)}`);
+      await sleep(500);
+    }
   }, 60_000);
 });

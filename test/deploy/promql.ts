@@ -30,7 +30,13 @@ export interface AlertRule {
 export interface DashboardJson {
   uid: string;
   title: string;
-  panels: { id: number; type: string; title: string; datasource?: { uid?: string; type?: string }; targets?: { expr: string; datasource?: { uid?: string } }[] }[];
+  panels: {
+    id: number;
+    type: string;
+    title: string;
+    datasource?: { uid?: string; type?: string };
+    targets?: { expr: string; legendFormat?: string; instant?: boolean; datasource?: { uid?: string } }[];
+  }[];
   templating: { list: { name: string; type: string; query?: unknown; datasource?: { uid?: string } }[] };
   [key: string]: unknown;
 }
@@ -73,10 +79,12 @@ export function familyOf(name: string, families: ReadonlySet<string>): string {
   return families.has(base) ? base : name;
 }
 
-/** Replaces the dashboards' template variables with concrete values. */
-export function substitute(expr: string, vars: { namespace: string; pod: string; rateInterval: string }): string {
+/** Replaces the dashboards' template variables with concrete values (`$key` of the client keys dashboard, `$__range` of its instant queries). */
+export function substitute(expr: string, vars: { namespace: string; pod: string; key: string; rateInterval: string; range: string }): string {
   return expr
     .replaceAll('$__rate_interval', vars.rateInterval)
+    .replaceAll('$__range', vars.range)
     .replaceAll('$namespace', vars.namespace)
-    .replaceAll('$pod', vars.pod);
+    .replaceAll('$pod', vars.pod)
+    .replaceAll('$key', vars.key);
 }

@@ -4,6 +4,7 @@
  * descriptions, `$schema`, Draft 2020-12 bounds), so these pass only because the gateway fixes them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Anthropic from '@anthropic-ai/sdk';
 import sharp from 'sharp';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { generateCalls, lastKiroBody } from './sse.js';
@@ -72,5 +73,42 @@ describe('request hardening', () => {
     expect(spec.description).toBe('mcp__db__query');
     expect(JSON.stringify(spec.inputSchema.json)).not.toMatch(/\$schema|exclusiveM|9007199254740991/);
     expect(spec.inputSchema.json.properties.limit).toEqual({ type: 'integer' });
+  });
+
+  it('refuses an image by URL with a 400 saying why, before any upstream call, instead of dropping it', async () => {
+    const before = generateCalls(stack).length;
+    const err = await stack.client.messages
+      .create({
+        model: 'claude-sonnet-4-6',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'http://169.254.169.254/latest/meta-data' } }, { type: 'text', text: 'What is this?' }] }],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    const body = (err as InstanceType<typeof Anthropic.BadRequestError>).error as { error: { type: string; message: string } };
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.message).toMatch(/source type "url" cannot be sent to Kiro.*base64/);
+    expect(generateCalls(stack).length).toBe(before);
+  });
+
+  it('passes a plain-text document as text, and tells the model of a PDF it cannot pass', async () => {
+    await stack.client.messages.create({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 64,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'document', title: 'notes.txt', source: { type: 'text', media_type: 'text/plain', data: 'the launch is on Friday' } },
+            { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } },
+            { type: 'text', text: 'When is the launch?' },
+          ],
+        },
+      ],
+    });
+    const content: string = lastKiroBody(stack).conversationState.currentMessage.userInputMessage.content;
+    expect(content).toContain('<document "notes.txt">\nthe launch is on Friday\n</document>');
+    expect(content).toContain('[A document (application/pdf) was attached here; this gateway cannot pass it to the model.]');
+    expect(content).toContain('When is the launch?');
   });
 });

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simScript } from '../../src/simulator/index.js';
 import { API_KEY, startStack, type Stack } from '../helpers/stack.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 const MODEL = 'claude-sonnet-4-6';
 
@@ -62,4 +63,19 @@ describe('SSE responses tell proxies not to buffer them (X-Accel-Buffering: no)'
       expect(res.text).toMatch(/^event: /);
     });
   }
+
+  it('honours a client\'s Connection: close: the answer says close and the socket is closed after the stream', async () => {
+    const body = JSON.stringify({ model: MODEL, max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'Hi' }] });
+    const { host } = new URL(stack.url);
+    const head =
+      `POST /v1/messages HTTP/1.1\r\nHost: ${host}\r\ncontent-type: application/json\r\nx-api-key: ${API_KEY}\r\n` +
+      `anthropic-version: 2023-06-01\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
+    // rawExchange reads until the server closes; a kept-alive socket would end in its timeout instead.
+    const res = await rawExchange(stack.url, head, body, 10_000);
+
+    expect(res.socketError).toBeUndefined();
+    expect(res.status).toBe(200);
+    expect(res.headers['connection']).toBe('close');
+    expect(res.body).toContain('event: message_stop');
+  });
 });

@@ -9,12 +9,11 @@
  * - show it in /metrics (admitted, shed, cut off, active, queued);
  * - keep its memory bounded (RSS and heap are printed for the report and bounded loosely).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, simScript, type Simulator } from '../../src/simulator/index.js';
 import { startReplica, type Replica } from '../helpers/replicas.js';
+import { startSlowReaders } from '../helpers/slow-readers.js';
 import { API_KEY, eventually, refreshTokenFor, writeCredentials } from '../helpers/stack.js';
 import { requireTool } from '../helpers/tools.js';
 import { parseProm } from '../observability/prom-parse.js';
@@ -41,7 +40,6 @@ const MODEL = 'claude-sonnet-4-6';
 const LONG_TEXT = 'lorem ipsum dolor sit amet '.repeat(200 * 300);
 const REPLY_FRAMES = 200;
 const REPLY_FRAME_DELAY_MS = 60;
-const SLOW_READERS = fileURLToPath(new URL('../helpers/slow-readers.py', import.meta.url));
 
 const ordinaryBody = JSON.stringify({
   model: MODEL,
@@ -87,19 +85,6 @@ function rssMiB(pid: number): number {
   return Number(/(\d+)/.exec(line)![1]) / 1024;
 }
 
-function startSlowReaders(python: string, url: string): { child: ChildProcess; sent: Promise<void> } {
-  const { hostname, port } = new URL(url);
-  const child = spawn(python, [SLOW_READERS, hostname, port, String(SLOW_CLIENTS), API_KEY], { stdio: ['pipe', 'pipe', 'inherit'] });
-  child.stdin!.write(`${JSON.stringify({ model: MODEL, max_tokens: 32, stream: true, messages: [{ role: 'user', content: 'Tell me a long story' }] })}\n`);
-  const sent = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes(`sent ${SLOW_CLIENTS}`)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`slow-readers.py exited with ${code}`)));
-  });
-  return { child, sent };
-}
-
 describe('slow readers do not starve a replica (real gateway process, 200 clients that never read)', () => {
   let sim: Simulator;
   let gw: Replica;
@@ -136,7 +121,13 @@ describe('slow readers do not starve a replica (real gateway process, 200 client
     const baselineHeap = before.get('nodejs_heap_size_used_bytes') ?? 0;
     const abortedBefore = sim.stats.streamsAborted;
 
-    const slow = startSlowReaders(python, gw.url);
+    const slow = startSlowReaders({
+      python,
+      url: gw.url,
+      count: SLOW_CLIENTS,
+      apiKey: API_KEY,
+      body: { model: MODEL, max_tokens: 32, stream: true, messages: [{ role: 'user', content: 'Tell me a long story' }] },
+    });
     try {
       await slow.sent;
       // Every one of the 200 decided: a slot (held by a client that reads nothing), or shed.
@@ -197,8 +188,7 @@ describe('slow readers do not starve a replica (real gateway process, 200 client
       expect(peakHeap - baselineHeap).toBeLessThan(SLOW_CLIENTS * 64 * 1024 + 32 * 2 ** 20);
       expect(peakRss - baselineRss).toBeLessThan(200);
     } finally {
-      slow.child.stdin!.end();
-      slow.child.kill('SIGKILL');
+      slow.kill();
     }
   }, 400_000);
 });

@@ -157,6 +157,10 @@ function expectAllowedLabels(m: PromExposition, s: Stack): void {
     reason: new Set<string>([...DISABLED_REASONS, ...SHED_REASONS]),
     path: new Set(ADMISSION_PATHS),
     credential: ids,
+    // Requests of this test carry the configured apiKey: its usage is labelled `config`, never the key.
+    key: new Set(['config']),
+    direction: new Set(['input', 'output']),
+    scope: new Set(['shared', 'local']),
   };
   for (const sample of m.samples) {
     if (!sample.name.startsWith(P)) continue;

@@ -20,6 +20,7 @@ import {
 import { createMetricsMiddleware } from '../../src/observability/metrics-middleware.js';
 import { parseProm, type PromExposition } from './prom-parse.js';
 import { serve, sleep, type Served } from './helpers.js';
+import { LIMIT_NAMES } from '../../src/keys/types.js';
 
 const P = 'kiro_gateway_';
 
@@ -63,7 +64,7 @@ describe('GatewayMetrics', () => {
 
   it('names every gateway metric kiro_gateway_<thing>_<unit>', async () => {
     const m = await scrape(new GatewayMetrics({ collectDefault: false }));
-    const gauges = new Set([`${P}inflight_streams`, `${P}credentials_enabled`, `${P}credentials_disabled`, `${P}credentials_near_expiry`, `${P}credentials_cooling_down`, `${P}credential_enabled`, `${P}ready`, `${P}store_degraded`, `${P}admission_active`, `${P}admission_queued`, `${P}admission_limit`]);
+    const gauges = new Set([`${P}inflight_streams`, `${P}credentials_enabled`, `${P}credentials_disabled`, `${P}credentials_near_expiry`, `${P}credentials_cooling_down`, `${P}credential_enabled`, `${P}ready`, `${P}store_degraded`, `${P}admission_active`, `${P}admission_queued`, `${P}admission_limit`, `${P}client_key_limits_local`]);
     for (const [name, type] of m.types) {
       expect(name.startsWith(P), name).toBe(true);
       if (type === 'counter') expect(name, name).toMatch(/_total$/);
@@ -71,7 +72,22 @@ describe('GatewayMetrics', () => {
       if (type === 'gauge') expect(gauges.has(name), name).toBe(true);
     }
     expect(m.types.get(`${P}inflight_streams`)).toBe('gauge');
-    expect(m.types.size).toBe(37);
+    expect(m.types.size).toBe(44);
+  });
+
+  it('labels client key series by key id, at most 50 of them with the rest as other', async () => {
+    const metrics = new GatewayMetrics({ collectDefault: false });
+    for (let i = 0; i < 60; i++) {
+      metrics.requestEnded(`key_${String(i).padStart(16, '0')}`, { requests: 1, errors: 0, inputTokens: 10, outputTokens: 5, credits: 0.5 });
+    }
+    metrics.rateLimited('key_0000000000000000', ['requestsPerMinute']);
+    metrics.setKeyLimitsLocalSource(() => true);
+    const m = await scrape(metrics);
+    expect(m.find(`${P}client_key_requests_total`)).toHaveLength(50);
+    expect(m.value(`${P}client_key_requests_total`, { key: 'other' })).toBe(11);
+    expect(m.value(`${P}client_key_tokens_total`, { key: 'key_0000000000000001', direction: 'output' })).toBe(5);
+    expect(m.value(`${P}client_key_rate_limited_total`, { key: 'key_0000000000000000', limit: 'requestsPerMinute' })).toBe(1);
+    expect(m.value(`${P}client_key_limits_local`)).toBe(1);
   });
 
   it('honours a custom prefix', async () => {
@@ -336,6 +352,9 @@ describe('label values', () => {
     metrics.recordSseEvent('x'.repeat(100));
     metrics.recordRefresh('???' as never);
     metrics.observeRedisCommand('KEYS *', 0.1, true);
+    metrics.limitChecked(0.001, 'shared');
+    metrics.rateLimited('key_0123456789abcdef', ['requestsPerMinute', 'nonsense' as never]);
+    metrics.requestEnded('key_0123456789abcdef', { requests: 1, errors: 0, inputTokens: 1, outputTokens: 1, credits: 0.1 });
     const m = await scrape(metrics);
 
     const allowed: Record<string, Set<string>> = {
@@ -348,6 +367,10 @@ describe('label values', () => {
       reason: new Set<string>([...DISABLED_REASONS, ...SHED_REASONS]),
       path: new Set(ADMISSION_PATHS),
       command: new Set([...DEFAULT_REDIS_COMMANDS, 'other']),
+      scope: new Set(['shared', 'local']),
+      key: new Set(['key_0123456789abcdef']),
+      limit: new Set<string>([...LIMIT_NAMES, 'other']),
+      direction: new Set(['input', 'output']),
     };
     for (const s of m.samples) {
       for (const [label, value] of Object.entries(s.labels)) {

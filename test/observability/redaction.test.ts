@@ -49,6 +49,8 @@ let logs: LogCapture;
 const exporter = new InMemorySpanExporter();
 const sent: Sent[] = [];
 let source: () => readonly string[] = () => [];
+/** A managed client key, created through the admin API during the traffic mix. */
+let managedKey = '';
 
 beforeAll(async () => {
   sim = await createSimulator({ recentRequests: 10_000 });
@@ -146,6 +148,7 @@ function allSecrets(): string[] {
     RT_REFUSED,
     RT_ADDED,
     ADDED_CLIENT_SECRET,
+    managedKey,
   ]);
   for (const r of stack.gateway.store.list()) {
     for (const field of ['accessToken', 'refreshToken', 'clientSecret', 'kiroApiKey', 'proxyPassword'] as const) {
@@ -210,6 +213,25 @@ describe('secrets stay out of logs, metrics and traces', () => {
     expect(added.status).toBe(200);
     sim.setAccount(RT_ADDED, { mode: 'refresh-500' });
     expect((await admin(`/credentials/${added.json.credentialId}/refresh`, { method: 'POST' })).status).toBe(502);
+
+    // A managed client key: created (shown once), used, over its limit, refused a model, listed.
+    const created = await admin('/keys', { body: { name: 'leak-test', models: [MODEL], limits: { requestsPerMinute: 2 } } });
+    expect(created.status).toBe(201);
+    managedKey = created.json.secret;
+    expect(managedKey).toMatch(/^sk-kgw-/);
+    expect((await call('/v1/messages', { body: messages(REPLY, { stream: true }), key: managedKey })).status).toBe(200);
+    expect((await call('/v1/messages', { body: messages(), key: managedKey, bearer: true })).status).toBe(200);
+    expect((await call('/v1/messages', { body: messages(), key: managedKey })).status).toBe(429);
+    expect((await call('/v1/messages', { body: messages(REPLY, { model: 'claude-haiku-4-5-20251001' }), key: managedKey })).status).toBe(403);
+    expect((await call('/v1/messages', { body: messages(), key: `${managedKey}x` })).status).toBe(401);
+    // Put where no header redaction reaches: the URL, a malformed body.
+    expect((await call(`/v1/${managedKey}/models`, { key: managedKey })).status).toBe(404);
+    expect((await call('/v1/messages', { raw: `{"model": "${managedKey}", `, key: managedKey })).status).toBe(400);
+    for (const path of ['/keys', `/keys/${created.json.key.id}`, '/usage?subject=key', '/usage.csv']) {
+      const listed = await admin(path);
+      expect(listed.status, path).toBe(200);
+      expect(listed.text, path).not.toContain(managedKey);
+    }
 
     // Bad keys: wrong client key (the admin key, a near miss), no key, client key on the admin API.
     expect((await call('/v1/messages', { body: messages(), key: ADMIN_KEY })).status).toBe(401);
@@ -292,7 +314,7 @@ describe('secrets stay out of logs, metrics and traces', () => {
       const line = byId.get(s.requestId!);
       expect(line, `${s.method} ${s.path} ${s.requestId}`).toBeDefined();
       expect(line).toMatchObject({ method: s.method, status: s.status });
-      expect(String(line!.path)).toBe(s.path.includes(CLIENT_KEY) ? s.path.replace(CLIENT_KEY, '[REDACTED]') : s.path);
+      expect(String(line!.path)).toBe(s.path.replace(CLIENT_KEY, '[REDACTED]').replace(managedKey, '[REDACTED]'));
     }
   });
 });

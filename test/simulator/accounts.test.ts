@@ -93,6 +93,13 @@ describe('refresh token rotation', () => {
     expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
   });
 
+  it('leaves an account whose behaviour says rotateRefreshTokens: false unrotated', async () => {
+    const token = refreshToken('kept');
+    sim.setAccount(token, { rotateRefreshTokens: false });
+    expect((await refresh(sim, token)).body.refreshToken).toBe(token);
+    expect((await refresh(sim, token)).status).toBe(200);
+  });
+
   it('keeps account behaviour attached to the account across rotations', async () => {
     const first = refreshToken('follow');
     const { body } = await refresh(sim, first);
@@ -144,6 +151,23 @@ describe('account behaviours', () => {
     sim.setAccount(token, { mode: 'refresh-500', times: 1 });
     expect((await refresh(sim, token)).status).toBe(500);
     expect((await refresh(sim, token)).status).toBe(200);
+  });
+
+  it('holds one account’s refresh calls for its refreshLatencyMs, listing each with the caller’s port meanwhile', async () => {
+    const slow = refreshToken('slow-refresh');
+    const fast = refreshToken('fast-refresh');
+    sim.setAccount(slow, { refreshLatencyMs: 400 });
+    sim.setAccount(fast, {});
+    const pending = refresh(sim, slow);
+    const deadline = Date.now() + 2_000;
+    while (sim.pendingRefreshes().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const [held] = sim.pendingRefreshes();
+    expect(held).toEqual({ account: slow, clientPort: expect.any(Number), since: expect.any(Number) });
+    expect(held!.clientPort).toBeGreaterThan(0);
+    expect(sim.stats.byAccount[slow]?.refresh ?? 0).toBe(0); // not answered yet
+    expect((await refresh(sim, fast)).status).toBe(200); // other accounts are not held
+    expect((await pending).status).toBe(200);
+    expect(sim.pendingRefreshes()).toEqual([]);
   });
 
   it('accepts API keys sent with tokentype API_KEY as their own account', async () => {

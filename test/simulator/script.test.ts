@@ -92,6 +92,14 @@ describe('scripted events', () => {
     expect(await types({ events: [{ text: 'a' }], usage: false })).toEqual(['assistantResponseEvent']);
   });
 
+  it('repeats a text event `repeat` times over, each copy split into its fragments', async () => {
+    const events = oracleDecode((await scriptedBytes({ events: [{ text: 'abcd', fragments: 2, repeat: 3 }], usage: false })).bytes);
+    expect(events.map((e) => e.payload.content)).toEqual(['ab', 'cd', 'ab', 'cd', 'ab', 'cd']);
+    const res = await generate(sim, token, kiroBody('<sim>{"events": [{"text": "a", "repeat": 0}]}</sim>'));
+    expect(res.statusCode).toBe(400);
+    expect(((await res.body.json()) as { message: string }).message).toContain('events[0].repeat');
+  });
+
   it('generates Kiro-looking tool use ids when the script gives none', async () => {
     const events = oracleDecode((await scriptedBytes({ events: [{ toolUse: { name: 'Read', input: {} } }] })).bytes);
     expect(events[0].payload.toolUseId).toMatch(/^tooluse_[A-Za-z0-9]{22}$/);

@@ -12,7 +12,7 @@ import {
 } from '../credentials-file.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 import { KeyedMutex } from '../keyed-mutex.js';
-import type { CredentialStore } from '../store.js';
+import { tokensReplaced, TokensReplacedError, type CredentialStore, type TokenFence } from '../store.js';
 import { EMPTY_STATS, type Credential, type CredentialFileEntry, type CredentialRecord, type CredentialStats } from '../../credentials/types.js';
 
 /** What the memory store is built from: usually the result of `loadCredentialsFile`. */
@@ -114,12 +114,18 @@ export class MemoryCredentialStore implements CredentialStore {
 
   /**
    * Applies the patch at once (an `undefined` value clears the field; enabling clears the disabled
-   * reason and date; disabling without a reason means Manual), then persists.
+   * reason and date; disabling without a reason means Manual), then persists. With `fence`: only
+   * while the credential holds the fence's tokens (see CredentialStore.update).
    */
-  async update(id: number, patch: Partial<Omit<Credential, 'id'>>): Promise<CredentialRecord> {
+  async update(id: number, patch: Partial<Omit<Credential, 'id'>>, fence?: TokenFence): Promise<CredentialRecord> {
     const record = this.records.get(id);
     if (!record) throw new NotFoundError(`credential ${id} not found`);
+    if (fence && tokensReplaced(record.credential, fence)) throw new TokensReplacedError(id, record);
     const next: Credential = { ...record.credential, ...patch, id };
+    if (fence && patch.accessToken !== undefined && next.disabledReason === 'InvalidRefreshToken') {
+      next.disabled = false;
+      delete next.disabledReason;
+    }
     for (const key of Object.keys(next) as Array<keyof Credential>) if (next[key] === undefined) delete next[key];
     if (!next.disabled) {
       delete next.disabledReason;
@@ -132,6 +138,10 @@ export class MemoryCredentialStore implements CredentialStore {
     this.emit(id);
     if (!this.ephemeralIds.has(id)) await this.persist();
     return record;
+  }
+
+  async readFresh(id: number): Promise<CredentialRecord | undefined> {
+    return this.records.get(id);
   }
 
   async add(credential: Omit<Credential, 'id'>): Promise<CredentialRecord> {

@@ -31,7 +31,7 @@ export const REFRESHED_AT_FIELD = 'refreshedAt' satisfies keyof Credential;
  * | `{p}stats:{id}` | hash | CredentialStats fields |
  * | `{p}seedhash` | hash | sha256(original refresh token or API key) → id; kept after removal |
  * | `{p}meta` | hash | `createdAt`; its absence after a restart means Redis lost its data |
- * | `{p}lock:refresh:{id}` | string | refresh lock owner token (PX = lockTtlMs) |
+ * | `{p}lock:refresh:{id}` | string | Redlock value of the refresh lock's holder (PX = lockTtlMs; on the lock nodes when `lockNodes` is set) |
  * | `{p}replica:{replicaId}` | string | heartbeat JSON, short TTL |
  * | `{p}replicas` | sorted set | replica ids scored by last heartbeat (for listing without SCAN) |
  * | `{p}events` | pub/sub channel | `{"id":1|null,"replica":"…","kind":"update"|…}` |

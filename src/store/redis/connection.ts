@@ -50,13 +50,14 @@ export function isClusterMode(options: RedisConnectionOptions): boolean {
 /**
  * Creates a lazily connecting client.
  *
- * The command connection fails fast instead of queueing while disconnected (`enableOfflineQueue:
- * false`, no resend of unanswered commands): the store has its own offline handling and must know at
- * once that a write did not happen. The subscriber connection queues its SUBSCRIBE and re-subscribes
+ * The command and lock connections fail fast instead of queueing while disconnected
+ * (`enableOfflineQueue: false`, no resend of unanswered commands): the store has its own offline
+ * handling and must know at once that a write did not happen, and Redlock counts a node that does
+ * not answer as a vote against. The subscriber connection queues its SUBSCRIBE and re-subscribes
  * after reconnecting.
  */
-export function createRedisClient(options: RedisConnectionOptions, role: 'command' | 'subscriber'): RedisClient {
-  const command = role === 'command';
+export function createRedisClient(options: RedisConnectionOptions, role: 'command' | 'subscriber' | 'lock'): RedisClient {
+  const command = role !== 'subscriber';
   const base: RedisOptions = {
     lazyConnect: true,
     connectTimeout: 5_000,
@@ -108,6 +109,16 @@ export async function waitReady(client: RedisClient, timeoutMs: number): Promise
     });
   } finally {
     client.off('error', onError);
+  }
+}
+
+/** Closes a connection: QUIT when it is up (pending replies arrive first), else at once. */
+export async function quitClient(client: RedisClient): Promise<void> {
+  try {
+    if (client.status === 'ready') await client.quit();
+    else client.disconnect();
+  } catch {
+    client.disconnect();
   }
 }
 

@@ -19,8 +19,8 @@ import {
 } from './codec.js';
 import { isReplyError, LuaScript, preloadScripts, type CommandTracker, type RedisClient } from './connection.js';
 import { applyCredentialPatch, LocalCopy, type LocalEntry } from './local-copy.js';
-import { LOCK_SCRIPTS } from './lock.js';
 import { applyDelta, deltaToOps, diffStats, StatsQueue } from './stats.js';
+import type { TokenFence } from '../store.js';
 import { EMPTY_STATS, type Credential, type CredentialRecord, type CredentialStats } from '../../credentials/types.js';
 
 const SCRIPTS = {
@@ -63,11 +63,13 @@ export class CredentialMirror {
     private readonly keys: RedisKeys,
     private readonly replicaId: string,
     private readonly log: StoreLog,
+    /** Further scripts to load with ours (the refresh lock's, when it runs on this Redis). */
+    private readonly extraScripts: readonly LuaScript[] = [],
   ) {}
 
   /** Loads all scripts; done on each (re)connect (see preloadScripts for why). */
   async preload(): Promise<void> {
-    await this.tracker.run('script:load', () => preloadScripts(this.client, [...Object.values(SCRIPTS), ...LOCK_SCRIPTS]));
+    await this.tracker.run('script:load', () => preloadScripts(this.client, [...Object.values(SCRIPTS), ...this.extraScripts]));
   }
 
   /** False when Redis lost its data. */
@@ -153,23 +155,33 @@ export class CredentialMirror {
   }
 
   /**
-   * Writes a patch (UPDATE_SCRIPT: one HSET, `_rev` bump, event). Returns the record, whether it
-   * was already in the local copy (if not, its stats still need a read), or undefined if unknown to Redis.
+   * Writes a patch (UPDATE_SCRIPT: one HSET, `_rev` bump, event), with `fence` only while Redis holds
+   * the fence's tokens. Returns the record as Redis now has it, whether the patch was written (false:
+   * fenced off, the record carries the newer tokens), whether it lifted an InvalidRefreshToken
+   * disable, and whether the credential was already in the local copy (if not, its stats still need
+   * a read); undefined if unknown to Redis.
    */
-  async update(id: number, patch: Partial<Credential>): Promise<{ record: CredentialRecord; wasKnown: boolean } | undefined> {
+  async update(
+    id: number,
+    patch: Partial<Credential>,
+    fence?: TokenFence,
+  ): Promise<{ record: CredentialRecord; written: boolean; lifted: boolean; wasKnown: boolean } | undefined> {
     const { set, del } = encodeCredentialPatch(patch);
+    const condition = fence ? ['1', fence.refreshToken ?? '', fence.accessToken ?? ''] : ['', '', ''];
     const reply = await this.tracker.run('evalsha:update', () =>
-      SCRIPTS.update.run(this.client, [this.keys.cred(id)], [this.keys.events, this.replicaId, id, set.length, ...set, ...del]),
+      SCRIPTS.update.run(this.client, [this.keys.cred(id)], [this.keys.events, this.replicaId, id, ...condition, set.length, ...set, ...del]),
     );
-    const decoded = Array.isArray(reply) ? decodeCredential(reply as string[]) : undefined;
+    const [written, lifted, flat] = Array.isArray(reply) ? (reply as [number, number, string[]]) : [0, 0, []];
+    const decoded = decodeCredential(flat);
     if (!decoded) {
       this.drop(id);
       return undefined;
     }
     const existing = this.local.get(id);
     const record = { credential: decoded.credential, stats: existing?.record.stats ?? { ...EMPTY_STATS } };
+    // Written or not, this is Redis's current state: fenced off means it holds newer tokens than we did.
     this.local.set(id, { record, rev: decoded.rev, seedHash: decoded.seedHash }, true);
-    return { record, wasKnown: existing !== undefined };
+    return { record, written: written === 1, lifted: lifted === 1, wasKnown: existing !== undefined };
   }
 
   /** Adds a credential under a fresh id (ADD_SCRIPT). */

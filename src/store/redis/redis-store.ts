@@ -1,64 +1,30 @@
 /**
  * CredentialStore shared by gateway replicas through Redis. Redis holds the truth; each replica keeps
  * a local copy that serves `list()`/`get()` with no I/O, kept current by pub/sub notifications and a
- * periodic full resync. See {@link RedisCredentialStore} for the consistency rules.
+ * periodic full resync. See {@link RedisCredentialStore} for the consistency rules; the parts live in
+ * their own modules: mirror.ts (every script call and how its reply lands locally), availability.ts
+ * (outages and reconciliation), change-feed.ts (other replicas' changes), refresh-lock.ts and
+ * lock-nodes.ts (Redlock), settings.ts, heartbeat.ts.
  */
 import { ApiError, NotFoundError } from '../../errors.js';
+import { Availability } from './availability.js';
+import { ChangeFeed } from './change-feed.js';
 import { redisKeys, type RedisKeys } from './codec.js';
-import {
-  CommandTracker,
-  createRedisClient,
-  isClusterMode,
-  isReplyError,
-  waitReady,
-  type RedisClient,
-  type RedisConnectionOptions,
-} from './connection.js';
+import { CommandTracker, createRedisClient, isClusterMode, isReplyError, quitClient, waitReady, type RedisClient } from './connection.js';
 import { ReplicaHeartbeat, type ReplicaInfo } from './heartbeat.js';
 import { LocalCopy } from './local-copy.js';
 import { KeyedMutex } from '../keyed-mutex.js';
-import { RedisLock } from './lock.js';
+import { LockNodes } from './lock-nodes.js';
 import { CredentialMirror, type StoreLog } from './mirror.js';
+import type { RedisCredentialStoreOptions } from './options.js';
+import { LockUnavailableError, RefreshLock } from './refresh-lock.js';
 import { SharedSettings } from './settings.js';
-import type { CredentialStore } from '../store.js';
+import { TokensReplacedError, type CredentialStore, type TokenFence } from '../store.js';
 import type { Credential, CredentialRecord, CredentialStats } from '../../credentials/types.js';
 
 export type { StoreLog } from './mirror.js';
-
-/** Options of {@link RedisCredentialStore}; connection fields as in `GatewayConfig.redis`. */
-export interface RedisCredentialStoreOptions extends RedisConnectionOptions {
-  keyPrefix: string;
-  /** Period of the full resync of the local copy (pub/sub covers the time in between). */
-  resyncIntervalMs: number;
-  /** Refresh lock TTL: a replica killed while refreshing blocks the others at most this long. */
-  lockTtlMs: number;
-  /** How long a replica waits for another's refresh before giving up. Default 2 × lockTtlMs. */
-  lockWaitMs?: number;
-  /** Credentials from credentials.json or a Kubernetes Secret; inserted only if Redis lacks them. */
-  seed: readonly Credential[];
-  /** Unique per process (e.g. the pod name); tags events and the heartbeat. */
-  replicaId: string;
-  log?: StoreLog;
-  /** Called after every Redis command the store issues (name, duration, success), for metrics. */
-  onRedisCommand?: (name: string, ms: number, ok: boolean) => void;
-  /** Payload of this replica's heartbeat (e.g. in-flight streams) for the admin cluster view. */
-  heartbeat?: () => Record<string, unknown>;
-  /** Default 5000. */
-  heartbeatIntervalMs?: number;
-  /** How often batched stats are sent. Default 200. */
-  statsFlushIntervalMs?: number;
-  /** How long `init()` waits for Redis. Default 10000. */
-  connectTimeoutMs?: number;
-}
-
-/** A durable write that cannot be done while Redis is unreachable (add, remove). */
-export class StoreUnavailableError extends ApiError {
-  constructor(action: string, cause?: unknown) {
-    super(`credential store unavailable (Redis unreachable): cannot ${action} now, try again later`, { status: 503, cause });
-  }
-}
-
-const RECONCILE_RETRY_MS = 1_000;
+export type { RedisCredentialStoreOptions } from './options.js';
+export { StoreUnavailableError } from './availability.js';
 
 /**
  * Redis-backed {@link CredentialStore}.
@@ -72,8 +38,10 @@ const RECONCILE_RETRY_MS = 1_000;
  *
  * **Writes**: `update`/`add`/`remove` run one Lua script each (write + `_rev` bump + event), then update
  * the local copy. `update` is a single HSET, so a refresh result (rotated refresh token, access token,
- * expiry) lands atomically. `updateStats` changes the local copy at once and sends batched deltas
- * every `statsFlushIntervalMs` (see StatsQueue for the counter semantics).
+ * expiry) lands atomically; with a TokenFence it is a compare-and-set on the tokens the refresh
+ * started from, refused (TokensReplacedError) once another holder replaced them. `updateStats`
+ * changes the local copy at once and sends batched deltas every `statsFlushIntervalMs` (see
+ * StatsQueue for the counter semantics).
  *
  * **Redis unreachable**: reads keep serving the local copy and `health()` reports `degraded`.
  * `updateStats` keeps coalescing (bounded by the number of credentials). `update` applies locally,
@@ -81,7 +49,8 @@ const RECONCILE_RETRY_MS = 1_000;
  * win if they come from a later refresh than Redis's, other fields only if Redis did not change
  * meanwhile), so a token refreshed during the outage is not lost. `add`/`remove` reject with StoreUnavailableError.
  * `withRefreshLock` falls back to an in-process lock (telling `fn` it is not exclusive), since
- * refusing to refresh would fail every request once tokens expire; replicas cut off from Redis may
+ * refusing to refresh would fail every request once tokens expire — as it does when a majority of
+ * separate `lockNodes` is unreachable, while the store itself stays online; replicas cut off may
  * then refresh the same credential, and the pool treats a refused refresh token as "another replica
  * may have rotated it", not as a dead credential (see token-refresh.ts).
  * On reconnect: if Redis lost its data (no `meta` key) it is re-seeded from the local copy, which is
@@ -97,26 +66,20 @@ export class RedisCredentialStore implements CredentialStore {
   private readonly tracker: CommandTracker;
   private readonly client: RedisClient;
   private readonly subscriber: RedisClient;
-  private readonly lock: RedisLock;
+  private readonly lockNodes: LockNodes;
+  private readonly lock: RefreshLock;
   private readonly heartbeat: ReplicaHeartbeat;
   private readonly local: LocalCopy;
   private readonly mirror: CredentialMirror;
   private readonly settings: SharedSettings;
+  private readonly availability: Availability;
+  private readonly feed: ChangeFeed;
   private readonly localLock = new KeyedMutex<number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly log: StoreLog;
 
   private initialized = false;
-  private closed = false;
-  private reconciling = false;
-  private needsReconcile = false;
-  private lastReconcileAt = 0;
-  private degradedSince: number | undefined;
-  private lastError: string | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private rereadIds = new Set<number>();
-  private rereadAll = false;
-  private rereadScheduled = false;
 
   constructor(private readonly options: RedisCredentialStoreOptions) {
     this.log = options.log ?? (() => {});
@@ -125,9 +88,21 @@ export class RedisCredentialStore implements CredentialStore {
     this.tracker = new CommandTracker(options.onRedisCommand);
     this.client = createRedisClient(options, 'command');
     this.subscriber = createRedisClient(options, 'subscriber');
-    this.mirror = new CredentialMirror(this.local, this.client, this.tracker, this.keys, options.replicaId, this.log);
+    this.lockNodes = new LockNodes(this.client, options.lockNodes ?? [], options, this.tracker, this.log);
+    this.lock = new RefreshLock(this.lockNodes.clients, this.tracker, { ttlMs: options.lockTtlMs, waitMs: options.lockWaitMs, log: this.log });
+    const lockScripts = this.lockNodes.shared ? this.lock.scripts : [];
+    this.mirror = new CredentialMirror(this.local, this.client, this.tracker, this.keys, options.replicaId, this.log, lockScripts);
     this.settings = new SharedSettings(this.client, this.tracker, this.keys, options.replicaId);
-    this.lock = new RedisLock(this.client, this.tracker, { ttlMs: options.lockTtlMs, waitMs: options.lockWaitMs, log: this.log });
+    this.availability = new Availability(this.client, this.mirror, this.log, () => {
+      if (!this.mirror.stats.busy) this.flushing = this.flushStats();
+    });
+    this.feed = new ChangeFeed(this.subscriber, {
+      replicaId: options.replicaId,
+      online: () => this.online,
+      readCredentials: (ids) => this.mirror.read(ids),
+      readSettings: () => this.settings.read(),
+      onReadError: (err) => this.markDegraded(err),
+    });
     this.heartbeat = new ReplicaHeartbeat(
       this.client,
       this.tracker,
@@ -145,18 +120,7 @@ export class RedisCredentialStore implements CredentialStore {
   }
 
   async init(): Promise<void> {
-    this.client.on('error', (err: Error) => (this.lastError = err.message));
     this.subscriber.on('error', (err: Error) => this.log('debug', 'Redis subscriber error', { error: err.message }));
-    this.client.on('close', () => {
-      if (this.initialized && !this.closed) this.markDegraded(new Error(this.lastError ?? 'connection closed'));
-    });
-    this.client.on('ready', () => {
-      if (this.initialized && !this.closed) void this.reconcile();
-    });
-    this.subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
-    this.subscriber.on('ready', () => {
-      if (this.initialized) this.scheduleReread(null); // messages may have been missed while away
-    });
     try {
       const timeout = this.options.connectTimeoutMs ?? 10_000;
       await waitReady(this.client, timeout);
@@ -166,12 +130,16 @@ export class RedisCredentialStore implements CredentialStore {
       await this.subscriber.subscribe(this.keys.events);
       await this.mirror.read(undefined); // after subscribing, so no change falls in between
       await this.settings.read();
+      await this.lockNodes.connect(this.lock.scripts, timeout);
     } catch (err) {
       this.client.disconnect();
       this.subscriber.disconnect();
+      await this.lockNodes.close();
       throw new Error(`Redis credential store could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     this.initialized = true;
+    this.availability.start();
+    this.feed.start();
     this.every(this.options.statsFlushIntervalMs ?? 200, () => this.tick());
     this.every(this.options.resyncIntervalMs, () => {
       if (!this.online) return;
@@ -185,12 +153,16 @@ export class RedisCredentialStore implements CredentialStore {
     return this.local.list();
   }
 
+  get(id: number): CredentialRecord | undefined {
+    return this.local.get(id)?.record;
+  }
+
   getSetting(key: string): string | undefined {
     return this.settings.get(key);
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    await this.durable(`change setting ${key}`, () => this.settings.write(key, value));
+    await this.availability.durable(`change setting ${key}`, () => this.settings.write(key, value));
     this.settings.apply(key, value);
   }
 
@@ -198,19 +170,21 @@ export class RedisCredentialStore implements CredentialStore {
     return this.settings.onChange(listener);
   }
 
-  get(id: number): CredentialRecord | undefined {
-    return this.local.get(id)?.record;
-  }
-
-  async update(id: number, patch: Partial<Omit<Credential, 'id'>>): Promise<CredentialRecord> {
+  async update(id: number, patch: Partial<Omit<Credential, 'id'>>, fence?: TokenFence): Promise<CredentialRecord> {
     if (this.online) {
       try {
-        const result = await this.mirror.update(id, patch);
+        const result = await this.mirror.update(id, patch, fence);
         if (!result) throw new NotFoundError(`credential ${id} not found`);
-        if (!result.wasKnown) this.scheduleReread(id); // added elsewhere and not seen yet: fetch its stats
+        if (!result.wasKnown) this.feed.reread(id); // added elsewhere and not seen yet: fetch its stats
+        if (!result.written) throw new TokensReplacedError(id, result.record);
+        if (result.lifted) {
+          this.log('info', 'refreshed tokens stored; InvalidRefreshToken disable lifted: the refusal came after this refresh had rotated the token', {
+            credentialId: id,
+          });
+        }
         return result.record;
       } catch (err) {
-        if (err instanceof NotFoundError || isReplyError(err)) throw err;
+        if (err instanceof NotFoundError || err instanceof TokensReplacedError || isReplyError(err)) throw err;
         this.markDegraded(err);
       }
     }
@@ -220,12 +194,24 @@ export class RedisCredentialStore implements CredentialStore {
     return this.mirror.queueUpdate(entry, patch);
   }
 
+  async readFresh(id: number): Promise<CredentialRecord | undefined> {
+    if (this.online) {
+      try {
+        return (await this.mirror.read([id])).get(id);
+      } catch (err) {
+        if (isReplyError(err)) throw err;
+        this.markDegraded(err);
+      }
+    }
+    return this.local.get(id)?.record;
+  }
+
   async add(credential: Omit<Credential, 'id'>): Promise<CredentialRecord> {
-    return this.durable('add a credential', () => this.mirror.add(credential));
+    return this.availability.durable('add a credential', () => this.mirror.add(credential));
   }
 
   async remove(id: number): Promise<void> {
-    const removed = await this.durable(`remove credential ${id}`, () => this.mirror.remove(id));
+    const removed = await this.availability.durable(`remove credential ${id}`, () => this.mirror.remove(id));
     if (!removed) throw new NotFoundError(`credential ${id} not found`);
   }
 
@@ -234,38 +220,43 @@ export class RedisCredentialStore implements CredentialStore {
   }
 
   /**
-   * Runs `fn` under the credential's refresh lock (`${prefix}lock:refresh:${id}`, TTL lockTtlMs,
-   * extended every ttl/3 while `fn` runs). Callers of this replica queue on an in-process mutex;
-   * other replicas poll with jitter for up to `lockWaitMs`, then get LockTimeoutError. `fresh` is
-   * re-read from Redis after the lock is taken: if another replica refreshed meanwhile, its tokens
-   * are there and `fn` can return without refreshing.
+   * Runs `fn` under the credential's refresh lock (`${prefix}lock:refresh:${id}`: Redlock on the
+   * store's Redis or on `lockNodes`, TTL lockTtlMs, extended every ttl/3 while `fn` runs). Callers of
+   * this replica queue on an in-process mutex; other replicas retry with jitter for about
+   * `lockWaitMs`, then get LockTimeoutError. `fresh` is re-read from Redis after the lock is taken: if
+   * another replica refreshed meanwhile, its tokens are there and `fn` can return without refreshing.
+   *
+   * Without Redis, or without a majority of the lock nodes, `fn` runs under the in-process mutex
+   * only, with `exclusive` false (see CredentialStore.withRefreshLock).
    *
    * Write order for `fn`: as soon as the refresh call returns, call `update(id, { refreshToken,
-   * accessToken, expiresAt, profileArn })` — one call, one atomic HSET — before anything else
-   * (stats, retries, the API call): the old refresh token may already be void upstream. Write it even
-   * if `signal` aborted meanwhile; it is still the newest token.
+   * accessToken, expiresAt, profileArn }, fence)` — one call, one atomic HSET, fenced on the tokens of
+   * `fresh` — before anything else (stats, retries, the API call): the old refresh token may already
+   * be void upstream. Write it even if `signal` aborted meanwhile: the fence decides whether it is
+   * still the newest.
    */
   async withRefreshLock<T>(id: number, fn: (fresh: CredentialRecord, signal: AbortSignal, exclusive: boolean) => Promise<T>): Promise<T> {
     return this.localLock.run(id, async () => {
       let started = false;
-      if (this.online) {
+      if (this.online && this.lock.quorumConnected) {
         try {
           return await this.lock.using(this.keys.refreshLock(id), async (signal) => {
-            const fresh = await this.mirror.read([id]);
-            const record = fresh.get(id);
+            const record = (await this.mirror.read([id])).get(id);
             if (!record) throw new NotFoundError(`credential ${id} not found`);
             started = true;
             return fn(record, signal, true);
           });
         } catch (err) {
           if (started || isReplyError(err) || err instanceof ApiError || err instanceof NotFoundError) throw err;
-          this.markDegraded(err);
+          // A lock on separate nodes says nothing about the store's own Redis.
+          if (!(err instanceof LockUnavailableError) || this.lockNodes.shared) this.markDegraded(err);
         }
       }
-      const entry = this.local.get(id);
-      if (!entry) throw new NotFoundError(`credential ${id} not found`);
-      this.log('warn', 'Redis unreachable: refreshing under a local lock only', { credentialId: id });
-      return fn(entry.record, new AbortController().signal, false);
+      const why = this.online ? 'no majority of the refresh lock nodes reachable' : 'Redis unreachable';
+      const record = await this.readFresh(id);
+      if (!record) throw new NotFoundError(`credential ${id} not found`);
+      this.log('warn', `${why}: refreshing under a local lock only`, { credentialId: id });
+      return fn(record, new AbortController().signal, false);
     });
   }
 
@@ -274,17 +265,10 @@ export class RedisCredentialStore implements CredentialStore {
   }
 
   health(): { ok: boolean; degraded: boolean; detail?: string } {
-    if (this.closed) return { ok: false, degraded: false, detail: 'closed' };
+    if (this.availability.closed) return { ok: false, degraded: false, detail: 'closed' };
     if (!this.initialized) return { ok: false, degraded: false, detail: 'not initialized' };
     if (this.online) return { ok: true, degraded: false };
-    const since = new Date(this.degradedSince ?? Date.now()).toISOString();
-    return {
-      ok: true,
-      degraded: true,
-      detail:
-        `Redis unreachable since ${since} (${this.lastError ?? 'unknown error'}); serving the local copy; ` +
-        `${this.mirror.queued.size} credential update(s) and ${this.mirror.stats.pendingCount} stats change(s) waiting`,
-    };
+    return { ok: true, degraded: true, detail: this.availability.describeOutage() };
   }
 
   /** Live replicas from their heartbeats, for the admin cluster view. */
@@ -293,7 +277,7 @@ export class RedisCredentialStore implements CredentialStore {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.availability.closed) return;
     for (const t of this.timers) clearInterval(t);
     await this.flushing;
     if (this.online) await this.flushStats();
@@ -305,13 +289,16 @@ export class RedisCredentialStore implements CredentialStore {
         stats: this.mirror.stats.pendingCount,
       });
     }
-    this.closed = true;
-    await Promise.all([quit(this.client), quit(this.subscriber)]);
+    this.availability.stop();
+    await Promise.all([quitClient(this.client), quitClient(this.subscriber), this.lockNodes.close()]);
   }
 
-  /** Redis is usable for writes: connected, and any reconciliation after an outage is done. */
   private get online(): boolean {
-    return this.client.status === 'ready' && !this.reconciling && !this.needsReconcile && !this.closed;
+    return this.availability.online;
+  }
+
+  private markDegraded(err: unknown): void {
+    this.availability.markDegraded(err);
   }
 
   private every(ms: number, fn: () => void): void {
@@ -321,22 +308,10 @@ export class RedisCredentialStore implements CredentialStore {
   }
 
   private tick(): void {
-    if (this.needsReconcile && this.client.status === 'ready' && Date.now() - this.lastReconcileAt >= RECONCILE_RETRY_MS) {
-      void this.reconcile();
+    if (this.availability.reconcileDue) {
+      void this.availability.reconcile();
     } else if (this.online && !this.mirror.stats.busy) {
       this.flushing = this.flushStats();
-    }
-  }
-
-  /** Runs a write that cannot be queued: fails with StoreUnavailableError while Redis is unreachable. */
-  private async durable<T>(action: string, write: () => Promise<T>): Promise<T> {
-    if (!this.online) throw new StoreUnavailableError(action);
-    try {
-      return await write();
-    } catch (err) {
-      if (isReplyError(err)) throw err;
-      this.markDegraded(err);
-      throw new StoreUnavailableError(action, err);
     }
   }
 
@@ -346,79 +321,5 @@ export class RedisCredentialStore implements CredentialStore {
     } catch (err) {
       this.markDegraded(err);
     }
-  }
-
-  private markDegraded(err: unknown): void {
-    this.lastError = err instanceof Error ? err.message : String(err);
-    this.needsReconcile = true;
-    if (this.degradedSince === undefined) {
-      this.degradedSince = Date.now();
-      this.log('warn', 'Redis unreachable: serving credentials from the local copy', { error: this.lastError });
-    }
-  }
-
-  /** After an outage: re-seed a Redis that lost its data, write queued updates, resync. */
-  private async reconcile(): Promise<void> {
-    if (this.reconciling || this.closed) return;
-    this.reconciling = true;
-    this.needsReconcile = true;
-    this.lastReconcileAt = Date.now();
-    try {
-      await this.mirror.preload();
-      if (!(await this.mirror.hasData())) await this.mirror.seedFromLocal();
-      await this.mirror.drainQueue(); // update() keeps queueing while this runs
-      this.needsReconcile = false;
-      this.reconciling = false;
-      await this.mirror.read(undefined);
-      if (this.degradedSince !== undefined) {
-        this.log('info', 'Redis reachable again: local copy reconciled', { downMs: Date.now() - this.degradedSince });
-      }
-      this.degradedSince = undefined;
-      if (!this.mirror.stats.busy) this.flushing = this.flushStats();
-    } catch (err) {
-      this.markDegraded(err);
-    } finally {
-      this.reconciling = false;
-    }
-  }
-
-  private onEvent(message: string): void {
-    let event: { id?: number | null; replica?: string; kind?: string };
-    try {
-      event = JSON.parse(message) as typeof event;
-    } catch {
-      return;
-    }
-    if (event.replica === this.options.replicaId) return; // our own write: the local copy has it
-    if (event.kind === 'settings') {
-      this.settings.read().catch((err) => this.markDegraded(err));
-      return;
-    }
-    this.scheduleReread(typeof event.id === 'number' ? event.id : null);
-  }
-
-  /** Coalesces notifications into one read per event-loop turn. */
-  private scheduleReread(id: number | null): void {
-    if (id === null) this.rereadAll = true;
-    else this.rereadIds.add(id);
-    if (this.rereadScheduled) return;
-    this.rereadScheduled = true;
-    setImmediate(() => {
-      this.rereadScheduled = false;
-      const ids = this.rereadAll ? undefined : [...this.rereadIds];
-      this.rereadAll = false;
-      this.rereadIds.clear();
-      if (!this.online) return; // the reconnect resync covers it
-      this.mirror.read(ids).catch((err) => this.markDegraded(err));
-    });
-  }
-}
-
-async function quit(client: RedisClient): Promise<void> {
-  try {
-    if (client.status === 'ready') await client.quit();
-    else client.disconnect();
-  } catch {
-    client.disconnect();
   }
 }

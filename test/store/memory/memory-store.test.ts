@@ -6,6 +6,7 @@ import { NotFoundError } from '../../../src/errors.js';
 import { ENV_API_KEY_CREDENTIAL_ID, loadCredentialsFile } from '../../../src/store/credentials-file.js';
 import { MemoryCredentialStore } from '../../../src/store/memory/memory-store.js';
 import { KeyedMutex } from '../../../src/store/keyed-mutex.js';
+import { TokensReplacedError } from '../../../src/store/store.js';
 import type { Credential } from '../../../src/credentials/types.js';
 
 const REFRESH = 'aorA' + 'm'.repeat(150);
@@ -84,6 +85,21 @@ describe('MemoryCredentialStore writes', () => {
     expect(rec.credential).not.toHaveProperty('email');
     expect(readJson(path)).toEqual([{ id: 1, refreshToken: REFRESH, machineId: HEX64, authMethod: 'social' }]);
     expect((await store.update(1, { disabled: true })).credential.disabledReason).toBe('Manual');
+  });
+
+  it('fences an update on the tokens a refresh started from, and lifts an InvalidRefreshToken disable with new tokens', async () => {
+    const { store, path } = await storeFromFile([{ id: 1, refreshToken: REFRESH, accessToken: 'at-0', machineId: HEX64 }]);
+    const from = { refreshToken: REFRESH, accessToken: 'at-0' };
+    await store.update(1, { disabled: true, disabledReason: 'InvalidRefreshToken' }, from);
+    await store.update(1, { accessToken: 'at-1', refreshToken: REFRESH + 'rotated' }, from);
+    expect(store.get(1)?.credential).toMatchObject({ accessToken: 'at-1', disabled: false });
+    expect(store.get(1)?.credential).not.toHaveProperty('disabledReason');
+
+    const late = await store.update(1, { accessToken: 'at-late' }, from).catch((err: unknown) => err);
+    expect(late).toBeInstanceOf(TokensReplacedError);
+    expect((late as TokensReplacedError).current.credential.accessToken).toBe('at-1');
+    expect(readJson(path)).toEqual([expect.objectContaining({ accessToken: 'at-1', refreshToken: REFRESH + 'rotated' })]);
+    expect((await store.readFresh(1))?.credential.accessToken).toBe('at-1');
   });
 
   it('serialises concurrent updates so the file ends with every change and no temp file', async () => {

@@ -53,9 +53,32 @@ describe('redis.password', () => {
     }
   });
 
+  it('authenticates to redis.lockNodes too, and the refresh lock takes a majority of them', async () => {
+    const nodes = await Promise.all([startRedis(), startRedis(), startRedis()]);
+    try {
+      await Promise.all(nodes.map(requirePassword));
+      const lockNodes = nodes.map((n) => n.url).join(',');
+      const gateway = await buildGateway(configFor({ KIRO_REDIS_URL: standalone.url, KIRO_REDIS_KEY_PREFIX: 'pw-lock:', KIRO_REDIS_LOCK_NODES: lockNodes, KIRO_REDIS_PASSWORD: PASSWORD }));
+      try {
+        const exclusive = await gateway.store.withRefreshLock(1, async (_fresh, _signal, ex) => ex);
+        expect(exclusive).toBe(true);
+      } finally {
+        await gateway.close(0);
+      }
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  });
+
   it('is a secret: the log scrubber knows it', () => {
     const config = configFor({ KIRO_REDIS_URL: standalone.url, KIRO_REDIS_PASSWORD: PASSWORD });
     const secrets = secretSource(config, { list: () => [], onChange: () => () => {} });
     expect(secrets()).toContain(PASSWORD);
+  });
+
+  it('the scrubber also knows passwords written into redis.url and redis.lockNodes URLs', () => {
+    const config = configFor({ KIRO_REDIS_URL: 'redis://:url-password-0123@r:6379', KIRO_REDIS_LOCK_NODES: 'redis://a:6379,rediss://user:lock%40password-0123@b:6380' });
+    const secrets = secretSource(config, { list: () => [], onChange: () => () => {} });
+    expect(secrets()).toEqual(expect.arrayContaining(['url-password-0123', 'lock@password-0123']));
   });
 });

@@ -141,17 +141,46 @@ return id
 /**
  * Changes durable fields of an existing credential in one HSET (so a refresh's rotated refresh token,
  * access token and expiry land together), bumps `_rev` and publishes.
- * KEYS[1] credential hash. ARGV[1] channel, ARGV[2] replica, ARGV[3] id, ARGV[4] n, n HSET values, rest HDEL fields.
- * Returns the whole hash after the write, or nil when the credential does not exist.
+ *
+ * Fenced (ARGV[4] = '1'): a compare-and-set on the tokens a refresh started from. The write happens
+ * only while the hash still holds exactly that refresh token and access token (ARGV[5], ARGV[6]; ''
+ * = absent), so a holder whose lock expired cannot overwrite the tokens of the holder after it. A
+ * fenced write that sets an access token lifts an InvalidRefreshToken disable: the refresh token it
+ * started from just worked, so whoever was refused with it was late, not the token dead.
+ *
+ * KEYS[1] credential hash. ARGV[1] channel, ARGV[2] replica, ARGV[3] id, ARGV[4] fenced ('1' | ''),
+ * ARGV[5] expected refreshToken, ARGV[6] expected accessToken, ARGV[7] n, n HSET values, rest HDEL fields.
+ * Returns `{ written, lifted, hash }` (hash = the whole hash as it is now), or nil when the
+ * credential does not exist.
  */
 export const UPDATE_SCRIPT = `${HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local n = tonumber(ARGV[4])
-hsetList(KEYS[1], slice(5, n))
-hdelList(KEYS[1], slice(5 + n, #ARGV - 4 - n))
+local fenced = ARGV[4] == '1'
+if fenced then
+  local refreshToken = redis.call('HGET', KEYS[1], 'refreshToken') or ''
+  local accessToken = redis.call('HGET', KEYS[1], 'accessToken') or ''
+  if refreshToken ~= ARGV[5] or accessToken ~= ARGV[6] then
+    -- Another holder replaced the tokens: ours are older, keep theirs.
+    return { 0, 0, redis.call('HGETALL', KEYS[1]) }
+  end
+end
+local n = tonumber(ARGV[7])
+local set = slice(8, n)
+hsetList(KEYS[1], set)
+hdelList(KEYS[1], slice(8 + n, #ARGV - 7 - n))
+local lifted = 0
+if fenced and redis.call('HGET', KEYS[1], 'disabledReason') == 'InvalidRefreshToken' then
+  for i = 1, #set, 2 do
+    if set[i] == 'accessToken' then lifted = 1 end
+  end
+  if lifted == 1 then
+    redis.call('HSET', KEYS[1], 'disabled', '0')
+    redis.call('HDEL', KEYS[1], 'disabledReason', 'disabledUntil')
+  end
+end
 redis.call('HINCRBY', KEYS[1], '${REV_FIELD}', 1)
 publish(ARGV[1], ARGV[3], ARGV[2], 'update')
-return redis.call('HGETALL', KEYS[1])
+return { 1, lifted, redis.call('HGETALL', KEYS[1]) }
 `;
 
 /**
