@@ -12,6 +12,8 @@ import { API_KEY, refreshTokenFor, writeCredentials } from '../test/helpers/stac
 
 export interface IdleStreamsResult {
   streams: number;
+  /** RSS and heap on the way up, e.g. at 200 open streams (target: RSS ≤ 100 MB there). */
+  checkpoints: Array<{ streams: number; rssMiB: number; heapMiB: number }>;
   rssIdleMiB: number;
   rssOpenMiB: number;
   heapIdleMiB: number;
@@ -35,14 +37,15 @@ async function heapBytes(url: string): Promise<number> {
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function benchIdleStreams(streams = 1_000): Promise<IdleStreamsResult> {
+export async function benchIdleStreams(streams = 1_000, checkpoints: readonly number[] = [200]): Promise<IdleStreamsResult> {
   const sim = await createSimulator({ recentRequests: 0 });
   const credentialsPath = writeCredentials([{ refreshToken: refreshTokenFor('bench-idle'), authMethod: 'social' }]);
   const gw = await startReplica({
     name: 'gw-idle',
     simUrl: sim.url,
     credentialsPath,
-    env: { KIRO_METRICS_ENABLED: 'true', KIRO_UPSTREAM_MAX_CONNECTIONS: '0', KIRO_SSE_PING_INTERVAL_MS: '0' },
+    // No admission limit: the point is to hold every stream open (the default 256 would shed the rest).
+    env: { KIRO_METRICS_ENABLED: 'true', KIRO_UPSTREAM_MAX_CONNECTIONS: '0', KIRO_SSE_PING_INTERVAL_MS: '0', KIRO_ADMISSION_MAX_CONCURRENT_UPSTREAM: '0' },
     startTimeoutMs: 90_000,
   });
   const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
@@ -79,12 +82,23 @@ export async function benchIdleStreams(streams = 1_000): Promise<IdleStreamsResu
     await settle(2_000);
     const rss0 = rssBytes(gw.pid);
     const heap0 = await heapBytes(gw.url);
-    for (let i = 0; i < streams; i += 100) await Promise.all(Array.from({ length: Math.min(100, streams - i) }, openOne));
-    await settle(2_000);
+    const at: IdleStreamsResult['checkpoints'] = [];
+    const stops = [...checkpoints.filter((n) => n > 0 && n < streams), streams];
+    let opened = 0;
+    for (const stop of stops) {
+      while (opened < stop) {
+        const batch = Math.min(100, stop - opened);
+        await Promise.all(Array.from({ length: batch }, openOne));
+        opened += batch;
+      }
+      await settle(2_000);
+      at.push({ streams: stop, rssMiB: rssBytes(gw.pid) / MiB, heapMiB: (await heapBytes(gw.url)) / MiB });
+    }
     const rss1 = rssBytes(gw.pid);
     const heap1 = await heapBytes(gw.url);
     return {
       streams,
+      checkpoints: at,
       rssIdleMiB: rss0 / MiB,
       rssOpenMiB: rss1 / MiB,
       heapIdleMiB: heap0 / MiB,

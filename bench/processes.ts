@@ -38,20 +38,56 @@ export function startProcess(script: string, args: string[], env: Record<string,
 
 export const MS_PER_TICK = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
-/** CPU time (user + system) a process has used so far, in clock ticks. */
-export function cpuTicks(pid: number): number {
+/** CPU time a process has used so far in user space and in the kernel, in clock ticks. */
+export function cpuTicksSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  return { user: Number(fields[11]), system: Number(fields[12]) };
+}
+
+/** Resident set size of a process now, in MiB (VmRSS of /proc/<pid>/status). */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Samples a process's RSS every `everyMs` until `stop()`, which returns the largest seen (MiB). */
+export function peakRss(pid: number, everyMs = 50): { stop(): number } {
+  let peak = rssMiB(pid);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMiB(pid));
+    } catch {
+      // the process is gone
+    }
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+/** CPU time (user + system) a process has used so far, in clock ticks. */
+export function cpuTicks(pid: number): number {
+  const { user, system } = cpuTicksSplit(pid);
+  return user + system;
 }
 
 /**
  * Starts a gateway on a port chosen here and waits for /healthz: at log level `warn` the gateway
  * does not print its "listening on" line, and a quiet log keeps logging out of the measurement.
+ * `root` runs another checkout's build (a baseline), `nodeArgs` go to node (`--cpu-prof`).
  */
-export async function startGateway(credentialsPath: string, env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+export async function startGateway(
+  credentialsPath: string,
+  env: Record<string, string>,
+  opts: { root?: string; nodeArgs?: string[] } = {},
+): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'dist/src/main.js'), '--credentials', credentialsPath], {
+  const main = join(opts.root ?? ROOT, 'dist/src/main.js');
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main, '--credentials', credentialsPath], {
     env: { ...process.env, ...env, KIRO_PORT: String(port), KIRO_HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -36,19 +36,24 @@ import { monitorRedis, redisCommandReport, type CommandWindow } from './redis-co
 import { benchPoolMicro } from './pool-micro.js';
 import { benchClientKeys } from './client-keys.js';
 import { fmt, writeSummary, type BenchFigures } from './summary.js';
+import { hotPathScenario } from './hot-path.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20);
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,50,200').split(',').map(Number);
-/** BENCH_ONLY=observability runs that scenario alone (no direct/gateway table, no Redis scenario). */
+/** BENCH_ONLY=observability or =hot-path runs that scenario alone (no direct/gateway table, no Redis scenario). */
 const ONLY_OBSERVABILITY = process.env.BENCH_ONLY === 'observability';
+const ONLY_HOT_PATH = process.env.BENCH_ONLY === 'hot-path';
 /** BENCH_ONLY=keys runs the client keys scenario alone (it needs Redis). */
 const ONLY_KEYS = process.env.BENCH_ONLY === 'keys';
-const WITH_REDIS = process.env.BENCH_REDIS !== '0' && !ONLY_OBSERVABILITY;
+/** One scenario alone: no direct/gateway table, and none of the others. */
+const ONLY_ONE = ONLY_OBSERVABILITY || ONLY_HOT_PATH || ONLY_KEYS;
+const WITH_REDIS = process.env.BENCH_REDIS !== '0' && !ONLY_OBSERVABILITY && !ONLY_HOT_PATH;
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? DURATION_MS);
 const REDIS_PREFIX = 'bench:';
-const WITH_OBSERVABILITY = process.env.BENCH_OBSERVABILITY !== '0' && !ONLY_KEYS;
-const WITH_KEYS = process.env.BENCH_KEYS !== '0' && !ONLY_OBSERVABILITY;
+const WITH_OBSERVABILITY = process.env.BENCH_OBSERVABILITY !== '0' && !ONLY_HOT_PATH && !ONLY_KEYS;
+const WITH_HOT_PATH = process.env.BENCH_HOT_PATH !== '0' && !ONLY_OBSERVABILITY && !ONLY_KEYS;
+const WITH_KEYS = process.env.BENCH_KEYS !== '0' && !ONLY_OBSERVABILITY && !ONLY_HOT_PATH;
 
 function expectedChunks(): string[] {
   return Array.from({ length: CHUNKS }, (_, i) => `chunk-${String(i).padStart(4, '0')} `);
@@ -110,11 +115,13 @@ async function main(): Promise<void> {
   const storeRows: string[] = [];
   const redisLines: string[] = [];
   const obsLines: string[] = [];
+  const hotLines: string[] = [];
   const keyLines: string[] = [];
   const cpuRows: string[] = [];
   try {
-    const gw = await startGateway(credentialsFile('memory.json'), gatewayEnv);
-    children.push(gw.child);
+    // The direct vs gateway table's gateway; the scenarios run alone start their own.
+    const gw = ONLY_OBSERVABILITY || ONLY_HOT_PATH ? undefined : await startGateway(credentialsFile('memory.json'), gatewayEnv);
+    if (gw) children.push(gw.child);
     const redis = WITH_REDIS ? await startRedisServer() : undefined;
     if (WITH_REDIS && !redis) redisLines.push(`Redis scenario skipped: ${REDIS_BINARY} could not be run (install redis-server or set REDIS_SERVER_BIN).`);
     let gwr: { url: string; child: ChildProcess } | undefined;
@@ -125,7 +132,7 @@ async function main(): Promise<void> {
       gwr = await startGateway(credentialsFile('redis.json'), { ...gatewayEnv, KIRO_REDIS_URL: redis.url, KIRO_REDIS_KEY_PREFIX: REDIS_PREFIX });
       children.push(gwr.child);
       // Warm up both: the first request refreshes the token (for Redis: lock + update script); let the stats flush settle.
-      await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
+      await load(gw!.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
       await load(gwr.url, '/v1/messages', gwHeaders, anthropicBody, 1, inOrder, 300);
       await new Promise((r) => setTimeout(r, 500));
       mon = await monitorRedis(redis.url, REDIS_PREFIX);
@@ -134,7 +141,7 @@ async function main(): Promise<void> {
       windows.push({ label: 'idle (no requests)', spans: [[idleFrom, Date.now()]], requests: 0 });
     }
 
-    for (const c of ONLY_OBSERVABILITY || ONLY_KEYS ? [] : CONCURRENCIES) {
+    for (const c of ONLY_ONE ? [] : CONCURRENCIES) {
       const simBefore = cpuTicks(sim.child.pid!);
       const direct = await load(sim.url, '/generateAssistantResponse', { 'content-type': 'application/json', authorization: 'Bearer bench' }, kiroBody, c, inOrder, DURATION_MS);
       const simDirectTicks = cpuTicks(sim.child.pid!) - simBefore;
@@ -151,17 +158,17 @@ async function main(): Promise<void> {
           spans.push([from, Date.now()]);
           return r;
         };
-        const gwBefore1 = cpuTicks(gw.child.pid!);
+        const gwBefore1 = cpuTicks(gw!.child.pid!);
         const simBefore1 = cpuTicks(sim.child.pid!);
-        const m1 = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
-        gwTicks += cpuTicks(gw.child.pid!) - gwBefore1;
+        const m1 = await load(gw!.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+        gwTicks += cpuTicks(gw!.child.pid!) - gwBefore1;
         simBehindTicks += cpuTicks(sim.child.pid!) - simBefore1;
         const r1 = await onRedis();
         const r2 = await onRedis();
-        const gwBefore2 = cpuTicks(gw.child.pid!);
+        const gwBefore2 = cpuTicks(gw!.child.pid!);
         const simBefore2 = cpuTicks(sim.child.pid!);
-        const m2 = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
-        gwTicks += cpuTicks(gw.child.pid!) - gwBefore2;
+        const m2 = await load(gw!.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, half);
+        gwTicks += cpuTicks(gw!.child.pid!) - gwBefore2;
         simBehindTicks += cpuTicks(sim.child.pid!) - simBefore2;
         viaMemory = merge([m1, m2]);
         const viaRedis = merge([r1, r2]);
@@ -171,10 +178,10 @@ async function main(): Promise<void> {
             `${(viaRedis.p50 - viaMemory.p50).toFixed(2)} / ${(viaRedis.p99 - viaMemory.p99).toFixed(2)} | ${viaRedis.errors} | ${viaRedis.outOfOrder} |`,
         );
       } else {
-        const gwBefore = cpuTicks(gw.child.pid!);
+        const gwBefore = cpuTicks(gw!.child.pid!);
         const simBefore0 = cpuTicks(sim.child.pid!);
-        viaMemory = await load(gw.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, DURATION_MS);
-        gwTicks += cpuTicks(gw.child.pid!) - gwBefore;
+        viaMemory = await load(gw!.url, '/v1/messages', gwHeaders, anthropicBody, c, inOrder, DURATION_MS);
+        gwTicks += cpuTicks(gw!.child.pid!) - gwBefore;
         simBehindTicks += cpuTicks(sim.child.pid!) - simBefore0;
       }
       const via = viaMemory;
@@ -231,6 +238,22 @@ async function main(): Promise<void> {
       figures.clientKeys = keys.figures;
     }
 
+    if (WITH_HOT_PATH) {
+      const hot = await hotPathScenario({
+        durationMs: DURATION_MS,
+        chunks,
+        concurrency: Number(process.env.BENCH_HOT_CONCURRENCY ?? 50),
+        verify: inOrder,
+        baselineRoot: process.env.BENCH_BASELINE || undefined,
+        profile: process.env.BENCH_PROFILE === '1',
+        rounds: Number(process.env.BENCH_ROUNDS ?? 2),
+        nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        workloads: (process.env.BENCH_HOT_WORKLOADS ?? 'small,claude-code').split(','),
+      });
+      figures.hotPath = hot.figures;
+      hotLines.push(...hot.lines);
+    }
+
     if (WITH_OBSERVABILITY) {
       obsLines.push(
         ...(await observabilityScenario({
@@ -245,20 +268,22 @@ async function main(): Promise<void> {
         })),
       );
     }
-    if (process.env.BENCH_DECODER !== '0' && !ONLY_KEYS) figures.decoder = benchDecoder();
-    if (process.env.BENCH_IDLE_STREAMS !== '0' && !ONLY_KEYS) figures.idleStreams = await benchIdleStreams(Number(process.env.BENCH_IDLE_STREAMS ?? 1_000));
-    if (process.env.BENCH_REPLICAS !== '0' && !ONLY_KEYS) {
-      figures.replicas = await benchReplicasBehindNginx({
-        nginxBinary: requireTool('nginx', 'apt-get install nginx'),
-        concurrency: Math.max(...CONCURRENCIES),
-        durationMs: DURATION_MS,
-        chunks,
-      });
+    if (!ONLY_ONE) {
+      if (process.env.BENCH_DECODER !== '0') figures.decoder = benchDecoder();
+      if (process.env.BENCH_IDLE_STREAMS !== '0') figures.idleStreams = await benchIdleStreams(Number(process.env.BENCH_IDLE_STREAMS ?? 1_000));
+      if (process.env.BENCH_REPLICAS !== '0') {
+        figures.replicas = await benchReplicasBehindNginx({
+          nginxBinary: requireTool('nginx', 'apt-get install nginx'),
+          concurrency: Math.max(...CONCURRENCIES),
+          durationMs: DURATION_MS,
+          chunks,
+        });
+      }
     }
   } finally {
     for (const child of children) child.kill('SIGKILL');
   }
-  await writeSummary(figures, { rows, cpuRows, storeRows, redisLines, obsLines, keyLines }, { chunks: CHUNKS, durationMs: DURATION_MS });
+  await writeSummary(figures, { rows, cpuRows, storeRows, redisLines, obsLines, hotLines, keyLines }, { chunks: CHUNKS, durationMs: DURATION_MS });
 }
 
 main().catch((err) => {

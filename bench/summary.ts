@@ -7,6 +7,7 @@ import type { Result } from './load.js';
 import type { DecoderResult } from './decoder.js';
 import type { IdleStreamsResult } from './idle-streams.js';
 import type { ReplicasResult } from './replicas-behind-nginx.js';
+import type { HotPathFigures } from './hot-path.js';
 import { writeBenchResults, type BarPanel } from './report.js';
 import { requireTool } from '../test/helpers/tools.js';
 import type { ClientKeysFigure } from './client-keys.js';
@@ -23,6 +24,7 @@ export interface BenchFigures {
   decoder?: DecoderResult;
   idleStreams?: IdleStreamsResult;
   replicas?: ReplicasResult[];
+  hotPath?: HotPathFigures;
   /** Client key enforcement: configured key vs a key with every limit. */
   clientKeys?: ClientKeysFigure[];
 }
@@ -39,6 +41,8 @@ export interface BenchTables {
   redisLines: string[];
   /** The observability scenario (a whole section). */
   obsLines: string[];
+  /** The hot-path scenario: small and Claude Code requests against their floors (a whole section). */
+  hotLines: string[];
   /** The client keys scenario (a whole section). */
   keyLines?: string[];
 }
@@ -74,6 +78,7 @@ export async function writeSummary(
     for (const r of tables.storeRows) print(r);
   }
   if (tables.redisLines.length > 0) print(`\n${tables.redisLines.join('\n')}`);
+  if (tables.hotLines.length > 0) print(`\n${tables.hotLines.join('\n')}`);
   if (tables.obsLines.length > 0) print(`\n${tables.obsLines.join('\n')}`);
   if (tables.keyLines?.length) print(`\n${tables.keyLines.join('\n')}`);
   const d = figures.decoder;
@@ -91,8 +96,10 @@ export async function writeSummary(
     print('| open streams | RSS MiB | V8 heap used MiB |');
     print('|---|---|---|');
     print(`| 0 | ${idle.rssIdleMiB.toFixed(1)} | ${idle.heapIdleMiB.toFixed(1)} |`);
-    print(`| ${idle.streams} | ${idle.rssOpenMiB.toFixed(1)} | ${idle.heapOpenMiB.toFixed(1)} |`);
+    for (const c of idle.checkpoints) print(`| ${c.streams} | ${c.rssMiB.toFixed(1)} | ${c.heapMiB.toFixed(1)} |`);
     print(`\nPer open stream: ${idle.rssPerStreamKiB.toFixed(1)} KiB RSS, ${idle.heapPerStreamKiB.toFixed(1)} KiB heap (target ≤ 64 KB)`);
+    const at200 = idle.checkpoints.find((c) => c.streams === 200);
+    if (at200) print(`RSS with 200 open streams: ${at200.rssMiB.toFixed(1)} MiB (target ≤ 100 MB)`);
   }
   if (figures.replicas) {
     print(`\n### 1 vs 3 replicas behind nginx (instant simulator, ${figures.replicas[0]?.concurrency} streams, all processes on this machine)\n`);
@@ -118,6 +125,42 @@ export async function writeSummary(
   ];
   if (d) panels.push({ title: 'Event-stream decoding', unit: 'MB/s', bars: [{ label: 'gateway FrameDecoder', value: d.gatewayMBps }, { label: '@smithy/eventstream-codec', value: d.smithyMBps, color: '#aaa' }], target: { value: d.smithyMBps * 2, label: '2× smithy' } });
   if (idle) panels.push({ title: 'Memory per idle open stream', unit: 'KiB', bars: [{ label: 'RSS', value: idle.rssPerStreamKiB }, { label: 'V8 heap', value: idle.heapPerStreamKiB, color: '#ff7f0e' }], target: { value: 64, label: '≤ 64 KB' } });
+  const hot = figures.hotPath;
+  if (hot) {
+    const cpu = (workload: string, streams: number) => hot.rows.filter((r) => r.workload === workload && r.streams === streams);
+    const small = cpu('small', 50);
+    const floor = small.find((r) => r.target === 'pass-through');
+    if (floor) {
+      panels.push({
+        title: 'CPU per request, small streamed request at 50 streams',
+        unit: 'µs',
+        bars: small.map((r) => ({ label: r.target, value: r.cpuUsPerRequest, color: r.target === 'pass-through' ? '#aaa' : undefined })),
+        target: { value: floor.cpuUsPerRequest * 1.5, label: '1.5× pass-through' },
+      });
+    }
+    panels.push({
+      title: 'CPU per request, Claude Code tool-result turn',
+      unit: 'µs',
+      bars: [1, 10].flatMap((n) => cpu('claude-code', n).map((r) => ({ label: `${r.target}, ${n} stream${n === 1 ? '' : 's'}`, value: r.cpuUsPerRequest, color: r.target.startsWith('gateway') ? undefined : '#aaa' }))),
+    });
+    if (hot.claudeCodeAddedTtfbP50 !== undefined) {
+      panels.push({
+        title: 'Time to first byte above the simulator, Claude Code request at 1 stream (p50)',
+        unit: 'ms',
+        bars: [
+          { label: 'pass-through (a hop)', value: Math.max(0, hot.passThroughAddedTtfbP50 ?? 0), color: '#aaa' },
+          { label: 'gateway', value: Math.max(0, hot.claudeCodeAddedTtfbP50) },
+        ],
+        target: { value: 1, label: '≤ 1 ms' },
+      });
+    }
+    const idle200 = idle?.checkpoints.find((c) => c.streams === 200);
+    const rssBars = [
+      ...(idle200 ? [{ label: '200 idle open streams', value: idle200.rssMiB }] : []),
+      ...(hot.rssWith200StreamsMiB !== undefined ? [{ label: '200 streams at full load (peak)', value: hot.rssWith200StreamsMiB, color: '#ff7f0e' }] : []),
+    ];
+    if (rssBars.length > 0) panels.push({ title: 'Gateway RSS with 200 open streams', unit: 'MiB', bars: rssBars, target: { value: 100, label: '≤ 100 MB' } });
+  }
   if (figures.redisHotPathCommands !== undefined) panels.push({ title: 'Redis commands on the hot path (all load windows)', unit: 'commands', bars: [{ label: 'synchronous commands', value: figures.redisHotPathCommands }], target: { value: 0, label: 'must be 0' } });
   let chromiumPath: string | undefined;
   try {

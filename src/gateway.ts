@@ -11,7 +11,9 @@ import type { Logger } from 'pino';
 import { createRequestLogger } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { createMetricsMiddleware } from './observability/metrics-middleware.js';
-import { createTracingMiddleware, type TracingHandle } from './observability/tracing.js';
+import { createTracingMiddleware } from './observability/tracing-middleware.js';
+import type { TracingHandle } from './observability/tracing-env.js';
+import { createRequestScopes } from './observability/request-scope.js';
 import { createRequestObserver, recordPoolEvent } from './observability/request-observer.js';
 import { parseLockNodes, type GatewayConfig } from './config.js';
 import { admissionLimits, createApp } from './server.js';
@@ -157,11 +159,11 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
   const admin = createAdminRouter({ ...adminDeps(config, store, pool, balance, refresher, lifecycle, replicaId), keys });
   const middleware: Koa.Middleware[] = [];
   if (opts.tracing?.enabled) middleware.push(createTracingMiddleware(opts.tracing.tracer));
-  if (logger) middleware.push(createRequestLogger(logger, { quietPaths: ['/healthz', '/readyz', '/metrics'] }));
+  if (logger) middleware.push(createRequestLogger(logger, { quietPaths: QUIET_PATHS }));
   if (metrics) middleware.push(createMetricsMiddleware(metrics));
   const routers: Router[] = [admin];
   if (metrics && !config.metrics.port) routers.push(metricsRouter(metrics));
-  const app = createApp({
+  const { app, listener } = createApp({
     config,
     store,
     pool,
@@ -171,11 +173,17 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     keys,
     models,
     middleware,
+    scopes: createRequestScopes({
+      logger,
+      loggerOptions: { quietPaths: QUIET_PATHS },
+      metrics,
+      tracer: opts.tracing?.enabled ? opts.tracing.tracer : undefined,
+    }),
     routers,
     extraRoutes: [serveAdminUi()],
     observer: createRequestObserver(metrics),
-    onServerError: (err, ctx) =>
-      (ctx.state.log ?? logger)?.error({ err: describe(err), path: ctx.path }, 'request failed with a server error'),
+    onServerError: (err, request) =>
+      (request.log ?? logger)?.error({ err: describe(err), path: request.path }, 'request failed with a server error'),
   });
 
   let server: Server | undefined;
@@ -193,7 +201,7 @@ export async function buildGateway(config: GatewayConfig, opts: BuildOptions = {
     keys,
     async listen() {
       const maxHeaderSize = config.limits.maxHeaderBytes;
-      server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize }, app.callback());
+      server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize }, listener);
       server.requestTimeout = 0;
       answerClientErrorsAsAnthropic(server, maxHeaderSize);
       await new Promise<void>((resolve, reject) => {
@@ -333,6 +341,8 @@ function urlPassword(url: string): string {
 }
 
 const LOAD_BALANCING_MODE = 'loadBalancingMode';
+/** Probes and scrapes, logged at debug when they succeed. */
+const QUIET_PATHS = ['/healthz', '/readyz', '/metrics'];
 
 /** The load-balancing mode is shared: an admin change on any replica reaches every pool. */
 function followSharedMode(store: CredentialStore, pool: CredentialPool): void {

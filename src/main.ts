@@ -3,7 +3,7 @@ import { loadConfig, ConfigError, type GatewayConfig } from './config.js';
 import { createLogger } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { createSecretScrubber } from './observability/redact.js';
-import { initTracing } from './observability/tracing.js';
+import { TRACING_OFF, tracingRequested } from './observability/tracing-env.js';
 
 /** Process entry: load config, build the gateway, listen, drain on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -25,7 +25,10 @@ async function main(): Promise<void> {
 
   // Span attributes and exception messages get the same value scrubbing as log lines. Tracing starts
   // before the gateway's modules load: the ioredis instrumentation patches ioredis as it is imported.
-  const tracing = initTracing({ serviceVersion: process.env.npm_package_version, scrub: createSecretScrubber(() => secrets()) });
+  // The SDK is imported only when tracing is on.
+  const tracing = tracingRequested(false)
+    ? (await import('./observability/tracing-sdk.js')).initTracing({ serviceVersion: process.env.npm_package_version, scrub: createSecretScrubber(() => secrets()) })
+    : TRACING_OFF;
   const { buildGateway, secretSource } = await import('./gateway.js');
   const metrics = new GatewayMetrics({ collectDefault: true });
   const gateway = await buildGateway(config, { logger, metrics, tracing });

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import type Router from '@koa/router';
 import type { GatewayConfig } from './config.js';
@@ -8,10 +9,17 @@ import type { CredentialModels } from './credentials/model-lists.js';
 import { createAnthropicRouter } from './anthropic/routes.js';
 import type { RequestObserver } from './anthropic/observer.js';
 import { createRequestObserver } from './observability/request-observer.js';
-import { errorOfStatus, GatewayError, NotFoundError, OverloadedError, RateLimitError, toAnthropicError } from './errors.js';
+import type { ObservabilityState } from './observability/logger.js';
+import { NotFoundError } from './errors.js';
+import { errorAnswer } from './http/error-answer.js';
 import type { Lifecycle } from './lifecycle.js';
 import { requireCanonicalPath } from './http/canonical-path.js';
 import { Admission, type AdmissionLimits } from './anthropic/admission.js';
+import { setCorsHeaders } from './http/cors.js';
+import type { MessagesDeps } from './anthropic/messages.js';
+import { createMessagesRoute, koaMessagesHandler, MESSAGES_ROUTES, type MessagesRouteDeps } from './anthropic/messages-route.js';
+import { createRequestScopes, type RequestScopes } from './observability/request-scope.js';
+import type { Exchange } from './http/exchange.js';
 import type { ClientKeys } from './keys/setup.js';
 
 /** Everything the app needs; tests build these with fakes of their choosing (never a fake upstream: the simulator). */
@@ -30,21 +38,21 @@ export interface AppDeps {
   admission?: Admission;
   /** Middleware run first (request id + log line, tracing, metrics). */
   middleware?: Middleware[];
+  /** The same observability for the messages routes, which are served outside Koa; none when omitted. */
+  scopes?: RequestScopes;
   /** Extra routers (admin API, metrics). */
   routers?: Router[];
   /** Extra plain middleware mounted before the 404 fallback (admin UI static files). */
   extraRoutes?: Middleware[];
   /** Called on errors answered with a 5xx, for the log. */
-  onServerError?: (err: unknown, ctx: Context) => void;
+  onServerError?: (err: unknown, request: { log?: Exchange['log']; path: string }) => void;
 }
 
-/** Maps errors thrown by Koa itself or by libraries (http-errors style) into the gateway hierarchy. */
-function normaliseError(err: unknown): unknown {
-  if (err instanceof GatewayError) return err;
-  const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string };
-  const status = e?.status ?? e?.statusCode;
-  if (typeof status !== 'number' || status < 400 || status >= 500) return err;
-  return errorOfStatus(status, e.expose && e.message ? e.message : 'Invalid request', { cause: err });
+/** The gateway's HTTP side: Koa, and the listener that serves the messages routes before it. */
+export interface GatewayApp {
+  app: Koa;
+  /** The node:http request listener: messages-route.ts for POST /v1/messages and /cc/v1/messages, Koa for the rest. */
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {
@@ -52,14 +60,11 @@ function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {
     try {
       await next();
     } catch (thrown) {
-      const err = normaliseError(thrown);
-      const { status, body } = toAnthropicError(err, ctx.state.requestId as string | undefined);
-      if (status >= 500) onServerError?.(thrown, ctx);
+      const { status, headers, body } = errorAnswer(thrown, ctx.state.requestId as string | undefined);
+      if (status >= 500) onServerError?.(thrown, { log: (ctx.state as ObservabilityState).log, path: ctx.path });
       if (ctx.headerSent || !ctx.writable) return;
       ctx.status = status;
-      const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-      if (typeof retryAfter === 'number' && retryAfter > 0) ctx.set('retry-after', String(retryAfter));
-      ctx.set('x-should-retry', String(status === 429 || status >= 500));
+      ctx.set(headers);
       ctx.body = body;
       ctx.state.logFields = { ...(ctx.state.logFields as object), errorType: body.error.type };
     }
@@ -68,8 +73,7 @@ function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {
 
 /** Any origin, method and header, as kiro.rs allows (browser clients such as the admin UI or web apps). */
 const cors: Middleware = async (ctx, next) => {
-  ctx.set('access-control-allow-origin', ctx.get('origin') || '*');
-  ctx.set('vary', 'origin');
+  setCorsHeaders(ctx.req, ctx.res);
   if (ctx.method === 'OPTIONS') {
     ctx.set('access-control-allow-methods', 'GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS');
     ctx.set('access-control-allow-headers', ctx.get('access-control-request-headers') || '*');
@@ -86,8 +90,8 @@ export function admissionLimits(config: GatewayConfig): AdmissionLimits {
   return { maxConcurrent: a.maxConcurrentUpstream, queueSize: a.queueSize, queueTimeoutMs: a.queueTimeoutMs };
 }
 
-/** Builds the Koa app; does not bind a port. */
-export function createApp(deps: AppDeps): Koa {
+/** Builds the Koa app and the request listener in front of it; does not bind a port. */
+export function createApp(deps: AppDeps): GatewayApp {
   const admission = deps.admission ?? new Admission(admissionLimits(deps.config));
   const app = new Koa({ proxy: true });
   app.silent = true;
@@ -126,7 +130,7 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
 
-  const router = createAnthropicRouter(deps.config, {
+  const messages: MessagesDeps = {
     config: deps.config,
     pool: deps.pool,
     client: deps.client,
@@ -135,7 +139,15 @@ export function createApp(deps: AppDeps): Koa {
     observer: deps.observer ?? createRequestObserver(undefined),
     admission,
     keys: deps.keys.gate,
-  });
+  };
+  // The gate's `authenticate` is the one client key check, for the messages routes and the Koa client routes alike.
+  const messagesRoute: MessagesRouteDeps = {
+    messages,
+    onServerError: deps.onServerError && ((err, exchange) => deps.onServerError!(err, { log: exchange.log, path: exchange.req.url?.split('?', 1)[0] ?? '' })),
+  };
+  const router = createAnthropicRouter(deps.config, { models: deps.models, keys: deps.keys.gate });
+  // Served by the listener's front; Koa sees these paths only in other spellings (absolute-form targets).
+  for (const [path, mode] of Object.entries(MESSAGES_ROUTES)) router.post(path, koaMessagesHandler(mode, messagesRoute));
   app.use(router.routes());
   for (const r of deps.routers ?? []) app.use(r.routes());
   for (const m of deps.extraRoutes ?? []) app.use(m);
@@ -148,6 +160,13 @@ export function createApp(deps: AppDeps): Koa {
   app.on('error', () => {
     // Errors are answered and logged by errorMiddleware; socket errors after the response are not actionable.
   });
-  return app;
+  const koa = app.callback();
+  const front = createMessagesRoute(messagesRoute, deps.scopes ?? createRequestScopes({}));
+  return {
+    app,
+    listener: (req, res) => {
+      if (!front(req, res)) void koa(req, res);
+    },
+  };
 }
 

@@ -25,7 +25,7 @@ const MAX_PRIORITY = 1_000_000;
 export async function readJsonBody(ctx: Context): Promise<unknown> {
   const parsed = (ctx.request as { body?: unknown }).body;
   if (parsed !== undefined) return parsed;
-  const text = (await readBodyText(ctx, MAX_BODY_BYTES)).replace(/^\uFEFF/, '');
+  const text = (await readBodyText(ctx.req, MAX_BODY_BYTES)).replace(/^\uFEFF/, '');
   return text.trim() === '' ? undefined : parseJsonText(text);
 }
 

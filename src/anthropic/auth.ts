@@ -1,11 +1,14 @@
 /**
- * The client API's side of client keys, for Koa: who sent the request (every client route), and the
- * key's permission and limits before a messages request is admitted. The logic is in src/keys/gate.ts;
- * these wrappers only move its results in and out of the Koa context.
+ * The client API's side of client keys: who sent the request, and the key's permission and limits
+ * before a messages request is admitted. The logic is in src/keys/gate.ts (its `authenticate` is
+ * the one check of a client key, for every client route: the messages route outside Koa and,
+ * through `requireClientKey`, the Koa routes); these wrappers move its results in and out of the
+ * request (Koa's context, or the Exchange of the messages pipeline).
  */
 import type { Context, Next } from 'koa';
 import type { ClientKeyGate, KeyAdmission } from '../keys/gate.js';
 import type { ClientKeyContext } from '../keys/key-context.js';
+import type { Exchange } from '../http/exchange.js';
 
 /** Authenticates the request's key into `ctx.state.clientKey` (401, or 403 for a disabled key). */
 export function requireClientKey(gate: ClientKeyGate) {
@@ -25,16 +28,19 @@ export function clientKeyOf(ctx: Context): ClientKeyContext {
  * `anthropic-ratelimit-*` headers on the answer, a 429 included. Call `end()` on the result when
  * the request is over.
  */
-export async function admitClientKey(ctx: Context, gate: ClientKeyGate, model: string): Promise<KeyAdmission> {
-  const key = clientKeyOf(ctx);
-  ((ctx.state.logFields ??= {}) as Record<string, unknown>).keyId = key.id;
+export async function admitClientKey(exchange: Exchange, gate: ClientKeyGate, key: ClientKeyContext, model: string): Promise<KeyAdmission> {
+  exchange.logFields.keyId = key.id;
   try {
     const admission = await gate.admit(key, { model });
-    ctx.set(admission.headers);
+    setHeaders(exchange, admission.headers);
     return admission;
   } catch (err) {
     const headers = (err as { headers?: Record<string, string> }).headers;
-    if (headers) ctx.set(headers);
+    if (headers) setHeaders(exchange, headers);
     throw err;
   }
+}
+
+function setHeaders(exchange: Exchange, headers: Readonly<Record<string, string>>): void {
+  for (const name in headers) exchange.res.setHeader(name, headers[name]!);
 }

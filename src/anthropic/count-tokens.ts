@@ -31,7 +31,7 @@ async function externalCount(config: GatewayConfig, req: CountTokensRequest): Pr
 
 /** POST /v1/messages/count_tokens (and the /cc/v1 twin). */
 export async function handleCountTokens(ctx: Context, config: GatewayConfig): Promise<void> {
-  const req = validateCountTokensRequest(await readJsonBody(ctx, config.limits.bodyLimitBytes));
+  const req = validateCountTokensRequest(await readJsonBody(ctx.req, config.limits.bodyLimitBytes));
   resolveModel(req.model);
   const counted = (await externalCount(config, req)) ?? estimateInputTokens(req);
   ctx.body = { input_tokens: Math.max(1, counted) };

@@ -1,8 +1,8 @@
 /**
  * POST /v1/messages and /cc/v1/messages: validation, conversion, admission, the upstream call through
  * the credential pool, then one of the answers of responses.ts. Web search goes to web-search.ts.
+ * Served by messages-route.ts (outside Koa); it sees the request as an `Exchange`, not a Koa context.
  */
-import type { Context } from 'koa';
 import type { GatewayConfig } from '../config.js';
 import { validateMessagesRequest } from './validate.js';
 import { convertRequest } from '../convert/request.js';
@@ -10,17 +10,20 @@ import { fitRequestImages, hasBase64Images } from '../convert/images.js';
 import { KiroToAnthropicStream } from '../convert/stream.js';
 import type { KiroClient } from '../kiro/client.js';
 import { WireBody } from '../kiro/wire-body.js';
-import { openUpstream } from './upstream-open.js';
 import type { Admission } from './admission.js';
 import type { CredentialPool } from '../credentials/pool.js';
 import type { CredentialModels } from '../credentials/model-lists.js';
 import { modelRouting, placeModel } from './model-routing.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { readJsonBody } from '../http/body.js';
+import { headerOf, type Exchange } from '../http/exchange.js';
+import { parseMessagesBody } from './messages-body.js';
 import { handleWebSearch } from './web-search.js';
 import type { RequestObserver } from './observer.js';
+import type { MessagesRequest } from './types.js';
 import { jsonResponse, streamResponse, type StreamMode } from './responses.js';
 import type { ClientKeyGate } from '../keys/gate.js';
+import type { ClientKeyContext } from '../keys/key-context.js';
 import { admitClientKey } from './auth.js';
 
 /** What the messages handlers need; built once in createApp. */
@@ -45,35 +48,53 @@ class ClientGone extends Error {
 }
 
 /** Claude Code sends its session id; reuse it as the Kiro conversation id when metadata has none. */
-function sessionIdHeader(ctx: Context): string | undefined {
-  const value = ctx.get('x-claude-code-session-id');
+function sessionIdHeader(exchange: Exchange): string | undefined {
+  const value = headerOf(exchange.req, 'x-claude-code-session-id');
   return /^[0-9a-f-]{36}$/i.test(value) ? value : undefined;
 }
 
-/** POST /v1/messages and /cc/v1/messages. */
-export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: StreamMode): Promise<void> {
-  const raw = await readJsonBody(ctx, deps.config.limits.bodyLimitBytes);
-  const request = validateMessagesRequest(raw);
+/**
+ * POST /v1/messages and /cc/v1/messages from a client authenticated as `key` (the gate's
+ * `authenticate`): the body read and validated, then {@link serveMessages}.
+ */
+export async function handleMessages(exchange: Exchange, deps: MessagesDeps, mode: StreamMode, key: ClientKeyContext): Promise<void> {
+  const raw = await readJsonBody(exchange.req, deps.config.limits.bodyLimitBytes, parseMessagesBody);
+  await serveMessages(validateMessagesRequest(raw), exchange, deps, mode, key);
+}
+
+/**
+ * Answers a validated Messages request on `exchange`: conversion and model routing, admission, the
+ * upstream call with failover, then the answer (live or buffered SSE, or JSON). Every failure
+ * before the answer starts is thrown (the caller writes it in Anthropic's shape); after, it ends
+ * the answer (an SSE error event).
+ */
+export async function serveMessages(
+  request: MessagesRequest,
+  exchange: Exchange,
+  deps: MessagesDeps,
+  mode: StreamMode,
+  key: ClientKeyContext,
+): Promise<void> {
   // Oversized images are scaled and every image labelled from its bytes, before Kiro sees them.
   const resizedImages = await fitRequestImages(request);
   const convert = () =>
     convertRequest(request, {
-      conversationId: sessionIdHeader(ctx),
+      conversationId: sessionIdHeader(exchange),
       models: { offered: deps.models?.offered(), strict: deps.config.models.strict },
     });
   const needs = { images: hasBase64Images(request) };
   const converted = await placeModel(deps.models, convert, needs);
   // Which Kiro model answers: clients ask for names newer than any offered, mapped by family.
-  ctx.set('x-kiro-model', converted.kiroModelId);
+  exchange.res.setHeader('x-kiro-model', converted.kiroModelId);
   const routing = modelRouting(deps.models, request.model, converted.kiroModelId, needs);
-  const logFields = (ctx.state.logFields ??= {}) as Record<string, unknown>;
+  const logFields = exchange.logFields;
   logFields.stream = request.stream === true;
   if (resizedImages > 0) logFields.imagesResized = resizedImages;
   // The key's models and limits, before admission; `keyUse.end()` settles them when the request is over.
-  const keyUse = await admitClientKey(ctx, deps.keys, request.model);
+  const keyUse = await admitClientKey(exchange, deps.keys, key, request.model);
 
   const controller = new AbortController();
-  const res = ctx.res;
+  const res = exchange.res;
   const onClose = () => {
     if (!res.writableFinished) controller.abort(new ClientGone());
   };
@@ -90,16 +111,16 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
     if (err instanceof ClientGone) return;
     throw err;
   }
-  const obs = deps.observer.begin(ctx, request.model);
+  const obs = deps.observer.begin(exchange, request.model);
 
   let failed: unknown;
   try {
     if (converted.webSearch) {
-      await handleWebSearch(ctx, deps, request, converted, controller.signal, keyUse.accepts);
+      await handleWebSearch(exchange, deps, request, converted, controller.signal, keyUse.accepts);
       return;
     }
     // Serialised per wire on first use: a request may try `ide` and `cli` credentials.
-    const body = new WireBody(converted.body, deps.config);
+    const body = new WireBody(converted.body, deps.config, converted.toolsJson);
     const openOptions = {
       signal: controller.signal,
       firstByteTimeoutMs: deps.config.upstream.firstByteTimeoutMs,
@@ -112,7 +133,7 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
         { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e), ...keyUse.restrict(routing.filters) },
         (l) =>
           obs.attempt(l.credential.id, () =>
-            openUpstream((signal) => deps.client.generate(body, l.credential, l.accessToken, signal), openOptions),
+            deps.client.generate(body, l.credential, l.accessToken, openOptions),
           ),
       ),
     );
@@ -127,9 +148,9 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
     });
     try {
       if (request.stream) {
-        await streamResponse(ctx, deps.config.sse, converter, upstream, controller, mode, obs);
+        await streamResponse(exchange, deps.config.sse, converter, upstream, controller, mode, obs);
       } else {
-        await jsonResponse(ctx, converter, upstream, controller, obs);
+        await jsonResponse(exchange, converter, upstream, controller, obs);
       }
     } finally {
       upstream.close();

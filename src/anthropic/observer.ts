@@ -1,4 +1,4 @@
-import type { Context } from 'koa';
+import type { Exchange } from '../http/exchange.js';
 import type { StreamEvent } from './types.js';
 import type { PoolEvent } from '../credentials/pool.js';
 
@@ -33,5 +33,5 @@ export interface RequestObservation {
 
 /** Creates one observation per messages request. */
 export interface RequestObserver {
-  begin(ctx: Context, model: string): RequestObservation;
+  begin(exchange: Pick<Exchange, 'logFields' | 'span' | 'log'>, model: string): RequestObservation;
 }

@@ -3,13 +3,13 @@
  * (`/v1`), a buffered SSE stream (`/cc/v1`) and a JSON message (`stream: false`). All three read
  * the upstream through the same converter, so they share one set of semantics.
  */
-import type { Context } from 'koa';
 import type { GatewayConfig } from '../config.js';
+import { sendJson, type Exchange } from '../http/exchange.js';
 import type { StreamEvent } from './types.js';
 import type { KiroToAnthropicStream } from '../convert/stream.js';
 import { encodeSseEvents, SSE_PING } from '../convert/sse.js';
 import { collectMessage } from '../convert/message.js';
-import type { OpenedUpstream } from './upstream-open.js';
+import type { UpstreamEventStream } from '../kiro/upstream-stream.js';
 import { midStreamError, type ErrorType } from '../errors.js';
 import { ShutdownAbort } from '../lifecycle.js';
 import type { RequestObservation } from './observer.js';
@@ -19,13 +19,14 @@ import { ClientStalled, startPings, write, writeHead } from './sse-writer.js';
 export type StreamMode = 'live' | 'buffered';
 
 /**
- * Reads every upstream batch of events through the converter, handing each batch's output to `emit`.
- * Returns the closing events (message_delta/stop, or an error event when the upstream failed, was
- * corrupt or was cut) so the caller can send them with the end of the response in one write, or
- * null when the client is gone.
+ * Reads every upstream batch of events through the converter, handing each batch's output to `emit`
+ * as it arrives; when `emit` returns a promise (the client's socket is backed up) the upstream is
+ * paused until it settles. Returns the closing events (message_delta/stop, or an error event when
+ * the upstream failed, was corrupt or was cut) so the caller can send them with the end of the
+ * response in one write, or null when the client is gone.
  */
 async function convertUpstream(
-  upstream: OpenedUpstream,
+  upstream: UpstreamEventStream,
   converter: KiroToAnthropicStream,
   signal: AbortSignal,
   obs: RequestObservation,
@@ -33,16 +34,23 @@ async function convertUpstream(
 ): Promise<StreamEvent[] | null> {
   let failure: { type: ErrorType; message: string } | undefined;
   try {
-    for await (const batch of upstream.batches) {
-      if (signal.aborted) break;
+    await upstream.read((batch) => {
+      if (signal.aborted) return upstream.close();
       let out: StreamEvent[] | undefined;
       for (const event of batch) {
+        // Each push returns a fresh array of its own: the first one can collect the rest.
         const produced = converter.push(event);
-        if (produced.length) out = out ? out.concat(produced) : produced;
+        if (produced.length === 0) continue;
+        if (!out) out = produced;
+        else for (const e of produced) out.push(e);
       }
-      if (out) await emit(out);
-      if (converter.ended) break;
-    }
+      const backedUp = out && emit(out);
+      if (backedUp) {
+        upstream.pause();
+        void backedUp.then(() => upstream.resume());
+      }
+      if (converter.ended) upstream.close();
+    });
   } catch (err) {
     if (!signal.aborted) failure = describeUpstreamFailure(err);
   }
@@ -72,20 +80,20 @@ function describeUpstreamFailure(err: unknown): { type: ErrorType; message: stri
 
 /** An SSE answer: live, each upstream chunk's events as they come, or buffered (`/cc/v1`). */
 export async function streamResponse(
-  ctx: Context,
+  exchange: Exchange,
   sse: GatewayConfig['sse'],
   converter: KiroToAnthropicStream,
-  upstream: OpenedUpstream,
+  upstream: UpstreamEventStream,
   controller: AbortController,
   mode: StreamMode,
   obs: RequestObservation,
 ): Promise<void> {
   const signal = controller.signal;
   if (mode === 'buffered') {
-    await bufferedStream(ctx, sse, converter, upstream, signal, obs);
+    await bufferedStream(exchange, sse, converter, upstream, signal, obs);
     return;
   }
-  const res = writeHead(ctx, false);
+  const res = writeHead(exchange.res, false);
   // Each socket write is a syscall. Writes made in one turn of the event loop leave together: the
   // head, message_start and the first batch (the first upstream chunk is already here), and a
   // whole upstream chunk's events with the end when the upstream finished in that chunk too.
@@ -99,8 +107,8 @@ export async function streamResponse(
     if (signal.aborted) return;
     const reason = new ClientStalled(stallMs);
     obs.clientStalled();
-    ctx.state.log?.warn?.({ stallMs }, 'client stopped reading a stream; cut off to free its upstream');
-    (ctx.state.logFields as Record<string, unknown>).streamError = reason.message;
+    exchange.log?.warn({ stallMs }, 'client stopped reading a stream; cut off to free its upstream');
+    exchange.logFields.streamError = reason.message;
     controller.abort(reason);
     res.destroy();
   };
@@ -139,14 +147,14 @@ export async function streamResponse(
 
 /** `/cc/v1`: pings while the upstream streams, then every event at once with the real input_tokens. */
 async function bufferedStream(
-  ctx: Context,
+  exchange: Exchange,
   sse: GatewayConfig['sse'],
   converter: KiroToAnthropicStream,
-  upstream: OpenedUpstream,
+  upstream: UpstreamEventStream,
   signal: AbortSignal,
   obs: RequestObservation,
 ): Promise<void> {
-  const res = writeHead(ctx, true);
+  const res = writeHead(exchange.res, true);
   const stopPings = startPings(sse.pingIntervalMs, () => {
     if (!res.destroyed) res.write(SSE_PING);
   });
@@ -173,9 +181,9 @@ async function bufferedStream(
 
 /** A `stream: false` answer: the whole message as one JSON body. */
 export async function jsonResponse(
-  ctx: Context,
+  exchange: Exchange,
   converter: KiroToAnthropicStream,
-  upstream: OpenedUpstream,
+  upstream: UpstreamEventStream,
   controller: AbortController,
   obs: RequestObservation,
 ): Promise<void> {
@@ -189,7 +197,6 @@ export async function jsonResponse(
     throw midStreamError(collected.error);
   }
   collected.message.usage.input_tokens = converter.inputTokens;
-  ctx.status = 200;
-  ctx.body = collected.message;
+  sendJson(exchange.res, 200, collected.message);
   obs.firstByte();
 }

@@ -4,7 +4,8 @@ import type { GatewayConfig } from '../config.js';
 import { BUILTIN_MODELS, modelListBody, type OfferedModel } from '../kiro/models.js';
 import { NotFoundError } from '../errors.js';
 import { clientKeyOf, requireClientKey } from './auth.js';
-import { handleMessages, type MessagesDeps } from './messages.js';
+import type { CredentialModels } from '../credentials/model-lists.js';
+import type { ClientKeyGate } from '../keys/gate.js';
 import { handleCountTokens } from './count-tokens.js';
 
 /** The model list in Anthropic's shape, keeping kiro.rs's extra fields for its clients. */
@@ -17,8 +18,11 @@ function modelsPayload(offered: readonly OfferedModel[]) {
   return { object: 'list', data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
 }
 
-/** Client-facing routes: /v1 (live streaming) and /cc/v1 (Claude Code buffered mode). */
-export function createAnthropicRouter(config: GatewayConfig, deps: MessagesDeps): Router {
+/**
+ * Client-facing routes served by Koa: the model list and count_tokens, under /v1 and /cc/v1. The
+ * messages routes themselves are served outside Koa (messages-route.ts), through the same gate.
+ */
+export function createAnthropicRouter(config: GatewayConfig, deps: { models?: CredentialModels; keys: ClientKeyGate }): Router {
   const router = createRouter();
   const auth = requireClientKey(deps.keys);
   // What the pool offers (the union of its credentials' model lists), rebuilt when that changes.
@@ -45,8 +49,6 @@ export function createAnthropicRouter(config: GatewayConfig, deps: MessagesDeps)
     if (!model) throw new NotFoundError(`model: ${ctx.params.id}`);
     ctx.body = model;
   });
-  router.post('/v1/messages', auth, (ctx) => handleMessages(ctx, deps, 'live'));
-  router.post('/cc/v1/messages', auth, (ctx) => handleMessages(ctx, deps, 'buffered'));
   router.post('/v1/messages/count_tokens', auth, (ctx) => handleCountTokens(ctx, config));
   router.post('/cc/v1/messages/count_tokens', auth, (ctx) => handleCountTokens(ctx, config));
   return router;

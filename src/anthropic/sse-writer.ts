@@ -4,20 +4,14 @@
  */
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import type { Context } from 'koa';
 import { SSE_HEADERS } from '../convert/sse.js';
 
-/** Sets the SSE head; it goes out with the first body write (or at once with `flush`, for pings). */
-export function writeHead(ctx: Context, flush: boolean): ServerResponse {
-  ctx.respond = false;
-  const res = ctx.res;
-  const requestId = ctx.state.requestId as string | undefined;
-  const headers: Record<string, string> = { ...SSE_HEADERS };
-  if (requestId) headers['request-id'] = requestId;
-  for (const [name, value] of Object.entries(ctx.response.headers)) {
-    if (typeof value === 'string' && !(name in headers)) headers[name] = value;
-  }
-  res.writeHead(200, headers);
+/**
+ * Sets the SSE head; it goes out with the first body write (or at once with `flush`, for pings).
+ * Headers set before on the response (request id, CORS, x-kiro-model) go out with it.
+ */
+export function writeHead(res: ServerResponse, flush: boolean): ServerResponse {
+  res.writeHead(200, SSE_HEADERS);
   if (flush) res.flushHeaders();
   return res;
 }

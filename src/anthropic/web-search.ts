@@ -1,5 +1,5 @@
-import type { Context } from 'koa';
 import type { MessagesRequest } from './types.js';
+import { sendJson, type Exchange } from '../http/exchange.js';
 import type { ConvertedRequest } from '../convert/request.js';
 import { buildMcpWebSearchRequest, parseMcpWebSearchResponse, webSearchEvents, type WebSearchResult } from '../convert/web-search.js';
 import { encodeSseEvents, SSE_HEADERS } from '../convert/sse.js';
@@ -20,7 +20,7 @@ export interface WebSearchDeps {
  * endpoint instead of the model, as kiro.rs does (protocol §4.10). An MCP failure means "no results".
  */
 export async function handleWebSearch(
-  ctx: Context,
+  exchange: Exchange,
   deps: WebSearchDeps,
   request: MessagesRequest,
   converted: ConvertedRequest,
@@ -39,15 +39,16 @@ export async function handleWebSearch(
     results = parseMcpWebSearchResponse(JSON.parse(value));
   } catch (err) {
     if (signal.aborted) return;
-    ctx.state.log?.warn?.({ err: (err as Error).message }, 'web search failed; answering without results');
+    exchange.log?.warn({ err: (err as Error).message }, 'web search failed; answering without results');
   }
   const events = webSearchEvents({ model: request.model, query, results, inputTokens: converted.inputTokensEstimate });
   if (request.stream) {
-    ctx.set({ ...SSE_HEADERS });
-    ctx.body = encodeSseEvents(events);
+    const text = encodeSseEvents(events);
+    exchange.res.writeHead(200, { ...SSE_HEADERS, 'content-length': String(Buffer.byteLength(text)) });
+    exchange.res.end(text);
     return;
   }
   const collected = collectMessage(events);
   if ('error' in collected) throw midStreamError(collected.error);
-  ctx.body = collected.message;
+  sendJson(exchange.res, 200, collected.message);
 }

@@ -5,9 +5,10 @@
  * base64 image gets its format from its magic bytes, and one over 400,000 base64 characters or
  * 1568 px on its long side is scaled to 1568 px (Lanczos) and re-encoded as JPEG quality 85, alpha
  * flattened onto white (and scaled further while the JPEG is still over the size limit). GIFs (possibly animated) are never re-encoded; an image that cannot be
- * decoded is passed on as it came. sharp (libvips, prebuilt as @img/* npm packages) does the work.
+ * decoded is passed on as it came. sharp (libvips, prebuilt as @img/* npm packages) does the work;
+ * it is loaded with the first image to measure, so a gateway that never sees one never maps libvips
+ * (about 6 MB of resident memory).
  */
-import sharp from 'sharp';
 import type { ImageBlock, MessagesRequest } from '../anthropic/types.js';
 
 export const MAX_IMAGE_BASE64_CHARS = 400_000;
@@ -53,6 +54,7 @@ export async function fitImage(data: string, mediaType: string): Promise<FittedI
   const labelled: FittedImage = { data, mediaType: format ? MEDIA_TYPES[format] : mediaType, resized: false };
   if (format === undefined || format === 'gif') return labelled;
   try {
+    const sharp = (await import('sharp')).default;
     const bytes = Buffer.from(data, 'base64');
     const image = sharp(bytes, { failOn: 'error' });
     const meta = await image.metadata();

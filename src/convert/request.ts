@@ -17,16 +17,23 @@ import {
   thinksByDefault,
   type ResolveOptions,
 } from '../kiro/models.js';
-import type { KiroRequestBody } from '../kiro/types.js';
+import type { KiroRequestBody, KiroToolSpecification } from '../kiro/types.js';
 import { convertMessages } from './history.js';
 import { buildSystemPair, resolveThinking, systemText, type ThinkingMode } from './system.js';
-import { estimateSystemTokens, estimateToolsTokens } from './tokens.js';
-import { buildToolSpecs, ToolNamer } from './tools.js';
+import { estimateSystemTokens } from './tokens.js';
+import { historyPlaceholders, ToolNamer } from './tools.js';
+import { ToolListCache, type ConvertedToolList } from './tool-list-cache.js';
 
 /** Everything the route needs to call Kiro and to render the answer. */
 export interface ConvertedRequest {
   /** The upstream body, without `profileArn` (added per credential at send time). */
   body: KiroRequestBody;
+  /**
+   * `JSON.stringify` of the current message's `tools` as UTF-8, from the cached JSON of the
+   * request's tool list (WireBody puts it in the body instead of serialising the tools again);
+   * absent without tools.
+   */
+  toolsJson?: Buffer;
   kiroModelId: string;
   /** Context window for contextUsagePercentage → input tokens. */
   windowSize: number;
@@ -40,6 +47,16 @@ export interface ConvertedRequest {
   inputTokensEstimate: number;
   /** Set when the request is a web search (§4.10); the route then calls MCP instead of Kiro. */
   webSearch?: { query: string };
+}
+
+/** Converted tool lists, shared by every request of the process (see tool-list-cache.ts). */
+const toolLists = new ToolListCache();
+
+/** The JSON of a cached tool list with placeholder declarations appended (rare: history uses a tool no longer sent). */
+function withPlaceholders(list: ConvertedToolList, placeholders: KiroToolSpecification[]): Buffer {
+  const extra = JSON.stringify(placeholders);
+  if (list.specs.length === 0) return Buffer.from(extra);
+  return Buffer.concat([list.json.subarray(0, list.json.length - 1), Buffer.from(`,${extra.slice(1)}`)]);
 }
 
 /** Claude Code wraps the query of its web-search sub-request in this sentence. */
@@ -156,9 +173,17 @@ export function convertRequest(
 
   const leading = buildSystemPair(systemText(req.system), thinking, modelId);
   const converted = convertMessages(req.messages, { modelId, namer, leading });
-  const tools = buildToolSpecs(req.tools, converted.historyToolNames, namer);
+  const toolList = toolLists.get(req.tools);
+  // The namer learns the Kiro names of the request's tools (long ones are shortened), for the answer.
+  for (const tool of req.tools ?? []) namer.kiroName(tool.name);
+  const placeholders = historyPlaceholders(toolList.declared, converted.historyToolNames);
+  const tools = placeholders.length > 0 ? toolList.specs.concat(placeholders) : toolList.specs;
   const current = converted.current;
-  if (tools.length > 0) current.userInputMessageContext = { ...current.userInputMessageContext, tools };
+  let toolsJson: Buffer | undefined;
+  if (tools.length > 0) {
+    current.userInputMessageContext = { ...current.userInputMessageContext, tools };
+    toolsJson = placeholders.length === 0 ? toolList.json : withPlaceholders(toolList, placeholders);
+  }
 
   const body: KiroRequestBody = {
     conversationState: {
@@ -172,7 +197,7 @@ export function convertRequest(
   if (converted.history.length > 0) body.conversationState.history = converted.history;
   if (!model.images && bodyHasImages(body)) throw imagesRefused(req.model, modelId, opts.models);
 
-  const estimate = estimateSystemTokens(req.system) + converted.messageTokens + estimateToolsTokens(req.tools);
+  const estimate = estimateSystemTokens(req.system) + converted.messageTokens + toolList.tokens;
   const result: ConvertedRequest = {
     body,
     kiroModelId: modelId,
@@ -182,6 +207,7 @@ export function convertRequest(
     toolNameMap: namer.reverse,
     inputTokensEstimate: estimate > 0 ? estimate : 1,
   };
+  if (toolsJson !== undefined) result.toolsJson = toolsJson;
   if (webSearch !== undefined) result.webSearch = { query: webSearch };
   return result;
 }

@@ -235,30 +235,18 @@ export function placeholderToolSpec(kiroName: string): KiroToolSpecification {
 }
 
 /**
- * All tool specifications for the current message: the request's tools (first of any duplicate
- * name wins) followed by placeholders for history tool names not declared. Kiro compares names
- * case-insensitively, so this does too.
+ * Declarations for the tools history uses but `declared` (lower-cased names) lacks, each once
+ * (§4.3 step 9). Kiro compares names case-insensitively, so this does too.
  *
  * @param historyToolNames Kiro (already shortened) names of the toolUses kept in history.
  */
-export function buildToolSpecs(
-  tools: readonly ToolParam[] | null | undefined,
-  historyToolNames: Iterable<string>,
-  namer: ToolNamer,
-): KiroToolSpecification[] {
+export function historyPlaceholders(declared: ReadonlySet<string>, historyToolNames: Iterable<string>): KiroToolSpecification[] {
   const specs: KiroToolSpecification[] = [];
-  const declared = new Set<string>();
-  for (const tool of tools ?? []) {
-    const spec = toKiroToolSpec(tool, namer);
-    const key = spec.toolSpecification.name.toLowerCase();
-    if (declared.has(key)) continue;
-    declared.add(key);
-    specs.push(spec);
-  }
+  let added: Set<string> | undefined;
   for (const name of historyToolNames) {
     const key = name.toLowerCase();
-    if (declared.has(key)) continue;
-    declared.add(key);
+    if (declared.has(key) || added?.has(key)) continue;
+    (added ??= new Set()).add(key);
     specs.push(placeholderToolSpec(name));
   }
   return specs;

@@ -72,7 +72,7 @@ function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
  *
  * @example
  * const { value, lease } = await pool.execute({ kiroModelId, signal }, (l) =>
- *   client.generate(body, l.credential, l.accessToken, signal));
+ *   client.generate(body, l.credential, l.accessToken, { signal, firstByteTimeoutMs }));
  * try { await stream(value); } finally { lease.release(); }
  */
 export class CredentialPool {

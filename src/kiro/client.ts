@@ -1,4 +1,5 @@
 import { request, type Dispatcher } from 'undici';
+import { UpstreamEventStream, type UpstreamResult, type UpstreamStreamOptions } from './upstream-stream.js';
 import { UpstreamDispatchers } from '../credentials/refresh.js';
 import { withRegion } from '../config.js';
 import type { GatewayConfig } from '../config.js';
@@ -6,21 +7,7 @@ import type { Credential } from '../credentials/types.js';
 import { endpointOf, generateCall, MCP_PATH, mcpHeaders } from './endpoint.js';
 import type { WireBody } from './wire-body.js';
 
-/** What one upstream attempt produced, in the shape the credential pool classifies (protocol §9.2). */
-export type UpstreamResult<T> =
-  | { ok: true; value: T }
-  | { ok: false; status: number; body: string }
-  | { ok: false; networkError: unknown };
-
-/**
- * A 200 response whose first chunk has already arrived. Waiting for it means a connection that dies
- * before sending anything is still a retryable failure (the client has seen nothing yet).
- */
-export interface UpstreamStream {
-  /** All body chunks, the first one included. */
-  chunks: AsyncIterable<Uint8Array>;
-  status: number;
-}
+export type { UpstreamResult } from './upstream-stream.js';
 
 /** Resolves the API region as kiro.rs does: credential apiRegion → config apiRegion → config region. */
 export function apiRegionFor(cred: Credential, config: GatewayConfig): string {
@@ -46,6 +33,7 @@ export function upstreamConnections(config: Pick<GatewayConfig, 'upstream' | 'ad
  */
 export class KiroClient {
   private readonly dispatchers: UpstreamDispatchers;
+  private readonly bases = new Map<string, { origin: string; pathPrefix: string }>();
 
   constructor(
     private readonly config: GatewayConfig,
@@ -62,18 +50,34 @@ export class KiroClient {
     });
   }
 
-  /** Sends a generateAssistantResponse request on the credential's wire (`ide` or `cli`). */
-  async generate(
-    body: WireBody,
-    cred: Credential,
-    accessToken: string,
-    signal: AbortSignal,
-  ): Promise<UpstreamResult<UpstreamStream>> {
+  /**
+   * Sends a generateAssistantResponse request on the credential's wire (`ide` or `cli`) and settles
+   * once its answer can be classified: an error status, a network failure (no first event within
+   * `opts.firstByteTimeoutMs` included), or a stream whose first events arrived (upstream-stream.ts).
+   */
+  generate(body: WireBody, cred: Credential, accessToken: string, opts: UpstreamStreamOptions): Promise<UpstreamResult<UpstreamEventStream>> {
     const endpoint = endpointOf(cred, this.config);
     const { path, headers } = generateCall(endpoint, cred, accessToken, this.config);
-    const url = `${this.baseUrl(cred)}${path}`;
-    const result = await this.send(url, 'POST', headers, body.text(endpoint, cred.profileArn), cred, signal, true);
-    return result as UpstreamResult<UpstreamStream>;
+    const base = this.base(cred);
+    const call = new UpstreamEventStream(opts);
+    try {
+      this.dispatchers.for(cred).dispatch(
+        {
+          origin: base.origin,
+          path: `${base.pathPrefix}${path}`,
+          method: 'POST',
+          headers,
+          body: body.bytes(endpoint, cred.profileArn),
+          headersTimeout: this.config.upstream.timeoutMs,
+          bodyTimeout: this.config.upstream.idleTimeoutMs,
+        },
+        call,
+      );
+    } catch (networkError) {
+      call.close();
+      return Promise.resolve({ ok: false, networkError });
+    }
+    return call.opened;
   }
 
   /** Calls the MCP endpoint (web search) with a JSON-RPC body; answers JSON. */
@@ -85,8 +89,7 @@ export class KiroClient {
   ): Promise<UpstreamResult<string>> {
     const url = `${this.baseUrl(cred)}${MCP_PATH}`;
     const headers = mcpHeaders(endpointOf(cred, this.config), cred, accessToken, this.config);
-    const result = await this.send(url, 'POST', headers, JSON.stringify(rpc), cred, signal, false);
-    return result as UpstreamResult<string>;
+    return this.send(url, 'POST', headers, JSON.stringify(rpc), cred, signal);
   }
 
   /** Closes pooled connections. */
@@ -98,6 +101,18 @@ export class KiroClient {
     return withRegion(this.config.upstream.apiBaseUrl, apiRegionFor(cred, this.config));
   }
 
+  /** The API base URL of a credential as dispatch wants it (origin, path prefix), parsed once per URL. */
+  private base(cred: Credential): { origin: string; pathPrefix: string } {
+    const url = this.baseUrl(cred);
+    let parsed = this.bases.get(url);
+    if (!parsed) {
+      const u = new URL(url);
+      parsed = { origin: u.origin, pathPrefix: u.pathname.replace(/\/$/, '') };
+      this.bases.set(url, parsed);
+    }
+    return parsed;
+  }
+
   private async send(
     url: string,
     method: 'GET' | 'POST',
@@ -105,8 +120,7 @@ export class KiroClient {
     body: string | undefined,
     cred: Credential,
     signal: AbortSignal,
-    streaming: boolean,
-  ): Promise<UpstreamResult<UpstreamStream | string>> {
+  ): Promise<UpstreamResult<string>> {
     let res: Dispatcher.ResponseData;
     try {
       res = await request(url, {
@@ -130,41 +144,10 @@ export class KiroClient {
       }
       return { ok: false, status: res.statusCode, body: text };
     }
-    if (!streaming) {
-      try {
-        return { ok: true, value: await res.body.text() };
-      } catch (networkError) {
-        return { ok: false, networkError };
-      }
-    }
-    const iterator = res.body[Symbol.asyncIterator]();
-    let first: IteratorResult<Uint8Array>;
     try {
-      first = await iterator.next();
+      return { ok: true, value: await res.body.text() };
     } catch (networkError) {
       return { ok: false, networkError };
     }
-    // Kiro always sends at least its metering/context frames: an empty 200 is a broken answer, and
-    // nothing has reached the client yet, so it is retried like a dropped connection.
-    if (first.done) return { ok: false, networkError: new Error('upstream answered 200 with an empty body') };
-    return { ok: true, value: { status: res.statusCode, chunks: resume(first, iterator, res.body) } };
-  }
-}
-
-async function* resume(
-  first: IteratorResult<Uint8Array>,
-  rest: AsyncIterator<Uint8Array>,
-  body: Dispatcher.ResponseData['body'],
-): AsyncGenerator<Uint8Array> {
-  try {
-    if (!first.done) yield first.value;
-    for (;;) {
-      const next = await rest.next();
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
-    // Stops the socket read when the consumer leaves early (client gone, converter finished).
-    if (!body.destroyed) body.destroy();
   }
 }

@@ -147,16 +147,65 @@ export interface KiroEventBatchesOptions {
   onUnknownEvent?: (eventType: string) => void;
 }
 
+/** What one chunk decoded into: its events, and the fault that ended decoding, if any (after those events). */
+export interface DecodedChunk {
+  events: KiroEvent[];
+  fault?: unknown;
+}
+
+/**
+ * Chunks of an upstream body in, Kiro events out, synchronously: the frame decoder (strict: a
+ * skipped frame would be lost content) and {@link toKiroEvent}, for readers that are handed chunks
+ * (kiro/upstream-stream.ts) as well as for {@link kiroEventBatches}.
+ *
+ * Nothing is skipped silently: a corrupt frame (either CRC, bad length, bad headers) is a
+ * FrameError, an unreadable content event an EventPayloadError, and a body ending inside a frame
+ * a FrameError `truncated` from `finish`. Events decoded before a fault come with it, so the
+ * caller passes on what really arrived and then ends the answer as failed, never as complete. A
+ * frame of an unknown type carries nothing the client can be given; it is dropped and reported
+ * to `onUnknownEvent`.
+ */
+export class KiroEventDecoder {
+  private readonly frames: FrameDecoder;
+
+  constructor(private readonly opts: KiroEventBatchesOptions = {}) {
+    this.frames = new FrameDecoder({ onError: opts.onFrameError, onFrame: opts.onFrame, strict: true });
+  }
+
+  /** The events `chunk` completes (often none), and the fault met after them, if any. */
+  decode(chunk: Uint8Array): DecodedChunk {
+    let frames;
+    try {
+      frames = this.frames.push(chunk);
+    } catch (fault) {
+      return { events: [], fault };
+    }
+    const events: KiroEvent[] = [];
+    for (const frame of frames) {
+      let event: KiroEvent | undefined;
+      try {
+        event = toKiroEvent(frame);
+      } catch (fault) {
+        return { events, fault };
+      }
+      if (event !== undefined) events.push(event);
+      else if (this.opts.onUnknownEvent) {
+        const unknown = unknownEventType(frame);
+        if (unknown !== undefined) this.opts.onUnknownEvent(unknown);
+      }
+    }
+    return { events };
+  }
+
+  /** The body is over: throws FrameError `truncated` when it ended inside a frame (or the last fault). */
+  finish(): void {
+    this.frames.finish();
+  }
+}
+
 /**
  * Decodes an upstream body into Kiro events, one non-empty batch per chunk that completes at least
- * one known event, so the pipeline awaits once per TCP chunk rather than once per frame.
- *
- * Nothing is skipped silently: a corrupt frame (either CRC, bad length, bad headers) throws its
- * FrameError, an unreadable content event throws EventPayloadError, and a body ending inside a
- * frame throws FrameError `truncated`. Events decoded before the fault are yielded first, so the
- * caller passes on what really arrived and then ends the answer as failed, never as complete.
- * A frame of an unknown type carries nothing the client can be given; it is dropped and reported
- * to `onUnknownEvent`.
+ * one known event (see {@link KiroEventDecoder}); a fault is thrown after the events before it.
  *
  * @example
  * for await (const batch of kiroEventBatches(res.body, { onFrameError: countCrcError })) converter.push(batch);
@@ -165,27 +214,10 @@ export async function* kiroEventBatches(
   source: AsyncIterable<Uint8Array>,
   opts: KiroEventBatchesOptions = {},
 ): AsyncGenerator<KiroEvent[]> {
-  const decoder = new FrameDecoder({ onError: opts.onFrameError, onFrame: opts.onFrame, strict: true });
+  const decoder = new KiroEventDecoder(opts);
   for await (const chunk of source) {
-    const frames = decoder.push(chunk);
-    if (frames.length === 0) continue;
-    const batch: KiroEvent[] = [];
-    let fault: unknown;
-    for (const frame of frames) {
-      let event: KiroEvent | undefined;
-      try {
-        event = toKiroEvent(frame);
-      } catch (err) {
-        fault = err;
-        break;
-      }
-      if (event !== undefined) batch.push(event);
-      else if (opts.onUnknownEvent) {
-        const unknown = unknownEventType(frame);
-        if (unknown !== undefined) opts.onUnknownEvent(unknown);
-      }
-    }
-    if (batch.length > 0) yield batch;
+    const { events, fault } = decoder.decode(chunk);
+    if (events.length > 0) yield events;
     if (fault !== undefined) throw fault;
   }
   decoder.finish();

@@ -111,13 +111,26 @@ function familyOf(lower: string): Family | undefined {
   return undefined;
 }
 
+/**
+ * Answers already computed by {@link kiroModelVersion} and {@link resolveModel} (both run a few
+ * regular expressions, several times per request, on the same few names). Names can come from
+ * clients, so the memory is bounded: past `MEMO_LIMIT` entries it starts afresh.
+ */
+const MEMO_LIMIT = 256;
+const versions = new Map<string, { family: Family; version: number } | null>();
+
 /** Family and version of a Kiro model id (`claude-opus-4.8` → opus 408), undefined for non-Claude ids. */
 export function kiroModelVersion(kiroModelId: string): { family: Family; version: number } | undefined {
-  const lower = kiroModelId.toLowerCase();
-  if (!lower.startsWith('claude-')) return undefined;
-  const family = familyOf(lower);
-  const version = family ? parseVersion(lower) : undefined;
-  return family && version !== undefined ? { family, version } : undefined;
+  let known = versions.get(kiroModelId);
+  if (known === undefined) {
+    const lower = kiroModelId.toLowerCase();
+    const family = lower.startsWith('claude-') ? familyOf(lower) : undefined;
+    const version = family ? parseVersion(lower) : undefined;
+    known = family && version !== undefined ? Object.freeze({ family, version }) : null;
+    if (versions.size >= MEMO_LIMIT) versions.clear();
+    versions.set(kiroModelId, known);
+  }
+  return known ?? undefined;
 }
 
 /**
@@ -181,6 +194,25 @@ function neighbour(candidates: Array<{ m: OfferedModel; version: number }>, vers
  */
 export function resolveModel(model: string, opts: ResolveOptions = {}): ResolvedModel {
   const offered = opts.offered ?? BUILTIN_MODELS;
+  // Per offered list: a new ListAvailableModels answer is a new list, and starts afresh.
+  let known = resolutions.get(offered);
+  if (!known) resolutions.set(offered, (known = new Map()));
+  const key = opts.strict ? `strict ${model}` : model;
+  let resolved = known.get(key);
+  if (!resolved) {
+    resolved = resolveUncached(model, offered, opts.strict === true);
+    // Shared by every request for this name: read-only.
+    if (resolved.forceThinking) Object.freeze(resolved.forceThinking);
+    Object.freeze(resolved);
+    if (known.size >= MEMO_LIMIT) known.clear();
+    known.set(key, resolved);
+  }
+  return resolved;
+}
+
+const resolutions = new WeakMap<readonly OfferedModel[], Map<string, ResolvedModel>>();
+
+function resolveUncached(model: string, offered: readonly OfferedModel[], strict: boolean): ResolvedModel {
   const lower = model.toLowerCase();
   const thinkingName = lower.endsWith('-thinking') || lower.includes('thinking');
   const exact = offered.find((m) => m.kiroModelId.toLowerCase() === lower);
@@ -201,7 +233,7 @@ export function resolveModel(model: string, opts: ResolveOptions = {}): Resolved
     chosen = candidates.find((c) => c.version === version)?.m;
     if (!chosen) {
       if (candidates.length === 0) throw notOffered(model, offered, `is not offered by any credential`);
-      if (opts.strict && family !== 'haiku') throw notOffered(model, offered, 'is not supported (strict model mapping)');
+      if (strict && family !== 'haiku') throw notOffered(model, offered, 'is not supported (strict model mapping)');
       chosen = neighbour(candidates, version);
       substituted = true;
     }

@@ -30,7 +30,8 @@ export interface KiroUserInputMessage {
   images?: KiroImage[];
   userInputMessageContext?: {
     toolResults?: KiroToolResult[];
-    tools?: KiroToolSpecification[];
+    /** Shared with other requests (the converted tool list is cached): never written to. */
+    tools?: readonly KiroToolSpecification[];
   };
 }
 

@@ -4,11 +4,12 @@
  * that the metrics and tracing middlewares share with it.
  */
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { isSpanContextValid, type Span } from '@opentelemetry/api';
 import type { Context, Middleware, Next } from 'koa';
 import pino from 'pino';
-import pinoPretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import { createSecretScrubber, redactSecrets } from './redact.js';
 
 /** Options of {@link createLogger}; `level` and `pretty` come from `GatewayConfig.log`. */
@@ -50,6 +51,8 @@ export function createLogger(opts: LoggerOptions): pino.Logger {
   let logger: pino.Logger;
   if (opts.pretty && opts.destination) {
     // Formatted in-process and written synchronously, so a caller-supplied stream sees each line at once.
+    // Loaded only for pretty output (a development setting), not by every gateway.
+    const pinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     const prettify = pinoPretty.prettyFactory({ colorize: false, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
     const destination = opts.destination;
     logger = pino(options, { write: (line: string) => destination.write(prettify(line)) });
@@ -142,11 +145,10 @@ export interface ResponseEnd {
  * reported as a process warning rather than crashing the server from an event listener.
  */
 export async function whenResponseDone(
-  ctx: Context,
+  res: ServerResponse,
   run: () => Promise<unknown>,
   onDone: (end: ResponseEnd) => void,
 ): Promise<void> {
-  const res = ctx.res;
   const end: ResponseEnd = { endedAt: 0, clientDisconnected: false, error: undefined };
   let pending = 2;
   const settle = (): void => {
@@ -180,11 +182,16 @@ export async function whenResponseDone(
 
 /**
  * The status to report for a finished response: what was sent, or 499 (nginx's "client closed
- * request") when the client left before any header was written.
+ * request") when the client left before any header was written, else `unsent` (Koa's `ctx.status`).
  */
+export function sentStatus(res: ServerResponse, end: ResponseEnd, unsent: number): number {
+  if (res.headersSent) return res.statusCode;
+  return end.clientDisconnected ? 499 : unsent;
+}
+
+/** {@link sentStatus} of a Koa request. */
 export function responseStatus(ctx: Context, end: ResponseEnd): number {
-  if (ctx.res.headersSent) return ctx.res.statusCode;
-  return end.clientDisconnected ? 499 : ctx.status;
+  return sentStatus(ctx.res, end, ctx.status);
 }
 
 /** Route label used when no router route matched (404s, scanners): never the raw URL. */
@@ -262,46 +269,81 @@ export interface RequestLoggerOptions {
  * router, so it sees the final status and the span.
  */
 export function createRequestLogger(logger: pino.Logger, opts: RequestLoggerOptions = {}): Middleware {
+  const start = requestLogStarter(logger, opts);
+  return function requestLogger(ctx: Context, next: Next): Promise<void> {
+    const state = ctx.state as ObservabilityState;
+    const request = start(ctx.req, ctx.res, state.span);
+    state.requestId = request.requestId;
+    state.log = request.log;
+    // Handlers may add fields one by one (`ctx.state.logFields.model = …`) or replace the object.
+    state.logFields ??= {};
+    return whenResponseDone(ctx.res, next, (end) => request.finish(ctx.path, responseStatus(ctx, end), end, state.logFields ?? {}));
+  };
+}
+
+/** One request's id, logger and summary line (see {@link requestLogStarter}). */
+export interface RequestLog {
+  readonly requestId: string;
+  /** Child logger bound to the request id (and the trace id when there is a span). */
+  readonly log: pino.Logger;
+  /** Writes the summary line once the response is over. */
+  finish(path: string, status: number, end: ResponseEnd, fields: RequestLogFields): void;
+}
+
+/**
+ * What {@link createRequestLogger} does for each request, without Koa: picks the request id (a sane
+ * incoming `x-request-id`, else a fresh one), sets the `request-id` and `x-request-id` response
+ * headers, binds a child logger, and writes the summary line when `finish` is called.
+ */
+export function requestLogStarter(
+  logger: pino.Logger,
+  opts: RequestLoggerOptions = {},
+): (req: IncomingMessage, res: ServerResponse, span: Span | undefined) => RequestLog {
   const trustIncoming = opts.trustIncomingId ?? true;
   const generateId = opts.generateId ?? generateRequestId;
   const quietPaths = new Set(opts.quietPaths ?? []);
 
-  return function requestLogger(ctx: Context, next: Next): Promise<void> {
+  return (req, res, span) => {
     const startedAt = performance.now();
-    const incoming = trustIncoming ? ctx.get('x-request-id') : '';
-    const requestId = incoming !== '' && SANE_REQUEST_ID.test(incoming) ? incoming : generateId();
-    ctx.set('request-id', requestId);
-    ctx.set('x-request-id', requestId);
-    const state = ctx.state as ObservabilityState;
-    state.requestId = requestId;
-    // The tracing middleware (mounted outside) has already started the server span; binding its
-    // trace id makes every line of this request, the summary included, findable from the trace.
-    const spanContext = state.span?.spanContext();
-    const log = spanContext && isSpanContextValid(spanContext)
-      ? logger.child({ requestId, traceId: spanContext.traceId })
-      : logger.child({ requestId });
-    state.log = log;
-    // Handlers may add fields one by one (`ctx.state.logFields.model = …`) or replace the object.
-    state.logFields ??= {};
+    const incoming = trustIncoming ? req.headers['x-request-id'] : undefined;
+    const requestId = typeof incoming === 'string' && incoming !== '' && SANE_REQUEST_ID.test(incoming) ? incoming : generateId();
+    res.setHeader('request-id', requestId);
+    res.setHeader('x-request-id', requestId);
+    // Bound on first use: most requests log nothing but their summary line, which at level `warn`
+    // is not written either (a child logger per request cost a few µs).
+    let log: pino.Logger | undefined;
+    const child = (): pino.Logger => {
+      if (log) return log;
+      // The tracing middleware (mounted outside) has already started the server span; binding its
+      // trace id makes every line of this request, the summary included, findable from the trace.
+      const spanContext = span?.spanContext();
+      log = spanContext && isSpanContextValid(spanContext) ? logger.child({ requestId, traceId: spanContext.traceId }) : logger.child({ requestId });
+      return log;
+    };
+    return {
+      requestId,
+      get log() {
+        return child();
+      },
+      finish(path, status, end, fields) {
+        const level = status >= 500 ? 'error' : quietPaths.has(path) && status < 400 ? 'debug' : 'info';
+        if (!logger.isLevelEnabled(level)) return;
+        const line: Record<string, unknown> = {
+          method: req.method,
+          path: path.length > MAX_LOGGED_PATH ? path.slice(0, MAX_LOGGED_PATH) : path,
+          status,
+          durationMs: Math.round((end.endedAt - startedAt) * 10) / 10,
+          ...fields,
+        };
+        const userAgent = req.headers['user-agent'];
+        if (typeof userAgent === 'string' && userAgent !== '') line.userAgent = userAgent.slice(0, MAX_LOGGED_USER_AGENT);
+        if (end.clientDisconnected) line.clientDisconnected = true;
+        if (end.error !== undefined) line.err = end.error;
 
-    return whenResponseDone(ctx, next, (end) => {
-      const status = responseStatus(ctx, end);
-      const path = ctx.path.length > MAX_LOGGED_PATH ? ctx.path.slice(0, MAX_LOGGED_PATH) : ctx.path;
-      const line: Record<string, unknown> = {
-        method: ctx.method,
-        path,
-        status,
-        durationMs: Math.round((end.endedAt - startedAt) * 10) / 10,
-        ...state.logFields,
-      };
-      const userAgent = ctx.get('user-agent');
-      if (userAgent !== '') line.userAgent = userAgent.slice(0, MAX_LOGGED_USER_AGENT);
-      if (end.clientDisconnected) line.clientDisconnected = true;
-      if (end.error !== undefined) line.err = end.error;
-
-      if (status >= 500) log.error(line, 'request failed');
-      else if (quietPaths.has(ctx.path) && status < 400) log.debug(line, 'request completed');
-      else log.info(line, end.clientDisconnected ? 'request aborted by client' : 'request completed');
-    });
+        if (level === 'error') child().error(line, 'request failed');
+        else if (level === 'debug') child().debug(line, 'request completed');
+        else child().info(line, end.clientDisconnected ? 'request aborted by client' : 'request completed');
+      },
+    };
   };
 }

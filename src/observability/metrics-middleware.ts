@@ -23,7 +23,7 @@ export function createMetricsMiddleware(metrics: GatewayMetrics, opts: MetricsMi
   const unmatched = opts.unmatchedRoute ?? UNMATCHED_ROUTE;
   return function metricsMiddleware(ctx: Context, next: Next): Promise<void> {
     const startedAt = performance.now();
-    return whenResponseDone(ctx, next, (end) => {
+    return whenResponseDone(ctx.res, next, (end) => {
       const route = matchedRoute(ctx) ?? unmatched;
       metrics.recordHttpRequest(route, ctx.method, responseStatus(ctx, end), (end.endedAt - startedAt) / 1000);
       if (end.clientDisconnected) metrics.recordClientDisconnect();

@@ -6,7 +6,7 @@ import type { AttemptOutcome, PoolEvent } from '../credentials/pool.js';
 import type { GatewayMetrics, OutcomeClass, RefreshOutcome } from './metrics.js';
 import type { ObservabilityState, RequestLogFields } from './logger.js';
 import { UnknownEventTypes } from '../kiro/unknown-events.js';
-import { recordPastSpan, recordSpanError, SPAN_ATTRS, SPAN_NAMES, startChildSpan, StreamSpan, withChildSpan } from './tracing.js';
+import { recordPastSpan, recordSpanError, SPAN_ATTRS, SPAN_NAMES, startChildSpan, StreamSpan, withChildSpan } from './span-helpers.js';
 
 /** Pool attempt outcomes → the metric outcome classes (docs/kiro-protocol.md §9.2). */
 export function outcomeClass(outcome: AttemptOutcome): OutcomeClass {
@@ -84,11 +84,10 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
   // Process-wide: each unknown type is logged the first time any request meets it.
   const unknownTypes = new UnknownEventTypes();
   return {
-    begin(ctx, model) {
-      const state = ctx.state as ObservabilityState;
-      const fields: RequestLogFields = (state.logFields ??= {});
+    begin(exchange, model) {
+      const fields: RequestLogFields = exchange.logFields;
       fields.model = model;
-      const parent = state.span;
+      const parent = exchange.span;
       const streamMetrics = metrics?.startStream(model);
       let selectSpan: Span | undefined = startChildSpan(SPAN_NAMES.credentialSelect, { [SPAN_ATTRS.model]: model }, parent);
       let streamSpan: StreamSpan | undefined;
@@ -164,7 +163,7 @@ export function createRequestObserver(metrics: GatewayMetrics | undefined): Requ
         unknownEvent(eventType) {
           const { name, first } = unknownTypes.note(eventType);
           metrics?.recordUnknownEvent(name);
-          if (first) state.log?.warn({ eventType: name }, 'Kiro sent an event type the gateway does not know; dropped (logged once per type)');
+          if (first) exchange.log?.warn({ eventType: name }, 'Kiro sent an event type the gateway does not know; dropped (logged once per type)');
         },
         firstByte() {
           streamMetrics?.firstByte();

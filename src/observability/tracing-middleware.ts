@@ -3,7 +3,19 @@
  * (through the propagators `OTEL_PROPAGATORS` chose; W3C trace context by default, baggage dropped), runs
  * the rest of the chain inside the span's context, and ends the span once the response has ended.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import type { IncomingMessage } from 'node:http';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+  type Attributes,
+  type Context as OtelContext,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -13,14 +25,7 @@ import {
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
 import type { Context, Middleware, Next } from 'koa';
-import {
-  matchedRoute,
-  responseStatus,
-  whenResponseDone,
-  type ObservabilityState,
-  type RequestLogFields,
-  type ResponseEnd,
-} from './logger.js';
+import { matchedRoute, responseStatus, whenResponseDone, type ObservabilityState, type RequestLogFields, type ResponseEnd } from './logger.js';
 import { isFailureOutcome } from './metrics.js';
 import { DISABLED_TRACER, SPAN_ATTRS, recordSpanError, safeString } from './span-helpers.js';
 
@@ -47,43 +52,85 @@ export function createTracingMiddleware(tracer: Tracer, opts: TracingMiddlewareO
   const trustIncoming = opts.trustIncomingTraceContext ?? true;
 
   return function tracingMiddleware(ctx: Context, next: Next): Promise<void> {
-    // Baggage is dropped: the gateway does not use it, and the undici instrumentation would forward
-    // whatever a client put there to Kiro with every upstream call.
-    const parent = trustIncoming ? propagation.deleteBaggage(propagation.extract(ROOT_CONTEXT, ctx.req.headers)) : ROOT_CONTEXT;
-    const path = ctx.path.length > MAX_PATH_LENGTH ? ctx.path.slice(0, MAX_PATH_LENGTH) : ctx.path;
-    const span = tracer.startSpan(
-      ctx.method,
-      {
-        kind: SpanKind.SERVER,
-        // The raw path can carry anything a client put there (a misplaced key): scrubbed like any string attribute.
-        attributes: { [ATTR_HTTP_REQUEST_METHOD]: ctx.method, [ATTR_URL_PATH]: safeString(path), [ATTR_URL_SCHEME]: ctx.protocol },
-      },
-      parent,
-    );
+    const { span, context: spanContext } = startServerSpan(tracer, ctx.req, ctx.path, ctx.protocol, trustIncoming);
     (ctx.state as ObservabilityState).span = span;
-    const run = () => context.with(trace.setSpan(parent, span), next);
-    return whenResponseDone(ctx, run, (end) => endServerSpan(ctx, span, end));
+    const run = () => context.with(spanContext, next);
+    return whenResponseDone(ctx.res, run, (end) => {
+      const state = ctx.state as ObservabilityState;
+      endServerSpan(span, {
+        method: ctx.method,
+        route: matchedRoute(ctx),
+        status: responseStatus(ctx, end),
+        requestId: state.requestId,
+        logFields: state.logFields,
+        end,
+      });
+    });
   };
 }
 
-function endServerSpan(ctx: Context, span: Span, end: ResponseEnd): void {
+/**
+ * Starts the server span of a request (what {@link createTracingMiddleware} does, without Koa):
+ * continues an incoming trace context, baggage dropped. Returns the span and the context to run
+ * the request in, so the instrumentations' spans of the request find it.
+ */
+export function startServerSpan(
+  tracer: Tracer,
+  req: IncomingMessage,
+  path: string,
+  scheme: string,
+  trustIncoming = true,
+): { span: Span; context: OtelContext } {
+  // Baggage is dropped: the gateway does not use it, and the undici instrumentation would forward
+  // whatever a client put there to Kiro with every upstream call.
+  const parent = trustIncoming ? propagation.deleteBaggage(propagation.extract(ROOT_CONTEXT, req.headers)) : ROOT_CONTEXT;
+  const method = req.method ?? 'GET';
+  const shortPath = path.length > MAX_PATH_LENGTH ? path.slice(0, MAX_PATH_LENGTH) : path;
+  const span = tracer.startSpan(
+    method,
+    {
+      kind: SpanKind.SERVER,
+      // The raw path can carry anything a client put there (a misplaced key): scrubbed like any string attribute.
+      attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: safeString(shortPath), [ATTR_URL_SCHEME]: scheme },
+    },
+    parent,
+  );
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/** What {@link endServerSpan} records. */
+export interface ServerSpanEnd {
+  method: string;
+  /** The route template that served the request, if any. */
+  route: string | undefined;
+  status: number;
+  requestId: string | undefined;
+  logFields: RequestLogFields | undefined;
+  end: ResponseEnd;
+}
+
+/**
+ * Ends a server span once the response is over: its name becomes `METHOD /route/template` when a
+ * route matched; `http.route`, `http.response.status_code`, the request id and the model /
+ * credential / outcome / stop reason / token fields; 5xx, a thrown error or a failure outcome mark
+ * it failed.
+ */
+export function endServerSpan(span: Span, facts: ServerSpanEnd): void {
   if (!span.isRecording()) {
     span.end();
     return;
   }
-  const route = matchedRoute(ctx);
+  const { route, status, end } = facts;
   if (route !== undefined) {
-    span.updateName(`${ctx.method} ${route}`);
+    span.updateName(`${facts.method} ${route}`);
     span.setAttribute(ATTR_HTTP_ROUTE, route);
   }
-  const status = responseStatus(ctx, end);
   span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-  const state = ctx.state as ObservabilityState;
-  if (state.requestId) span.setAttribute(SPAN_ATTRS.requestId, state.requestId);
-  if (state.logFields) span.setAttributes(fieldAttributes(state.logFields));
+  if (facts.requestId) span.setAttribute(SPAN_ATTRS.requestId, facts.requestId);
+  if (facts.logFields) span.setAttributes(fieldAttributes(facts.logFields));
   if (end.clientDisconnected) span.setAttribute(SPAN_ATTRS.clientDisconnected, true);
 
-  const outcome = state.logFields?.outcome;
+  const outcome = facts.logFields?.outcome;
   if (end.error !== undefined && status >= 500) {
     recordSpanError(span, end.error);
   } else if (status >= 500) {

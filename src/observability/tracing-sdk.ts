@@ -16,12 +16,12 @@
  * hook per promise for every request, sampled or not; the README has the bench figures.
  */
 import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
-import { getBooleanFromEnv, getStringFromEnv, getStringListFromEnv } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import { DISABLED_TRACER, TRACER_NAME, activateSpans, deactivateSpans, spansActive } from './span-helpers.js';
+import { TRACER_NAME, activateSpans, deactivateSpans, spansActive } from './span-helpers.js';
+import { TRACING_OFF, tracingRequested, type TracingHandle } from './tracing-env.js';
 import { ScrubbingTracerProvider } from './scrubbing-tracer.js';
 import { createInstrumentations, registerModuleHooks } from './tracing-instrumentations.js';
 
@@ -41,26 +41,8 @@ export interface TracingOptions {
   scrub?: (text: string) => string;
 }
 
-/** What {@link initTracing} returns. */
-export interface TracingHandle {
-  /** Whether spans are recorded and exported. */
-  readonly enabled: boolean;
-  /** Tracer to pass to {@link createTracingMiddleware}; a no-op tracer when disabled. */
-  readonly tracer: Tracer;
-  /** Flushes pending spans, removes the instrumentations and unregisters the SDK's globals. */
-  shutdown(): Promise<void>;
-}
-
-const OFF: TracingHandle = { enabled: false, tracer: DISABLED_TRACER, shutdown: async () => {} };
-
-/** Whether the environment (or a passed exporter) asks for traces; see the module comment. */
-export function tracingRequested(hasExporter: boolean): boolean {
-  if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return false;
-  if (hasExporter) return true;
-  const exporters = getStringListFromEnv('OTEL_TRACES_EXPORTER')?.filter((e) => e !== '') ?? [];
-  if (exporters.length > 0) return exporters[0] !== 'none';
-  return Boolean(getStringFromEnv('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT'));
-}
+export { tracingRequested } from './tracing-env.js';
+export type { TracingHandle } from './tracing-env.js';
 
 /**
  * Sets tracing up once per process (see the module comment for when it is on). Call it before
@@ -74,7 +56,7 @@ export function tracingRequested(hasExporter: boolean): boolean {
  * await tracing.shutdown();
  */
 export function initTracing(opts: TracingOptions = {}): TracingHandle {
-  if (!tracingRequested(opts.exporter !== undefined)) return OFF;
+  if (!tracingRequested(opts.exporter !== undefined)) return TRACING_OFF;
   if (spansActive()) throw new Error('initTracing: tracing is already on; shut the previous handle down first');
   const scrub = opts.scrub ?? ((text: string) => text);
 

@@ -1,5 +1,7 @@
 /**
- * OpenTelemetry tracing, in three parts:
+ * OpenTelemetry tracing, in four parts (the gateway imports them one by one, so that the SDK is
+ * only loaded when tracing is on; this barrel is for tests and tools):
+ * - tracing-env.ts: whether the environment asks for tracing, without loading the SDK.
  * - tracing-sdk.ts: `initTracing` starts `NodeSDK` from the standard `OTEL_*` environment, with the
  *   undici and ioredis instrumentations (tracing-instrumentations.ts) behind a secret filter
  *   (scrubbing-tracer.ts); off unless an exporter is configured.

@@ -179,7 +179,8 @@ describe('assertWellFormedKiroBody', () => {
     const body = good();
     body.conversationState.currentMessage.userInputMessage.userInputMessageContext!.tools = [];
     expect(() => assertWellFormedKiroBody(body)).toThrow(/not declared/);
-    const body2 = good();
+    // The tool specifications are shared with other requests (cached, frozen): change a copy.
+    const body2 = structuredClone(good());
     body2.conversationState.currentMessage.userInputMessage.userInputMessageContext!.tools![0].toolSpecification.inputSchema.json.required = null;
     expect(() => assertWellFormedKiroBody(body2)).toThrow(/required is null/);
     const body3 = good();

@@ -1,0 +1,32 @@
+/**
+ * The answer to a request that failed before its response started: Anthropic's error envelope
+ * with its status, `retry-after` when the error carries one, and `x-should-retry` as Anthropic
+ * sends it. Koa's error middleware (server.ts) and the routes served outside Koa both use it.
+ */
+import { errorOfStatus, GatewayError, toAnthropicError, type AnthropicErrorBody } from '../errors.js';
+
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: AnthropicErrorBody;
+}
+
+/** Maps errors thrown by Koa itself or by libraries (http-errors style) into the gateway hierarchy. */
+export function normaliseError(err: unknown): unknown {
+  if (err instanceof GatewayError) return err;
+  const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string };
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return err;
+  return errorOfStatus(status, e.expose && e.message ? e.message : 'Invalid request', { cause: err });
+}
+
+/** Status, headers and body answering `thrown`; `requestId` goes into the body when there is one. */
+export function errorAnswer(thrown: unknown, requestId?: string): ErrorAnswer {
+  const err = normaliseError(thrown);
+  const { status, body } = toAnthropicError(err, requestId);
+  const headers: Record<string, string> = {};
+  const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  if (typeof retryAfter === 'number' && retryAfter > 0) headers['retry-after'] = String(retryAfter);
+  headers['x-should-retry'] = String(status === 429 || status >= 500);
+  return { status, headers, body };
+}
