@@ -8,10 +8,11 @@ import type { CredentialModels } from './credentials/model-lists.js';
 import { createAnthropicRouter } from './anthropic/routes.js';
 import type { RequestObserver } from './anthropic/observer.js';
 import { createRequestObserver } from './observability/request-observer.js';
-import { errorOfStatus, GatewayError, NotFoundError, OverloadedError, RateLimitError, toAnthropicError } from './errors.js';
+import { errorOfStatus, GatewayError, NotFoundError, OverloadedError, RateLimitError, toAnthropicError, toGatewayError, type ErrorRenderer } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { requireCanonicalPath } from './http/canonical-path.js';
 import { Admission, type AdmissionLimits } from './anthropic/admission.js';
+import { createOpenAiRouter, markOpenAiRequests } from './openai/routes.js';
 
 /** Everything the app needs; tests build these with fakes of their choosing (never a fake upstream: the simulator). */
 export interface AppDeps {
@@ -50,7 +51,9 @@ function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {
       await next();
     } catch (thrown) {
       const err = normaliseError(thrown);
-      const { status, body } = toAnthropicError(err, ctx.state.requestId as string | undefined);
+      // Anthropic's envelope unless the request's API has its own (the OpenAI routes set theirs).
+      const render = (ctx.state.renderError as ErrorRenderer | undefined) ?? toAnthropicError;
+      const { status, body } = render(err, ctx.state.requestId as string | undefined);
       if (status >= 500) onServerError?.(thrown, ctx);
       if (ctx.headerSent || !ctx.writable) return;
       ctx.status = status;
@@ -58,7 +61,7 @@ function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {
       if (typeof retryAfter === 'number' && retryAfter > 0) ctx.set('retry-after', String(retryAfter));
       ctx.set('x-should-retry', String(status === 429 || status >= 500));
       ctx.body = body;
-      ctx.state.logFields = { ...(ctx.state.logFields as object), errorType: body.error.type };
+      ctx.state.logFields = { ...(ctx.state.logFields as object), errorType: toGatewayError(err).type };
     }
   };
 }
@@ -122,7 +125,7 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
 
-  const router = createAnthropicRouter(deps.config, {
+  const messagesDeps = {
     config: deps.config,
     pool: deps.pool,
     client: deps.client,
@@ -130,8 +133,11 @@ export function createApp(deps: AppDeps): Koa {
     models: deps.models,
     observer: deps.observer ?? createRequestObserver(undefined),
     admission,
-  });
-  app.use(router.routes());
+  };
+  // The OpenAI routes first: they share GET /v1/models, answered the OpenAI way only when asked so.
+  app.use(markOpenAiRequests);
+  app.use(createOpenAiRouter(deps.config, messagesDeps).routes());
+  app.use(createAnthropicRouter(deps.config, messagesDeps).routes());
   for (const r of deps.routers ?? []) app.use(r.routes());
   for (const m of deps.extraRoutes ?? []) app.use(m);
 

@@ -20,6 +20,8 @@ import { readJsonBody } from '../http/body.js';
 import { handleWebSearch } from './web-search.js';
 import type { RequestObserver } from './observer.js';
 import { jsonResponse, streamResponse, type StreamMode } from './responses.js';
+import { ANTHROPIC_FORMAT, type AnswerFormat } from './answer-format.js';
+import type { MessagesRequest } from './types.js';
 
 /** What the messages handlers need; built once in createApp. */
 export interface MessagesDeps {
@@ -49,7 +51,20 @@ function sessionIdHeader(ctx: Context): string | undefined {
 /** POST /v1/messages and /cc/v1/messages. */
 export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: StreamMode): Promise<void> {
   const raw = await readJsonBody(ctx, deps.config.limits.bodyLimitBytes);
-  const request = validateMessagesRequest(raw);
+  await runMessages(ctx, deps, validateMessagesRequest(raw), mode);
+}
+
+/**
+ * The pipeline for a validated request: conversion, admission, the upstream call through the pool,
+ * and the answer in `format` (Anthropic's unless another API's route asks for its own).
+ */
+export async function runMessages(
+  ctx: Context,
+  deps: MessagesDeps,
+  request: MessagesRequest,
+  mode: StreamMode,
+  format: AnswerFormat = ANTHROPIC_FORMAT,
+): Promise<void> {
   // Oversized images are scaled and every image labelled from its bytes, before Kiro sees them.
   const resizedImages = await fitRequestImages(request);
   const convert = () =>
@@ -87,7 +102,7 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
 
   let failed: unknown;
   try {
-    if (converted.webSearch) {
+    if (converted.webSearch && format.webSearch) {
       await handleWebSearch(ctx, deps, request, converted, controller.signal);
       return;
     }
@@ -120,9 +135,9 @@ export async function handleMessages(ctx: Context, deps: MessagesDeps, mode: Str
     });
     try {
       if (request.stream) {
-        await streamResponse(ctx, deps.config.sse, converter, upstream, controller, mode, obs);
+        await streamResponse(ctx, deps.config.sse, converter, upstream, controller, mode, obs, format);
       } else {
-        await jsonResponse(ctx, converter, upstream, controller, obs);
+        await jsonResponse(ctx, converter, upstream, controller, obs, format);
       }
     } finally {
       upstream.close();
