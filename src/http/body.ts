@@ -27,15 +27,23 @@ export async function readBodyText(ctx: Context, limitBytes: number): Promise<st
   if (declared > limitBytes) throw tooLarge(limitBytes);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer | string>) {
+  // Leaving a plain for-await early destroys the request, and with it the parsing of the rest of
+  // its body: the next request on that keep-alive connection would never be answered. So the
+  // request is kept, and what is left of an oversized body is read and dropped (resumed once the
+  // iterator has let go of the stream, which pauses it).
+  let over = false;
+  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer | string>) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     size += buf.length;
     if (size > limitBytes) {
-      ctx.req.unpipe();
-      ctx.req.resume();
-      throw tooLarge(limitBytes);
+      over = true;
+      break;
     }
     chunks.push(buf);
+  }
+  if (over) {
+    ctx.req.resume();
+    throw tooLarge(limitBytes);
   }
   return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
 }
