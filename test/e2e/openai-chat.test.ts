@@ -6,8 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { DEFAULT_TEXT, simScript, type Script } from '../../src/simulator/index.js';
+import Anthropic from '@anthropic-ai/sdk';
 import { createLogger } from '../../src/observability/logger.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { GatewayMetrics } from '../../src/observability/metrics.js';
+import { parseProm } from '../observability/prom-parse.js';
+import { API_KEY, startStack, type Stack } from '../helpers/stack.js';
 import { openAiClient, postOpenAi, sseData } from '../helpers/openai.js';
 import { lastKiroBody } from './sse.js';
 
@@ -27,9 +30,10 @@ const WEATHER_TOOL: OpenAI.Chat.ChatCompletionTool = {
 describe('Chat Completions through the gateway, driven by the openai SDK', () => {
   let stack: Stack;
   let client: OpenAI;
+  const metrics = new GatewayMetrics({ collectDefault: false });
   beforeAll(async () => {
     // With a logger, requests get the request id the SDK reads from x-request-id.
-    stack = await startStack({ observability: { logger: createLogger({ level: 'silent', pretty: false }) } });
+    stack = await startStack({ observability: { logger: createLogger({ level: 'silent', pretty: false }), metrics } });
     client = openAiClient(stack);
   });
   afterAll(async () => {
@@ -241,5 +245,50 @@ describe('Chat Completions through the gateway, driven by the openai SDK', () =>
     expect(data.choices[0]!.message.content).toBe(DEFAULT_TEXT);
     expect(response.headers.get('x-kiro-model')).toBe('claude-sonnet-4.6');
     expect(request_id).toBeTruthy();
+  });
+
+  it('labels its requests with their route in the HTTP metrics, and counts tokens as /v1/messages does', async () => {
+    const prom = parseProm(await metrics.metricsText());
+    expect(prom.sum('kiro_gateway_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '200' })).toBeGreaterThan(5);
+    expect(prom.sum('kiro_gateway_output_tokens_total')).toBeGreaterThan(0);
+    expect(prom.sum('kiro_gateway_upstream_calls_total', { outcome: 'ok' })).toBeGreaterThan(5);
+  });
+
+  describe('GET /v1/models', () => {
+    it("answers in OpenAI's list shape when asked the OpenAI way", async () => {
+      const page = await client.models.list();
+      expect(page.data.length).toBeGreaterThan(5);
+      for (const model of page.data) {
+        expect(Object.keys(model).sort()).toEqual(['created', 'id', 'object', 'owned_by']);
+        expect(model.object).toBe('model');
+      }
+      expect(page.data.map((m) => m.id)).toContain(MODEL);
+      const raw = (await (await fetch(`${stack.url}/v1/models`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as Record<string, unknown>;
+      expect(Object.keys(raw).sort()).toEqual(['data', 'object']);
+      expect(await client.models.retrieve(MODEL)).toMatchObject({ id: MODEL, object: 'model', owned_by: 'anthropic' });
+      const missing = await client.models.retrieve('gpt-4o').catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+      expect((missing as { code?: string }).code).toBe('model_not_found');
+    });
+
+    it("keeps Anthropic's shape for the Anthropic SDKs and Claude Code (anthropic-version, or x-api-key)", async () => {
+      const anthropic = new Anthropic({ baseURL: stack.url, apiKey: API_KEY, maxRetries: 0, logLevel: 'error' });
+      const page = await anthropic.models.list();
+      expect(page.data[0]).toMatchObject({ type: 'model', display_name: expect.any(String), created_at: expect.any(String) });
+      for (const headers of [
+        <Record<string, string>>{ authorization: `Bearer ${API_KEY}`, 'anthropic-version': '2023-06-01' },
+        { 'x-api-key': API_KEY },
+      ]) {
+        const raw = (await (await fetch(`${stack.url}/v1/models`, { headers })).json()) as { data: Array<Record<string, unknown>>; has_more: boolean };
+        expect(raw.has_more).toBe(false);
+        expect(raw.data[0]).toHaveProperty('type', 'model');
+      }
+      // A wrong key asked the OpenAI way is told the OpenAI way, the Anthropic way otherwise.
+      const openAiWay = await fetch(`${stack.url}/v1/models`, { headers: { authorization: 'Bearer sk-wrong' } });
+      expect(openAiWay.status).toBe(401);
+      expect(((await openAiWay.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
+      const anthropicWay = await fetch(`${stack.url}/v1/models`, { headers: { 'x-api-key': 'sk-wrong' } });
+      expect(((await anthropicWay.json()) as { type: string }).type).toBe('error');
+    });
   });
 });
