@@ -173,6 +173,41 @@ describe('Chat Completions through the gateway, driven by the openai SDK', () =>
     expect(JSON.parse(call.function.arguments)).toEqual({ city: 'Oslo' });
   });
 
+  it('streams two tool calls of one answer as tool_calls indexes 0 and 1', async () => {
+    const script: Script = {
+      events: [
+        { toolUse: { name: 'get_weather', input: { city: 'Paris' }, id: 'tooluse_a' } },
+        { toolUse: { name: 'get_weather', input: { city: 'Rome' }, id: 'tooluse_b', fragments: 2 } },
+      ],
+    };
+    const res = await postOpenAi(stack, '/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: ask('Both?', script) }], tools: [WEATHER_TOOL], stream: true });
+    const calls = sseData(res.text)
+      .filter((c: any) => c !== '[DONE]' && c.choices[0]?.delta.tool_calls)
+      .map((c: any) => c.choices[0].delta.tool_calls[0]);
+    expect(calls.map((c: any) => c.index)).toEqual([0, 0, 1, 1]);
+    expect(calls[0]).toMatchObject({ id: 'tooluse_a', type: 'function', function: { name: 'get_weather', arguments: '' } });
+    expect(calls[2]).toMatchObject({ id: 'tooluse_b', type: 'function', function: { name: 'get_weather', arguments: '' } });
+
+    const final = await client.chat.completions.stream({ model: MODEL, messages: [{ role: 'user', content: ask('Both?', script) }], tools: [WEATHER_TOOL] }).finalChatCompletion();
+    const toolCalls = final.choices[0]!.message.tool_calls as OpenAI.Chat.ChatCompletionMessageFunctionToolCall[];
+    expect(toolCalls.map((c) => [c.id, JSON.parse(c.function.arguments).city])).toEqual([
+      ['tooluse_a', 'Paris'],
+      ['tooluse_b', 'Rome'],
+    ]);
+  });
+
+  it('treats a lone function tool named web_search as an ordinary tool (no MCP web search)', async () => {
+    const calls = stack.sim.stats.generate;
+    const completion = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Search the web for kiro' }],
+      tools: [{ type: 'function', function: { name: 'web_search', parameters: { type: 'object', properties: { query: { type: 'string' } } } } }],
+    });
+    expect(completion.choices[0]!.message.content).toBe(DEFAULT_TEXT);
+    expect(stack.sim.stats.generate).toBe(calls + 1);
+    expect(stack.sim.stats.mcp).toBe(0);
+  });
+
   it("offers no tools with tool_choice 'none'", async () => {
     await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], tools: [WEATHER_TOOL], tool_choice: 'none' });
     expect(lastKiroBody(stack).conversationState.currentMessage.userInputMessage.userInputMessageContext?.tools).toBeUndefined();

@@ -139,6 +139,22 @@ describe('the Responses API through the gateway, driven by the openai SDK', () =
     expect(response.output[1]).toMatchObject({ type: 'function_call', call_id: 'tooluse_pwd', name: 'shell', arguments: '{"command":["pwd"]}' });
   });
 
+  it('gives each of two function calls its own output item', async () => {
+    const script: Script = {
+      events: [
+        { toolUse: { name: 'shell', input: { command: ['ls'] }, id: 'tooluse_a' } },
+        { toolUse: { name: 'shell', input: { command: ['pwd'] }, id: 'tooluse_b' } },
+      ],
+    };
+    const stream = client.responses.stream({ model: MODEL, input: ask('Both', script), tools: [SHELL_TOOL] });
+    const added: number[] = [];
+    stream.on('response.output_item.added', (e) => added.push(e.output_index));
+    const final = await stream.finalResponse();
+    expect(added).toEqual([0, 1]);
+    expect(final.output.map((o) => (o as OpenAI.Responses.ResponseFunctionToolCall).call_id)).toEqual(['tooluse_a', 'tooluse_b']);
+    expect(new Set(final.output.map((o) => o.id)).size).toBe(2);
+  });
+
   it('streams reasoning as a reasoning item when reasoning.effort asks for thinking', async () => {
     const stream = client.responses.stream({
       model: MODEL,
@@ -193,5 +209,30 @@ describe('the Responses API through the gateway, driven by the openai SDK', () =
     const missing = await client.responses.retrieve('resp_123').catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
     expect((missing as APIError).message).toMatch(/stores no responses/);
+  });
+});
+
+describe('keep-alive while Kiro is silent', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { KIRO_SSE_PING_INTERVAL_MS: '50' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('sends SSE comments, which the SDKs skip, on both routes', async () => {
+    const slow: Script = { events: [{ text: 'One. ' }, { text: 'Two. ' }, { text: 'Three.' }], chunkDelayMs: 300 };
+    const chat = await postOpenAi(stack, '/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: ask('Count', slow) }], stream: true });
+    expect(chat.text).toContain('\n\n: keep-alive\n\n');
+    const responses = await postOpenAi(stack, '/v1/responses', { model: MODEL, input: ask('Count', slow), stream: true });
+    expect(responses.text).toContain('\n\n: keep-alive\n\n');
+
+    const client = openAiClient(stack);
+    const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: ask('Count', slow) }], stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('One. Two. Three.');
+    expect((await client.responses.stream({ model: MODEL, input: ask('Count', slow) }).finalResponse()).output_text).toBe('One. Two. Three.');
   });
 });
