@@ -197,7 +197,7 @@ export function chatToMessages(body: unknown): ChatRequest {
   const toolList = tools(body.tools);
   if (toolList) request.tools = toolList;
   optionalBoolean(body.parallel_tool_calls, 'parallel_tool_calls');
-  applyToolChoice(request, body.tool_choice, 'tool_choice', (choice) => requireObject(choice.function, 'tool_choice.function').name);
+  applyToolChoice(request, body.tool_choice, 'tool_choice', true);
   applyReasoningEffort(request, body.reasoning_effort, 'reasoning_effort');
   const streamOptions = optionalObject(body.stream_options, 'stream_options');
   const includeUsage = optionalBoolean(streamOptions?.include_usage, 'stream_options.include_usage') ?? false;

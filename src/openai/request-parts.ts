@@ -70,8 +70,12 @@ export function parseArguments(text: string, param: string): Record<string, unkn
   return value;
 }
 
-/** What a `tool_choice` does to the request: `none` removes the tools, the rest is recorded as Anthropic's. */
-export function applyToolChoice(request: MessagesRequest, choice: unknown, param: string, functionName: (choice: Obj) => unknown): void {
+/**
+ * What a `tool_choice` does to the request: `none` removes the tools, the rest is recorded as
+ * Anthropic's. A named function is `{type, function: {name}}` in the Chat API (`nested`), `{type, name}`
+ * in the Responses API.
+ */
+export function applyToolChoice(request: MessagesRequest, choice: unknown, param: string, nested: boolean): void {
   if (choice == null || choice === 'auto') return;
   if (choice === 'none') {
     // Kiro has no tool choice: a model that is offered no tools cannot call one.
@@ -83,7 +87,8 @@ export function applyToolChoice(request: MessagesRequest, choice: unknown, param
     return;
   }
   if (isObj(choice) && choice.type === 'function') {
-    request.tool_choice = { type: 'tool', name: requireNonEmptyString(functionName(choice), `${param}.name`) };
+    const name = nested ? requireObject(choice.function, `${param}.function`).name : choice.name;
+    request.tool_choice = { type: 'tool', name: requireNonEmptyString(name, nested ? `${param}.function.name` : `${param}.name`) };
     return;
   }
   if (typeof choice === 'string') fail(param, `expected 'none', 'auto', 'required' or a function, got '${choice.slice(0, 40)}'`);

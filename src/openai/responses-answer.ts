@@ -69,11 +69,10 @@ class ResponseShell {
   private readonly createdAt = Math.floor(Date.now() / 1000);
 
   constructor(
-    messageId: string,
-    private readonly model: string,
+    messageId: string | undefined,
     private readonly echo: ResponseEcho,
   ) {
-    const hex = messageId.replace(/^msg_/, '') || randomUUID().replaceAll('-', '');
+    const hex = messageId?.replace(/^msg_/, '') || randomUUID().replaceAll('-', '');
     this.id = `resp_${hex}`;
     this.itemPrefix = hex;
   }
@@ -93,7 +92,7 @@ class ResponseShell {
       incomplete_details: extra.incomplete_details ?? null,
       instructions: this.echo.instructions,
       max_output_tokens: this.echo.max_output_tokens,
-      model: this.model,
+      model: this.echo.model,
       output,
       parallel_tool_calls: this.echo.parallel_tool_calls,
       previous_response_id: null,
@@ -146,7 +145,7 @@ export class ResponsesEventEncoder implements SseEncoder {
   private encodeOne(event: StreamEvent): string {
     switch (event.type) {
       case 'message_start': {
-        this.shell = new ResponseShell(event.message.id, event.message.model, this.echo);
+        this.shell = new ResponseShell(event.message.id, this.echo);
         const response = this.shell.object('in_progress', []);
         return this.emit('response.created', { response }) + this.emit('response.in_progress', { response });
       }
@@ -165,7 +164,8 @@ export class ResponsesEventEncoder implements SseEncoder {
         return this.emit(status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
       }
       case 'error':
-        if (!this.shell) return '';
+        // A failure before anything was sent still ends in response.failed, never in silence.
+        this.shell ??= new ResponseShell(undefined, this.echo);
         return this.emit('response.failed', { response: this.shell.object('failed', this.output, { error: event.error }) });
       default:
         return '';
@@ -243,7 +243,7 @@ export class ResponsesEventEncoder implements SseEncoder {
 
 /** The non-streaming answer: a `response` object. */
 export function responseOf(message: Message, echo: ResponseEcho): unknown {
-  const shell = new ResponseShell(message.id, message.model, echo);
+  const shell = new ResponseShell(message.id, echo);
   const output: OutputItem[] = [];
   for (const block of message.content) {
     if (block.type === 'text') {

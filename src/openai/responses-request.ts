@@ -25,6 +25,7 @@ import { applyReasoningEffort, applyToolChoice, Conversation, DEFAULT_MAX_TOKENS
 
 /** Request fields echoed in the Response object, as OpenAI's API echoes them. */
 export interface ResponseEcho {
+  model: string;
   instructions: string | null;
   max_output_tokens: number | null;
   temperature: number | null;
@@ -220,13 +221,14 @@ export function responsesToMessages(body: unknown): ResponsesRequest {
   const toolList = tools(body.tools);
   if (toolList) request.tools = toolList;
   const parallel = optionalBoolean(body.parallel_tool_calls, 'parallel_tool_calls');
-  applyToolChoice(request, body.tool_choice, 'tool_choice', (choice) => choice.name);
+  applyToolChoice(request, body.tool_choice, 'tool_choice', false);
   const reasoning = optionalObject(body.reasoning, 'reasoning');
   applyReasoningEffort(request, reasoning?.effort, 'reasoning.effort');
   const metadata = optionalObject(body.metadata, 'metadata');
   return {
     request,
     echo: {
+      model,
       instructions: instructions ?? null,
       max_output_tokens: maxTokens ?? null,
       temperature: temperature ?? null,
