@@ -117,6 +117,9 @@ describe('errors before any answer: status, shape and SDK class, streaming or no
         }
         const raw = await postOpenAi(stack, PATHS[route], c.request(route));
         expect(raw.status).toBe(c.status);
+        // The cool-down (1 ms here) rounded up to whole seconds, as on the Anthropic routes.
+        if (c.status === 429) expect(raw.headers.get('retry-after')).toBe('1');
+        expect(raw.headers.get('x-should-retry')).toBe(String(c.status === 429 || c.status >= 500));
         expect(isOpenAiErrorShape(raw.json), raw.text).toBe(true);
         expect(raw.headers.get('content-type')).toMatch(/^application\/json/);
       });
