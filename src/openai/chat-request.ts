@@ -12,6 +12,7 @@ import {
   optionalInteger,
   optionalNumber,
   optionalObject,
+  optionalString,
   requireArray,
   requireNonEmptyString,
   requireObject,
@@ -72,6 +73,9 @@ function userContent(content: unknown, param: string): string | ContentBlockPara
 
 function assistantContent(m: Obj, param: string): ContentBlockParam[] {
   const blocks: ContentBlockParam[] = [];
+  // The reasoning a client echoes back goes to Kiro inline, as on the Messages route.
+  const reasoning = optionalString(m.reasoning_content, `${param}.reasoning_content`);
+  if (reasoning) blocks.push({ type: 'thinking', thinking: reasoning });
   const content = m.content;
   if (typeof content === 'string') {
     if (content !== '') blocks.push({ type: 'text', text: content });

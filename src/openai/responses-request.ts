@@ -112,7 +112,7 @@ function callOutput(output: unknown, param: string): string | ContentBlockParam[
   });
 }
 
-function addMessage(conv: Conversation, item: Obj, at: string): void {
+function addMessage(conv: Conversation, item: Obj, at: string, assistant: (content: ContentBlockParam[]) => void): void {
   if (item.content === undefined) fail(`${at}.content`, 'missing required parameter', 'missing_required_parameter');
   switch (item.role) {
     case 'system':
@@ -123,7 +123,7 @@ function addMessage(conv: Conversation, item: Obj, at: string): void {
       conv.add({ role: 'user', content: userContent(item.content, `${at}.content`) });
       return;
     case 'assistant':
-      conv.add({ role: 'assistant', content: assistantContent(item.content, `${at}.content`) });
+      assistant(assistantContent(item.content, `${at}.content`));
       return;
     default:
       if (item.role === undefined) fail(`${at}.role`, 'missing required parameter', 'missing_required_parameter');
@@ -131,8 +131,28 @@ function addMessage(conv: Conversation, item: Obj, at: string): void {
   }
 }
 
+/** The text of a reasoning item the client sends back: its reasoning_text content, else its summary. */
+function reasoningText(item: Obj, at: string): string {
+  const field = item.content != null ? 'content' : 'summary';
+  if (item[field] == null) return '';
+  return requireArray(item[field], `${at}.${field}`)
+    .map((part, k) => requireString(requireObject(part, `${at}.${field}[${k}]`).text, `${at}.${field}[${k}].text`))
+    .join('\n');
+}
+
 function conversation(input: unknown, instructions: string | undefined): Conversation {
   const conv = new Conversation();
+  // Earlier reasoning goes to Kiro inline with the assistant turn that follows it, as on the Messages route.
+  let reasoning = '';
+  const assistant = (content: ContentBlockParam[]) => {
+    if (reasoning !== '') content.unshift({ type: 'thinking', thinking: reasoning });
+    reasoning = '';
+    conv.add({ role: 'assistant', content });
+  };
+  /** Reasoning no assistant turn followed stays with the turn it came from. */
+  const flushReasoning = () => {
+    if (reasoning !== '') assistant([]);
+  };
   if (instructions) conv.system(instructions);
   if (typeof input === 'string') {
     conv.add({ role: 'user', content: input });
@@ -145,37 +165,39 @@ function conversation(input: unknown, instructions: string | undefined): Convers
     const item = requireObject(value, at);
     switch (item.type ?? 'message') {
       case 'message':
-        addMessage(conv, item, at);
+        if (item.role !== 'assistant') flushReasoning();
+        addMessage(conv, item, at, assistant);
         return;
       case 'function_call':
         // Consecutive calls (and the assistant text before them) form one assistant turn in the converter.
-        conv.add({
-          role: 'assistant',
-          content: [
-            {
-              type: 'tool_use',
-              id: requireNonEmptyString(item.call_id, `${at}.call_id`),
-              name: requireNonEmptyString(item.name, `${at}.name`),
-              input: parseArguments(requireString(item.arguments, `${at}.arguments`), `${at}.arguments`),
-            },
-          ],
-        });
+        assistant([
+          {
+            type: 'tool_use',
+            id: requireNonEmptyString(item.call_id, `${at}.call_id`),
+            name: requireNonEmptyString(item.name, `${at}.name`),
+            input: parseArguments(requireString(item.arguments, `${at}.arguments`), `${at}.arguments`),
+          },
+        ]);
         return;
       case 'function_call_output':
+        flushReasoning();
         conv.add({
           role: 'user',
           content: [{ type: 'tool_result', tool_use_id: requireNonEmptyString(item.call_id, `${at}.call_id`), content: callOutput(item.output, `${at}.output`) }],
         });
         return;
-      case 'reasoning':
-        // The model's earlier reasoning: Kiro takes no thinking in history (as on the Messages route).
+      case 'reasoning': {
+        const text = reasoningText(item, at);
+        if (text !== '') reasoning = reasoning === '' ? text : `${reasoning}\n${text}`;
         return;
+      }
       case 'item_reference':
         unsupported(`${at}.type`, `item references (${STATELESS})`);
       default:
         unsupported(`${at}.type`, `input items of type '${String(item.type).slice(0, 40)}' (messages, function_call, function_call_output and reasoning only)`);
     }
   });
+  flushReasoning();
   return conv;
 }
 

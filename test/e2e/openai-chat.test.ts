@@ -260,6 +260,15 @@ describe('Chat Completions through the gateway, driven by the openai SDK', () =>
     expect(plain.choices[0]!.message.content).toBe('It is 4.');
     expect(lastKiroBody(stack).conversationState.history[0].userInputMessage.content).toContain('<max_thinking_length>4096</max_thinking_length>');
 
+    // The reasoning sent back goes to Kiro inline, as thinking blocks do on /v1/messages.
+    await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: '2+2?' }, plain.choices[0]!.message, { role: 'user', content: 'And 3+3?' }],
+      reasoning_effort: 'low',
+    });
+    const history = lastKiroBody(stack).conversationState.history;
+    expect(history.at(-1).assistantResponseMessage.content).toMatch(/^<thinking>\s*Easy\.\s*<\/thinking>\n\nIt is 4\.$/);
+
     await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], reasoning_effort: 'none' });
     expect(JSON.stringify(lastKiroBody(stack))).not.toContain('<thinking_mode>');
   });

@@ -171,12 +171,32 @@ describe('the Responses API through the gateway, driven by the openai SDK', () =
     expect(final.output_text).toBe('It is 4.');
     expect(lastKiroBody(stack).conversationState.history[0].userInputMessage.content).toContain('<max_thinking_length>10000</max_thinking_length>');
 
-    // The reasoning item sent back in the next turn is accepted (and not sent to Kiro).
+    // The reasoning item sent back goes to Kiro inline with the assistant turn after it.
     const next = await client.responses.create({
       model: MODEL,
       input: [{ role: 'user', content: '2+2?' }, ...(final.output as OpenAI.Responses.ResponseInputItem[]), { role: 'user', content: 'And 3+3?' }],
     });
     expect(next.output_text).toBe(DEFAULT_TEXT);
+    const assistant = lastKiroBody(stack).conversationState.history.at(-1).assistantResponseMessage;
+    expect(assistant.content).toMatch(/^<thinking>\s*Two plus two is four\.\s*<\/thinking>\n\nIt is 4\.$/);
+
+    // A summary (what OpenAI's own reasoning items carry) is used when there is no reasoning text;
+    // one with neither (only encrypted content) is dropped.
+    await client.responses.create({
+      model: MODEL,
+      input: [
+        { role: 'user', content: 'Hi' },
+        { type: 'reasoning', id: 'rs_1', summary: [{ type: 'summary_text', text: 'Greet back.' }] },
+        { role: 'assistant', content: 'Hello.' },
+        { type: 'reasoning', id: 'rs_2', summary: [], encrypted_content: 'opaque' },
+        { role: 'assistant', content: 'Anything else?' },
+        { role: 'user', content: 'No.' },
+      ],
+    });
+    const merged = lastKiroBody(stack).conversationState.history.at(-1).assistantResponseMessage.content as string;
+    expect(merged.startsWith('<thinking>Greet back.</thinking>\n\nHello.')).toBe(true);
+    expect(merged).toContain('Anything else?');
+    expect(merged.match(/<thinking>/g)).toHaveLength(1);
   });
 
   it('passes an input_image data URL to Kiro', async () => {
