@@ -191,6 +191,9 @@ export function toGatewayError(err: unknown): GatewayError {
   return e;
 }
 
+/** Renders an API's error body, and the status it goes with, for any thrown value. */
+export type ErrorRenderer = (err: unknown, requestId?: string) => { status: number; body: { error: { type: string; message: string } } };
+
 /** Renders the Anthropic error envelope for any thrown value. */
 export function toAnthropicError(err: unknown, requestId?: string): { status: number; body: AnthropicErrorBody } {
   const g = toGatewayError(err);

@@ -12,6 +12,8 @@ import { createRequestObserver } from './observability/request-observer.js';
 import type { ObservabilityState } from './observability/logger.js';
 import { NotFoundError } from './errors.js';
 import { errorAnswer } from './http/error-answer.js';
+import type { ErrorRenderer } from './errors.js';
+import { createOpenAiRouter, markOpenAiRequests } from './openai/routes.js';
 import type { Lifecycle } from './lifecycle.js';
 import { requireCanonicalPath } from './http/canonical-path.js';
 import { Admission, type AdmissionLimits } from './anthropic/admission.js';
@@ -60,13 +62,15 @@ function errorMiddleware(onServerError?: AppDeps['onServerError']): Middleware {
     try {
       await next();
     } catch (thrown) {
-      const { status, headers, body } = errorAnswer(thrown, ctx.state.requestId as string | undefined);
+      // Anthropic's envelope unless the request's API has its own (the OpenAI routes set theirs).
+      const render = ctx.state.renderError as ErrorRenderer | undefined;
+      const { status, headers, body, errorType } = errorAnswer(thrown, ctx.state.requestId as string | undefined, render);
       if (status >= 500) onServerError?.(thrown, { log: (ctx.state as ObservabilityState).log, path: ctx.path });
       if (ctx.headerSent || !ctx.writable) return;
       ctx.status = status;
       ctx.set(headers);
       ctx.body = body;
-      ctx.state.logFields = { ...(ctx.state.logFields as object), errorType: body.error.type };
+      ctx.state.logFields = { ...(ctx.state.logFields as object), errorType };
     }
   };
 }
@@ -145,6 +149,9 @@ export function createApp(deps: AppDeps): GatewayApp {
     messages,
     onServerError: deps.onServerError && ((err, exchange) => deps.onServerError!(err, { log: exchange.log, path: exchange.req.url?.split('?', 1)[0] ?? '' })),
   };
+  // The OpenAI routes first: they share GET /v1/models, answered the OpenAI way only when asked so.
+  app.use(markOpenAiRequests);
+  app.use(createOpenAiRouter(deps.config, messages).routes());
   const router = createAnthropicRouter(deps.config, { models: deps.models, keys: deps.keys.gate });
   // Served by the listener's front; Koa sees these paths only in other spellings (absolute-form targets).
   for (const [path, mode] of Object.entries(MESSAGES_ROUTES)) router.post(path, koaMessagesHandler(mode, messagesRoute));

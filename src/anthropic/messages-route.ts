@@ -46,12 +46,12 @@ export async function serveMessagesExchange(exchange: Exchange, mode: StreamMode
     const key = deps.messages.keys.authenticate(exchange.req.headers);
     await handleMessages(exchange, deps.messages, mode, key);
   } catch (thrown) {
-    const { status, headers, body } = errorAnswer(thrown, exchange.requestId);
+    const { status, headers, body, errorType } = errorAnswer(thrown, exchange.requestId);
     if (status >= 500) deps.onServerError?.(thrown, exchange);
     const res = exchange.res;
     if (res.headersSent || res.destroyed) return;
     for (const name in headers) res.setHeader(name, headers[name]!);
-    exchange.logFields.errorType = body.error.type;
+    exchange.logFields.errorType = errorType;
     // The body was maybe not read (refused before reading it): Node drains it before the next request.
     sendJson(res, status, body);
   }

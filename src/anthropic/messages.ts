@@ -25,6 +25,7 @@ import { jsonResponse, streamResponse, type StreamMode } from './responses.js';
 import type { ClientKeyGate } from '../keys/gate.js';
 import type { ClientKeyContext } from '../keys/key-context.js';
 import { admitClientKey } from './auth.js';
+import { ANTHROPIC_FORMAT, type AnswerFormat } from './answer-format.js';
 
 /** What the messages handlers need; built once in createApp. */
 export interface MessagesDeps {
@@ -64,9 +65,10 @@ export async function handleMessages(exchange: Exchange, deps: MessagesDeps, mod
 
 /**
  * Answers a validated Messages request on `exchange`: conversion and model routing, admission, the
- * upstream call with failover, then the answer (live or buffered SSE, or JSON). Every failure
- * before the answer starts is thrown (the caller writes it in Anthropic's shape); after, it ends
- * the answer (an SSE error event).
+ * upstream call with failover, then the answer (live or buffered SSE, or JSON) in `format`:
+ * Anthropic's unless another API's route (src/openai/) asks for its own. Every failure before the
+ * answer starts is thrown (the caller writes it in its API's error shape); after, it ends the
+ * answer (an error event).
  */
 export async function serveMessages(
   request: MessagesRequest,
@@ -74,6 +76,7 @@ export async function serveMessages(
   deps: MessagesDeps,
   mode: StreamMode,
   key: ClientKeyContext,
+  format: AnswerFormat = ANTHROPIC_FORMAT,
 ): Promise<void> {
   // Oversized images are scaled and every image labelled from its bytes, before Kiro sees them.
   const resizedImages = await fitRequestImages(request);
@@ -115,7 +118,8 @@ export async function serveMessages(
 
   let failed: unknown;
   try {
-    if (converted.webSearch) {
+    // Claude Code's web-search sub-request is answered from Kiro's MCP endpoint, in Anthropic's shape only.
+    if (converted.webSearch && format.webSearch) {
       await handleWebSearch(exchange, deps, request, converted, controller.signal, keyUse.accepts);
       return;
     }
@@ -148,9 +152,9 @@ export async function serveMessages(
     });
     try {
       if (request.stream) {
-        await streamResponse(exchange, deps.config.sse, converter, upstream, controller, mode, obs);
+        await streamResponse(exchange, deps.config.sse, converter, upstream, controller, mode, obs, format);
       } else {
-        await jsonResponse(exchange, converter, upstream, controller, obs);
+        await jsonResponse(exchange, converter, upstream, controller, obs, format);
       }
     } finally {
       upstream.close();

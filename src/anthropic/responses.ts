@@ -14,6 +14,7 @@ import { midStreamError, type ErrorType } from '../errors.js';
 import { ShutdownAbort } from '../lifecycle.js';
 import type { RequestObservation } from './observer.js';
 import { ClientStalled, startPings, write, writeHead } from './sse-writer.js';
+import { ANTHROPIC_FORMAT, type AnswerFormat } from './answer-format.js';
 
 /** `/v1` streams as events arrive; `/cc/v1` holds them until the end so message_start has real input_tokens. */
 export type StreamMode = 'live' | 'buffered';
@@ -87,6 +88,7 @@ export async function streamResponse(
   controller: AbortController,
   mode: StreamMode,
   obs: RequestObservation,
+  format: AnswerFormat = ANTHROPIC_FORMAT,
 ): Promise<void> {
   const signal = controller.signal;
   if (mode === 'buffered') {
@@ -94,6 +96,7 @@ export async function streamResponse(
     return;
   }
   const res = writeHead(exchange.res, false);
+  const encoder = format.sseEncoder();
   // Each socket write is a syscall. Writes made in one turn of the event loop leave together: the
   // head, message_start and the first batch (the first upstream chunk is already here), and a
   // whole upstream chunk's events with the end when the upstream finished in that chunk too.
@@ -122,22 +125,22 @@ export async function streamResponse(
   };
   let wroteSinceTick = false;
   const stopPings = startPings(sse.pingIntervalMs, () => {
-    if (!wroteSinceTick && !res.destroyed) res.write(SSE_PING);
+    if (!wroteSinceTick && !res.destroyed) res.write(encoder.ping);
     wroteSinceTick = false;
   });
   try {
     const start = converter.start();
     obs.sseEvents(start);
     obs.firstByte();
-    await send(encodeSseEvents(start));
+    await send(encoder.encode(start));
     const closing = await convertUpstream(upstream, converter, signal, obs, (events) => {
       wroteSinceTick = true;
       obs.sseEvents(events);
-      return send(encodeSseEvents(events));
+      return send(encoder.encode(events));
     });
     if (closing && !res.destroyed) {
       obs.sseEvents(closing);
-      res.end(encodeSseEvents(closing));
+      res.end(encoder.encode(closing));
     }
   } finally {
     stopPings();
@@ -186,6 +189,7 @@ export async function jsonResponse(
   upstream: UpstreamEventStream,
   controller: AbortController,
   obs: RequestObservation,
+  format: AnswerFormat = ANTHROPIC_FORMAT,
 ): Promise<void> {
   const events: StreamEvent[] = converter.start();
   const closing = await convertUpstream(upstream, converter, controller.signal, obs, (batch) => {
@@ -197,6 +201,6 @@ export async function jsonResponse(
     throw midStreamError(collected.error);
   }
   collected.message.usage.input_tokens = converter.inputTokens;
-  sendJson(exchange.res, 200, collected.message);
+  sendJson(exchange.res, 200, format.jsonBody(collected.message));
   obs.firstByte();
 }

@@ -1,14 +1,17 @@
 /**
- * The answer to a request that failed before its response started: Anthropic's error envelope
- * with its status, `retry-after` when the error carries one, and `x-should-retry` as Anthropic
+ * The answer to a request that failed before its response started: Anthropic's error envelope (or
+ * another API's, through an ErrorRenderer) with its status, `retry-after` when the error carries one, and `x-should-retry` as Anthropic
  * sends it. Koa's error middleware (server.ts) and the routes served outside Koa both use it.
  */
-import { errorOfStatus, GatewayError, toAnthropicError, type AnthropicErrorBody } from '../errors.js';
+import { errorOfStatus, GatewayError, toAnthropicError, toGatewayError, type ErrorRenderer } from '../errors.js';
 
 export interface ErrorAnswer {
   status: number;
   headers: Record<string, string>;
-  body: AnthropicErrorBody;
+  /** The error body of the request's API (Anthropic's envelope by default). */
+  body: ReturnType<ErrorRenderer>['body'];
+  /** The gateway's own error type, for the log line and metrics whatever the API's shape. */
+  errorType: string;
 }
 
 /** Maps errors thrown by Koa itself or by libraries (http-errors style) into the gateway hierarchy. */
@@ -20,13 +23,16 @@ export function normaliseError(err: unknown): unknown {
   return errorOfStatus(status, e.expose && e.message ? e.message : 'Invalid request', { cause: err });
 }
 
-/** Status, headers and body answering `thrown`; `requestId` goes into the body when there is one. */
-export function errorAnswer(thrown: unknown, requestId?: string): ErrorAnswer {
+/**
+ * Status, headers and body answering `thrown`, rendered by `render` (Anthropic's envelope unless the
+ * request's API has its own); `requestId` goes into the body when there is one.
+ */
+export function errorAnswer(thrown: unknown, requestId?: string, render: ErrorRenderer = toAnthropicError): ErrorAnswer {
   const err = normaliseError(thrown);
-  const { status, body } = toAnthropicError(err, requestId);
+  const { status, body } = render(err, requestId);
   const headers: Record<string, string> = {};
   const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
   if (typeof retryAfter === 'number' && retryAfter > 0) headers['retry-after'] = String(retryAfter);
   headers['x-should-retry'] = String(status === 429 || status >= 500);
-  return { status, headers, body };
+  return { status, headers, body, errorType: toGatewayError(err).type };
 }
