@@ -1,10 +1,13 @@
 /**
- * Shared builders for the Redis store tests: credentials, stores with test-friendly timings, polling.
+ * Shared builders for the Redis store tests: credentials, stores with test-friendly timings, polling,
+ * and the one redis-server most test files share among their tests.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { RedisCredentialStore, type RedisCredentialStoreOptions } from '../../../src/store/redis/redis-store.js';
 import type { Credential } from '../../../src/credentials/types.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
 
 /** A social credential with a realistic-length refresh token. */
 export function credential(id: number, overrides: Partial<Credential> = {}): Credential {
@@ -49,6 +52,56 @@ export function makeStore(url: string, options: Partial<RedisCredentialStoreOpti
 /** A plain client to look at (or tamper with) Redis directly. */
 export function rawClient(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+}
+
+/** The redis-server of a test file, and the stores its tests open on it. */
+export interface FileRedis {
+  /** The server's `redis://` URL (once the file's tests run). */
+  readonly url: string;
+  /** A plain client on it, to look at (or tamper with) Redis directly. */
+  readonly raw: Redis;
+  /** A store on this Redis with test timings, initialised; closed after the test. */
+  started(options: Parameters<typeof makeStore>[1]): Promise<RedisCredentialStore>;
+  /** Closes these stores (made with {@link makeStore}) after the test as well. */
+  closeAfterTest(...stores: RedisCredentialStore[]): void;
+}
+
+/**
+ * Starts one redis-server for the calling test file (before its first test; stopped after the last)
+ * and closes the stores each test opened through the result. Call at the top of the file.
+ */
+export function redisForFile(): FileRedis {
+  let server: RedisServer;
+  let raw: Redis;
+  const open: RedisCredentialStore[] = [];
+  beforeAll(async () => {
+    server = await startRedis();
+    raw = rawClient(server.url);
+  });
+  afterAll(async () => {
+    raw.disconnect();
+    await server.stop();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  return {
+    get url() {
+      return server.url;
+    },
+    get raw() {
+      return raw;
+    },
+    async started(options) {
+      const store = makeStore(server.url, options);
+      open.push(store);
+      await store.init();
+      return store;
+    },
+    closeAfterTest(...stores) {
+      open.push(...stores);
+    },
+  };
 }
 
 /** Polls `check` until it stops throwing, or rethrows its last error after `timeoutMs`. */
