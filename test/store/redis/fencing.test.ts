@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TokensReplacedError } from '../../../src/store/store.js';
-import { credential, eventually, redisForFile, uniquePrefix } from './fixtures.js';
+import { credential, eventually, redisWithStores, uniquePrefix } from './fixtures.js';
 
-const redis = redisForFile();
+const redis = redisWithStores();
 const { started } = redis;
 
 const FROM = { refreshToken: credential(1).refreshToken, accessToken: credential(1).accessToken };

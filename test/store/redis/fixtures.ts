@@ -4,10 +4,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterEach } from 'vitest';
 import { RedisCredentialStore, type RedisCredentialStoreOptions } from '../../../src/store/redis/redis-store.js';
 import type { Credential } from '../../../src/credentials/types.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { redisForFile, type FileRedis } from '../../helpers/file-redis.js';
 
 /** A social credential with a realistic-length refresh token. */
 export function credential(id: number, overrides: Partial<Credential> = {}): Credential {
@@ -49,17 +49,15 @@ export function makeStore(url: string, options: Partial<RedisCredentialStoreOpti
   });
 }
 
+const RAW_CLIENT = { maxRetriesPerRequest: 1, retryStrategy: () => 50 };
+
 /** A plain client to look at (or tamper with) Redis directly. */
 export function rawClient(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+  return new Redis(url, RAW_CLIENT);
 }
 
 /** The redis-server of a test file, and the stores its tests open on it. */
-export interface FileRedis {
-  /** The server's `redis://` URL (once the file's tests run). */
-  readonly url: string;
-  /** A plain client on it, to look at (or tamper with) Redis directly. */
-  readonly raw: Redis;
+export interface StoreRedis extends FileRedis {
   /** A store on this Redis with test timings, initialised; closed after the test. */
   started(options: Parameters<typeof makeStore>[1]): Promise<RedisCredentialStore>;
   /** Closes these stores (made with {@link makeStore}) after the test as well. */
@@ -67,41 +65,26 @@ export interface FileRedis {
 }
 
 /**
- * Starts one redis-server for the calling test file (before its first test; stopped after the last)
- * and closes the stores each test opened through the result. Call at the top of the file.
+ * One redis-server for the calling test file (see {@link redisForFile}), and the stores each test
+ * opens through the result closed after it. Call at the top of the file.
  */
-export function redisForFile(): FileRedis {
-  let server: RedisServer;
-  let raw: Redis;
+export function redisWithStores(): StoreRedis {
+  const redis = redisForFile({}, RAW_CLIENT);
   const open: RedisCredentialStore[] = [];
-  beforeAll(async () => {
-    server = await startRedis();
-    raw = rawClient(server.url);
-  });
-  afterAll(async () => {
-    raw.disconnect();
-    await server.stop();
-  });
   afterEach(async () => {
     await Promise.all(open.splice(0).map((s) => s.close()));
   });
-  return {
-    get url() {
-      return server.url;
-    },
-    get raw() {
-      return raw;
-    },
-    async started(options) {
-      const store = makeStore(server.url, options);
+  return Object.assign(redis, {
+    async started(options: Parameters<typeof makeStore>[1]) {
+      const store = makeStore(redis.url, options);
       open.push(store);
       await store.init();
       return store;
     },
-    closeAfterTest(...stores) {
+    closeAfterTest(...stores: RedisCredentialStore[]) {
       open.push(...stores);
     },
-  };
+  });
 }
 
 /** Polls `check` until it stops throwing, or rethrows its last error after `timeoutMs`. */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { seedHashOf } from '../../../src/store/redis/codec.js';
 import { NotFoundError } from '../../../src/errors.js';
-import { credential, eventually, makeStore, redisForFile, sleep, uniquePrefix } from './fixtures.js';
+import { credential, eventually, makeStore, redisWithStores, sleep, uniquePrefix } from './fixtures.js';
 
-const redis = redisForFile();
+const redis = redisWithStores();
 const { started } = redis;
 
 describe('seeding', () => {

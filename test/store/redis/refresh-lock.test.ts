@@ -9,9 +9,9 @@ import { LockLostError, LockTimeoutError } from '../../../src/store/redis/refres
 import type { RedisCredentialStore } from '../../../src/store/redis/redis-store.js';
 import { NotFoundError } from '../../../src/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { credential, eventually, rawClient, redisForFile, sleep, uniquePrefix } from './fixtures.js';
+import { credential, eventually, rawClient, redisWithStores, sleep, uniquePrefix } from './fixtures.js';
 
-const redis = redisForFile();
+const redis = redisWithStores();
 const { started } = redis;
 
 describe('withRefreshLock', () => {
