@@ -11,7 +11,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, simScript, type Simulator } from '../../src/simulator/index.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { redisForFile } from '../helpers/file-redis.js';
 import { ensureBuilt, readyz, sleep, startCluster, type Cluster } from '../helpers/replicas.js';
 import { adminCall as admin, createClientKey } from '../helpers/client-keys.js';
 import { parseJsonOr } from '../helpers/http-body.js';
@@ -20,7 +20,7 @@ import { API_KEY, refreshTokenFor } from '../helpers/stack.js';
 const MODEL = 'claude-sonnet-4-6';
 const PREFIX = 'cluster-keys:';
 
-let redis: RedisServer;
+const redis = redisForFile({ appendonly: true });
 let sim: Simulator;
 let cluster: Cluster;
 const urls = () => cluster.replicas.map((r) => r.url);
@@ -61,7 +61,6 @@ async function usageOf(url: string, keyId: string): Promise<{ requests: number; 
 
 beforeAll(async () => {
   await ensureBuilt();
-  redis = await startRedis({ appendonly: true });
   sim = await createSimulator();
   cluster = await startCluster({
     n: 3,
@@ -78,7 +77,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.close();
   await sim?.close();
-  await redis?.stop();
 });
 
 describe('client key limits shared by 3 gateway processes', () => {
