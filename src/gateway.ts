@@ -24,6 +24,7 @@ import type { CredentialStore } from './store/store.js';
 import { envApiKeyCredential, loadCredentialsFile } from './store/credentials-file.js';
 import { writeFileAtomic } from './store/atomic-file.js';
 import { MemoryCredentialStore } from './store/memory/memory-store.js';
+import { redisConnection, usesRedis } from './store/redis/config-connection.js';
 import type { RedisCredentialStore } from './store/redis/redis-store.js';
 import { TokenRefresher } from './credentials/refresh.js';
 import { CredentialPool } from './credentials/pool.js';
@@ -76,10 +77,6 @@ export interface BuildOptions {
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
-function usesRedis(config: GatewayConfig): boolean {
-  return Boolean(config.redis.url || config.redis.sentinels || config.redis.clusterNodes);
-}
-
 async function createStore(
   config: GatewayConfig,
   replicaId: string,
@@ -96,12 +93,7 @@ async function createStore(
   const env = envApiKeyCredential(config);
   const { RedisCredentialStore } = await import('./store/redis/redis-store.js');
   return new RedisCredentialStore({
-    url: config.redis.url || undefined,
-    sentinels: config.redis.sentinels || undefined,
-    sentinelName: config.redis.sentinelName || undefined,
-    clusterNodes: config.redis.clusterNodes || undefined,
-    redisOptions: config.redis.password ? { password: config.redis.password } : undefined,
-    keyPrefix: config.redis.keyPrefix,
+    ...redisConnection(config.redis),
     resyncIntervalMs: config.redis.resyncIntervalMs,
     lockTtlMs: config.redis.lockTtlMs,
     lockNodes: parseLockNodes(config.redis.lockNodes),

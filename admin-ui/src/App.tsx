@@ -15,6 +15,7 @@ import { CredentialTable, type BalanceState, type RowActions } from './Credentia
 import { Login } from './Login';
 import { KeysPanel } from './KeysPanel';
 import { UsagePanel } from './UsagePanel';
+import { usePolling } from './usePolling';
 
 const KEY_STORAGE = 'kiro-gateway-admin-key';
 /** How often the list, mode and cluster view are reloaded. */
@@ -78,11 +79,7 @@ function Dashboard({ api, onLogout }: { api: AdminApi; onLogout: (reason?: strin
     }
   }, [api, handleAuthError]);
 
-  useEffect(() => {
-    void load();
-    const timer = window.setInterval(() => void load(), POLL_MS);
-    return () => window.clearInterval(timer);
-  }, [load]);
+  usePolling(load, POLL_MS);
 
   useEffect(() => {
     if (notice?.kind !== 'success') return;

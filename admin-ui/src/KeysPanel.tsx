@@ -2,12 +2,13 @@
  * Managed client keys: list, create (the key is shown once), change, disable, delete. The limiter's
  * mode is shown too (shared through Redis, per replica while Redis is down, or one process).
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import { AdminApiError, type AdminApi, type ClientKeyItem, type ClientKeyRequest, type ClientKeysResponse, type CredentialStatusItem } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { absoluteTime, number } from './format';
 import { KeyForm, LIMIT_FIELDS } from './KeyForm';
 import { KeySecretDialog } from './KeySecretDialog';
+import { usePolling } from './usePolling';
 
 const POLL_MS = 5000;
 
@@ -48,11 +49,7 @@ export function KeysPanel({
     }
   }, [api, onAuthError]);
 
-  useEffect(() => {
-    void load();
-    const timer = window.setInterval(() => void load(), POLL_MS);
-    return () => window.clearInterval(timer);
-  }, [load]);
+  usePolling(load, POLL_MS);
 
   async function run(action: () => Promise<{ message: string }>): Promise<boolean> {
     try {

@@ -3,9 +3,10 @@
  * requests, hourly over the last 24 hours or daily over 30 days, drawn as a chart, and the same data
  * as a CSV download.
  */
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useMemo, useState } from 'react';
 import { AdminApiError, type AdminApi, type UsageQuery, type UsageResponse, type UsageRowBody } from './api';
 import { UsageChart, type ChartSeries } from './UsageChart';
+import { usePolling } from './usePolling';
 
 const REFRESH_MS = 10_000;
 /** Series drawn one by one; the rest are summed into "others". */
@@ -72,11 +73,7 @@ export function UsagePanel({ api, onAuthError }: { api: AdminApi; onAuthError: (
     }
   }, [api, query, onAuthError]);
 
-  useEffect(() => {
-    void load();
-    const timer = window.setInterval(() => void load(), REFRESH_MS);
-    return () => window.clearInterval(timer);
-  }, [load]);
+  usePolling(load, REFRESH_MS);
 
   const chart = useMemo(() => (usage && usage.granularity === query.granularity ? seriesOf(usage, metric) : undefined), [usage, metric, query]);
 

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { ApiError, NotFoundError } from '../errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../store/atomic-file.js';
-import { ClientKeyIndex, patchRecord, type ClientKeyPatch, type ClientKeyStore } from './key-store.js';
+import { IndexedKeyStore, patchRecord, type ClientKeyPatch } from './key-store.js';
 import { parseStoredKey } from './stored-key.js';
 import type { ClientKeyRecord } from './types.js';
 
@@ -15,12 +15,13 @@ interface KeysFile {
   keys: ClientKeyRecord[];
 }
 
-export class FileClientKeyStore implements ClientKeyStore {
+export class FileClientKeyStore extends IndexedKeyStore {
   readonly kind = 'file' as const;
-  private readonly index = new ClientKeyIndex();
   private writes: Promise<void> = Promise.resolve();
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    super();
+  }
 
   async init(): Promise<void> {
     await removeStaleTempFiles(this.path);
@@ -40,18 +41,6 @@ export class FileClientKeyStore implements ClientKeyStore {
     const keys = (parsed as Partial<KeysFile> | null)?.keys;
     if (!Array.isArray(keys)) throw new Error(`${this.path}: expected {"keys": [...]}`);
     this.index.replaceAll(keys.map((k, i) => parseStoredKey(k, `${this.path} keys[${i}]`)));
-  }
-
-  list(): readonly ClientKeyRecord[] {
-    return this.index.list();
-  }
-
-  get(id: string): ClientKeyRecord | undefined {
-    return this.index.get(id);
-  }
-
-  byHash(keyHash: string): ClientKeyRecord | undefined {
-    return this.index.byHash(keyHash);
   }
 
   add(record: ClientKeyRecord): Promise<void> {
@@ -75,10 +64,6 @@ export class FileClientKeyStore implements ClientKeyStore {
       if (at < 0) throw new NotFoundError(`API key ${id} not found`);
       records.splice(at, 1);
     });
-  }
-
-  onChange(listener: () => void): () => void {
-    return this.index.onChange(listener);
   }
 
   async close(): Promise<void> {

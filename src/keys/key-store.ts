@@ -82,6 +82,37 @@ export class ClientKeyIndex {
   }
 }
 
+/**
+ * What both stores share: every lookup served from the local copy, and the listeners of its changes.
+ * A store keeps `index` current and implements the rest.
+ */
+export abstract class IndexedKeyStore implements ClientKeyStore {
+  abstract readonly kind: ClientKeyStore['kind'];
+  protected readonly index = new ClientKeyIndex();
+
+  abstract init(): Promise<void>;
+  abstract add(record: ClientKeyRecord): Promise<void>;
+  abstract update(id: string, patch: ClientKeyPatch): Promise<ClientKeyRecord>;
+  abstract remove(id: string): Promise<void>;
+  abstract close(): Promise<void>;
+
+  list(): readonly ClientKeyRecord[] {
+    return this.index.list();
+  }
+
+  get(id: string): ClientKeyRecord | undefined {
+    return this.index.get(id);
+  }
+
+  byHash(keyHash: string): ClientKeyRecord | undefined {
+    return this.index.byHash(keyHash);
+  }
+
+  onChange(listener: () => void): () => void {
+    return this.index.onChange(listener);
+  }
+}
+
 /** A record with a patch applied and `updatedAt` set. */
 export function patchRecord(record: ClientKeyRecord, patch: ClientKeyPatch, now = new Date()): ClientKeyRecord {
   const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as ClientKeyPatch;

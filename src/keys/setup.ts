@@ -5,6 +5,7 @@
  */
 import { dirname, join } from 'node:path';
 import type { GatewayConfig } from '../config.js';
+import { redisConnection, usesRedis } from '../store/redis/config-connection.js';
 import { ClientAuthenticator } from './authenticator.js';
 import { FileClientKeyStore } from './file-key-store.js';
 import { ClientKeyGate, type KeyObserver } from './gate.js';
@@ -44,10 +45,6 @@ export interface ClientKeys {
   flush(): Promise<void>;
   health(): LimiterHealth;
   close(): Promise<void>;
-}
-
-function usesRedis(config: GatewayConfig): boolean {
-  return Boolean(config.redis.url || config.redis.sentinels || config.redis.clusterNodes);
 }
 
 /** client-keys.json of the single-process mode. */
@@ -107,12 +104,7 @@ export async function createClientKeys(config: GatewayConfig, options: ClientKey
     import('../store/redis/client-key-flush.js'),
   ]);
   const redis = new ClientKeyRedis({
-    url: config.redis.url || undefined,
-    sentinels: config.redis.sentinels || undefined,
-    sentinelName: config.redis.sentinelName || undefined,
-    clusterNodes: config.redis.clusterNodes || undefined,
-    redisOptions: config.redis.password ? { password: config.redis.password } : undefined,
-    keyPrefix: config.redis.keyPrefix,
+    ...redisConnection(config.redis),
     replicaId: options.replicaId,
     log: options.log,
     onRedisCommand: options.onRedisCommand,

@@ -4,13 +4,12 @@
  * (README, "OpenAI-compatible API"); what it has no field for is accepted and not enforced, as on the
  * Messages route (sampling parameters, stop sequences, output limits).
  */
-import type { ContentBlockParam, MessagesRequest, ToolParam, ToolResultBlock } from '../anthropic/types.js';
+import type { ContentBlockParam, MessagesRequest, ToolResultBlock } from '../anthropic/types.js';
 import {
   fail,
   isObj,
   optionalBoolean,
   optionalInteger,
-  optionalNumber,
   optionalObject,
   optionalString,
   requireArray,
@@ -20,7 +19,7 @@ import {
   unsupported,
   type Obj,
 } from './fields.js';
-import { applyReasoningEffort, applyToolChoice, Conversation, DEFAULT_MAX_TOKENS, functionTool, imageFromUrl, parseArguments } from './request-parts.js';
+import { applyReasoningEffort, applyToolChoice, baseRequest, Conversation, functionTools, imageFromUrl, parseArguments } from './request-parts.js';
 
 /** A Chat Completions request as the pipeline takes it, and what its answer needs. */
 export interface ChatRequest {
@@ -147,15 +146,6 @@ function conversation(messages: unknown): Conversation {
   return conv;
 }
 
-function tools(value: unknown): ToolParam[] | undefined {
-  if (value == null) return undefined;
-  return requireArray(value, 'tools').map((tool, k) => {
-    const t = requireObject(tool, `tools[${k}]`);
-    if (t.type !== 'function') unsupported(`tools[${k}].type`, `tools of type '${String(t.type).slice(0, 40)}' (only function tools)`);
-    return functionTool(requireObject(t.function, `tools[${k}].function`), `tools[${k}].function`);
-  });
-}
-
 function stopSequences(value: unknown): string[] | undefined {
   if (value == null) return undefined;
   if (typeof value === 'string') return [value];
@@ -187,18 +177,10 @@ export function chatToMessages(body: unknown): ChatRequest {
   const model = requireNonEmptyString(body.model, 'model');
   const conv = conversation(body.messages);
   const maxTokens = optionalInteger(body.max_completion_tokens, 'max_completion_tokens', 1) ?? optionalInteger(body.max_tokens, 'max_tokens', 1);
-  const request: MessagesRequest = { model, max_tokens: maxTokens ?? DEFAULT_MAX_TOKENS, messages: conv.checkedMessages('messages') };
-  const system = conv.systemPrompt;
-  if (system !== undefined) request.system = system;
-  const stream = optionalBoolean(body.stream, 'stream');
-  if (stream) request.stream = true;
-  const temperature = optionalNumber(body.temperature, 'temperature');
-  if (temperature !== undefined) request.temperature = temperature;
-  const topP = optionalNumber(body.top_p, 'top_p');
-  if (topP !== undefined) request.top_p = topP;
+  const request = baseRequest(body, model, maxTokens, conv, 'messages');
   const stop = stopSequences(body.stop);
   if (stop) request.stop_sequences = stop;
-  const toolList = tools(body.tools);
+  const toolList = functionTools(body.tools, true);
   if (toolList) request.tools = toolList;
   optionalBoolean(body.parallel_tool_calls, 'parallel_tool_calls');
   applyToolChoice(request, body.tool_choice, 'tool_choice', true);

@@ -1,18 +1,47 @@
 /**
- * The pieces both OpenAI request mappings (chat-request.ts, responses-request.ts) share: images,
- * function tools and tool choice, tool-call arguments, reasoning effort, and the system prompt
- * gathered from system/developer messages. Each returns Anthropic request pieces, so the rest of
- * the gateway sees one request type.
+ * The pieces both OpenAI request mappings (chat-request.ts, responses-request.ts) share: the request's
+ * common fields, images, function tools and tool choice, tool-call arguments, reasoning effort, and
+ * the system prompt gathered from system/developer messages. Each returns Anthropic request pieces,
+ * so the rest of the gateway sees one request type.
  */
 import type { ImageBlock, MessageParam, MessagesRequest, ToolParam } from '../anthropic/types.js';
 import { exceedsJsonDepth, MAX_TOOL_INPUT_DEPTH } from '../http/json-depth.js';
-import { fail, isObj, optionalEnum, optionalString, requireNonEmptyString, requireObject, unsupported, type Obj } from './fields.js';
+import {
+  fail,
+  isObj,
+  optionalBoolean,
+  optionalEnum,
+  optionalNumber,
+  optionalString,
+  requireArray,
+  requireNonEmptyString,
+  requireObject,
+  unsupported,
+  type Obj,
+} from './fields.js';
 
 /**
  * `max_tokens` of the Anthropic request when the client sets no limit. Kiro takes no output limit
  * (the Messages route does not send one either), so this only completes the request type.
  */
-export const DEFAULT_MAX_TOKENS = 32_000;
+const DEFAULT_MAX_TOKENS = 32_000;
+
+/**
+ * The fields both APIs spell alike, as the Anthropic request: the model, the output limit (absent:
+ * {@link DEFAULT_MAX_TOKENS}), the conversation (`messagesParam` names it in errors) with its system
+ * prompt, `stream`, `temperature` and `top_p`, checked in that order.
+ */
+export function baseRequest(body: Obj, model: string, maxTokens: number | undefined, conv: Conversation, messagesParam: string): MessagesRequest {
+  const request: MessagesRequest = { model, max_tokens: maxTokens ?? DEFAULT_MAX_TOKENS, messages: conv.checkedMessages(messagesParam) };
+  const system = conv.systemPrompt;
+  if (system !== undefined) request.system = system;
+  if (optionalBoolean(body.stream, 'stream')) request.stream = true;
+  const temperature = optionalNumber(body.temperature, 'temperature');
+  if (temperature !== undefined) request.temperature = temperature;
+  const topP = optionalNumber(body.top_p, 'top_p');
+  if (topP !== undefined) request.top_p = topP;
+  return request;
+}
 
 /** The image types Kiro takes; `image/jpg` is a common misspelling of the first. */
 const IMAGE_MEDIA_TYPES: Readonly<Record<string, string>> = {
@@ -44,13 +73,26 @@ export function imageFromUrl(url: string, param: string): ImageBlock {
 }
 
 /** A function tool's definition (the Chat API nests it under `function`, the Responses API does not). */
-export function functionTool(def: Obj, param: string): ToolParam {
+function functionTool(def: Obj, param: string): ToolParam {
   const name = requireNonEmptyString(def.name, `${param}.name`);
   const description = optionalString(def.description, `${param}.description`);
   const parameters = def.parameters == null ? undefined : requireObject(def.parameters, `${param}.parameters`);
   const tool: ToolParam = { name, input_schema: parameters ?? { type: 'object', properties: {} } };
   if (description !== undefined) tool.description = description;
   return tool;
+}
+
+/**
+ * The request's `tools`, function tools only; each definition is nested under `function` in the
+ * Chat API (`nested`), not in the Responses API.
+ */
+export function functionTools(value: unknown, nested: boolean): ToolParam[] | undefined {
+  if (value == null) return undefined;
+  return requireArray(value, 'tools').map((tool, k) => {
+    const t = requireObject(tool, `tools[${k}]`);
+    if (t.type !== 'function') unsupported(`tools[${k}].type`, `tools of type '${String(t.type).slice(0, 40)}' (only function tools)`);
+    return nested ? functionTool(requireObject(t.function, `tools[${k}].function`), `tools[${k}].function`) : functionTool(t, `tools[${k}]`);
+  });
 }
 
 /**

@@ -5,13 +5,12 @@
  * `background`) is refused with that reason, and clients send the whole conversation in `input`
  * (as Codex does with `store: false`).
  */
-import type { ContentBlockParam, MessagesRequest, ToolParam } from '../anthropic/types.js';
+import type { ContentBlockParam, MessagesRequest } from '../anthropic/types.js';
 import {
   fail,
   isObj,
   optionalBoolean,
   optionalInteger,
-  optionalNumber,
   optionalObject,
   optionalString,
   requireArray,
@@ -21,7 +20,7 @@ import {
   unsupported,
   type Obj,
 } from './fields.js';
-import { applyReasoningEffort, applyToolChoice, Conversation, DEFAULT_MAX_TOKENS, functionTool, imageFromUrl, parseArguments } from './request-parts.js';
+import { applyReasoningEffort, applyToolChoice, baseRequest, Conversation, functionTools, imageFromUrl, parseArguments } from './request-parts.js';
 
 /** Request fields echoed in the Response object, as OpenAI's API echoes them. */
 export interface ResponseEcho {
@@ -75,17 +74,24 @@ function inputImage(p: Obj, at: string): ContentBlockParam {
   return imageFromUrl(requireString(p.image_url, `${at}.image_url`), `${at}.image_url`);
 }
 
-function userContent(content: unknown, param: string): string | ContentBlockParam[] {
+/**
+ * Text and image parts: a user message's content, a function call's output (images in tool results
+ * do not reach Kiro). A part of a type in `refused` is named as unsupported, any other as wrong.
+ */
+function inputParts(content: unknown, param: string, refused: readonly string[]): string | ContentBlockParam[] {
   if (typeof content === 'string') return content;
   return requireArray(content, param).map((part, k): ContentBlockParam => {
     const at = `${param}[${k}]`;
     const p = requireObject(part, at);
     if (p.type === 'input_text') return { type: 'text', text: requireString(p.text, `${at}.text`) };
     if (p.type === 'input_image') return inputImage(p, at);
-    if (p.type === 'input_file' || p.type === 'input_audio') unsupported(`${at}.type`, `'${p.type}' parts (text and images only)`);
+    if (refused.includes(p.type as string)) unsupported(`${at}.type`, `'${p.type}' parts (text and images only)`);
     fail(`${at}.type`, `expected 'input_text' or 'input_image', got '${String(p.type).slice(0, 40)}'`);
   });
 }
+
+/** Files and audio in a user message are refused as such. */
+const REFUSED_USER_PARTS = ['input_file', 'input_audio'];
 
 function assistantContent(content: unknown, param: string): ContentBlockParam[] {
   if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
@@ -100,18 +106,6 @@ function assistantContent(content: unknown, param: string): ContentBlockParam[] 
   return blocks;
 }
 
-/** A function call's output: text, or text and images (images in tool results do not reach Kiro). */
-function callOutput(output: unknown, param: string): string | ContentBlockParam[] {
-  if (typeof output === 'string') return output;
-  return requireArray(output, param).map((part, k): ContentBlockParam => {
-    const at = `${param}[${k}]`;
-    const p = requireObject(part, at);
-    if (p.type === 'input_text') return { type: 'text', text: requireString(p.text, `${at}.text`) };
-    if (p.type === 'input_image') return inputImage(p, at);
-    fail(`${at}.type`, `expected 'input_text' or 'input_image', got '${String(p.type).slice(0, 40)}'`);
-  });
-}
-
 function addMessage(conv: Conversation, item: Obj, at: string, assistant: (content: ContentBlockParam[]) => void): void {
   if (item.content === undefined) fail(`${at}.content`, 'missing required parameter', 'missing_required_parameter');
   switch (item.role) {
@@ -120,7 +114,7 @@ function addMessage(conv: Conversation, item: Obj, at: string, assistant: (conte
       conv.system(textContent(item.content, `${at}.content`));
       return;
     case 'user':
-      conv.add({ role: 'user', content: userContent(item.content, `${at}.content`) });
+      conv.add({ role: 'user', content: inputParts(item.content, `${at}.content`, REFUSED_USER_PARTS) });
       return;
     case 'assistant':
       assistant(assistantContent(item.content, `${at}.content`));
@@ -183,7 +177,7 @@ function conversation(input: unknown, instructions: string | undefined): Convers
         flushReasoning();
         conv.add({
           role: 'user',
-          content: [{ type: 'tool_result', tool_use_id: requireNonEmptyString(item.call_id, `${at}.call_id`), content: callOutput(item.output, `${at}.output`) }],
+          content: [{ type: 'tool_result', tool_use_id: requireNonEmptyString(item.call_id, `${at}.call_id`), content: inputParts(item.output, `${at}.output`, []) }],
         });
         return;
       case 'reasoning': {
@@ -199,15 +193,6 @@ function conversation(input: unknown, instructions: string | undefined): Convers
   });
   flushReasoning();
   return conv;
-}
-
-function tools(value: unknown): ToolParam[] | undefined {
-  if (value == null) return undefined;
-  return requireArray(value, 'tools').map((tool, k) => {
-    const t = requireObject(tool, `tools[${k}]`);
-    if (t.type !== 'function') unsupported(`tools[${k}].type`, `tools of type '${String(t.type).slice(0, 40)}' (only function tools)`);
-    return functionTool(t, `tools[${k}]`);
-  });
 }
 
 function refuseUnsupported(body: Obj): void {
@@ -232,15 +217,8 @@ export function responsesToMessages(body: unknown): ResponsesRequest {
   const instructions = optionalString(body.instructions, 'instructions');
   const conv = conversation(body.input, instructions);
   const maxTokens = optionalInteger(body.max_output_tokens, 'max_output_tokens', 1);
-  const request: MessagesRequest = { model, max_tokens: maxTokens ?? DEFAULT_MAX_TOKENS, messages: conv.checkedMessages('input') };
-  const system = conv.systemPrompt;
-  if (system !== undefined) request.system = system;
-  if (optionalBoolean(body.stream, 'stream')) request.stream = true;
-  const temperature = optionalNumber(body.temperature, 'temperature');
-  if (temperature !== undefined) request.temperature = temperature;
-  const topP = optionalNumber(body.top_p, 'top_p');
-  if (topP !== undefined) request.top_p = topP;
-  const toolList = tools(body.tools);
+  const request = baseRequest(body, model, maxTokens, conv, 'input');
+  const toolList = functionTools(body.tools, false);
   if (toolList) request.tools = toolList;
   const parallel = optionalBoolean(body.parallel_tool_calls, 'parallel_tool_calls');
   applyToolChoice(request, body.tool_choice, 'tool_choice', false);
@@ -253,8 +231,8 @@ export function responsesToMessages(body: unknown): ResponsesRequest {
       model,
       instructions: instructions ?? null,
       max_output_tokens: maxTokens ?? null,
-      temperature: temperature ?? null,
-      top_p: topP ?? null,
+      temperature: request.temperature ?? null,
+      top_p: request.top_p ?? null,
       tools: (body.tools as unknown[] | undefined) ?? [],
       tool_choice: body.tool_choice ?? 'auto',
       parallel_tool_calls: parallel ?? true,

@@ -24,30 +24,6 @@ export interface LoadedCredentials {
   needsWriteBack: boolean;
 }
 
-
-const STRING_FIELDS = [
-  'accessToken',
-  'refreshToken',
-  'profileArn',
-  'expiresAt',
-  'authMethod',
-  'clientId',
-  'clientSecret',
-  'region',
-  'authRegion',
-  'apiRegion',
-  'machineId',
-  'email',
-  'subscriptionTitle',
-  'proxyUrl',
-  'proxyUsername',
-  'proxyPassword',
-  'kiroApiKey',
-  'endpoint',
-  'disabledReason',
-  'disabledUntil',
-] as const;
-
 /** Order of known keys in written entries (kiro.rs's field order, then the gateway's additions). */
 const WRITE_ORDER = [
   'id',
@@ -76,6 +52,11 @@ const WRITE_ORDER = [
 ] as const;
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set(WRITE_ORDER);
+
+type StringField = Exclude<(typeof WRITE_ORDER)[number], 'id' | 'priority' | 'disabled'>;
+
+/** The known keys whose values are strings: all but id, priority and disabled. */
+const STRING_FIELDS = WRITE_ORDER.filter((key): key is StringField => key !== 'id' && key !== 'priority' && key !== 'disabled');
 
 /**
  * Canonical auth method (§2.1, §2.5): `builder-id`/`iam` → `idc`; `api_key`/`apikey` or a

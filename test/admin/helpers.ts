@@ -14,6 +14,7 @@ import { createAdminRouter } from '../../src/admin/routes.js';
 import { serveAdminUi } from '../../src/admin/static.js';
 import type { AdminDeps } from '../../src/admin/types.js';
 import type { Balance, ReplicaInfo } from '../../src/admin/wire-types.js';
+import { parseJsonOr } from '../helpers/http-body.js';
 
 export const ADMIN_KEY = 'admin-key-for-tests-0123456789';
 
@@ -186,12 +187,6 @@ export function client(baseUrl: string, seen: string[] = []) {
     const res = await fetch(`${baseUrl}${path}`, { method, headers, body });
     const text = await res.text();
     seen.push(text);
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, body: parsed };
+    return { status: res.status, headers: res.headers, text, body: parseJsonOr(text) };
   };
 }

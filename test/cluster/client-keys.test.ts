@@ -11,26 +11,19 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, simScript, type Simulator } from '../../src/simulator/index.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { redisForFile } from '../helpers/file-redis.js';
 import { ensureBuilt, readyz, sleep, startCluster, type Cluster } from '../helpers/replicas.js';
-import { ADMIN_KEY, API_KEY, refreshTokenFor } from '../helpers/stack.js';
+import { adminCall as admin, createClientKey } from '../helpers/client-keys.js';
+import { parseJsonOr } from '../helpers/http-body.js';
+import { API_KEY, refreshTokenFor } from '../helpers/stack.js';
 
 const MODEL = 'claude-sonnet-4-6';
 const PREFIX = 'cluster-keys:';
 
-let redis: RedisServer;
+const redis = redisForFile({ appendonly: true });
 let sim: Simulator;
 let cluster: Cluster;
 const urls = () => cluster.replicas.map((r) => r.url);
-
-async function admin(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${url}/api/admin${path}`, {
-    method,
-    headers: { 'x-api-key': ADMIN_KEY, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, json: await res.json() };
-}
 
 interface Answer {
   status: number;
@@ -46,24 +39,16 @@ async function ask(url: string, key: string, content = 'Hi', extra: Record<strin
     signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, headers: res.headers, json };
+  return { status: res.status, headers: res.headers, json: parseJsonOr(text, text) };
 }
 
 /** Creates a key through replica 0 and waits until every replica knows it. */
 async function createKey(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
-  const created = await admin(urls()[0]!, 'POST', '/keys', body);
-  expect(created.status).toBe(201);
-  const { id } = created.json.key;
+  const key = await createClientKey(urls()[0]!, body);
   for (const url of urls()) {
-    await expect.poll(async () => (await admin(url, 'GET', `/keys/${id}`)).status, { timeout: 5_000 }).toBe(200);
+    await expect.poll(async () => (await admin(url, 'GET', `/keys/${key.id}`)).status, { timeout: 5_000 }).toBe(200);
   }
-  return { id, secret: created.json.secret };
+  return key;
 }
 
 async function usageOf(url: string, keyId: string): Promise<{ requests: number; rateLimited: number; inputTokens: number }> {
@@ -76,7 +61,6 @@ async function usageOf(url: string, keyId: string): Promise<{ requests: number; 
 
 beforeAll(async () => {
   await ensureBuilt();
-  redis = await startRedis({ appendonly: true });
   sim = await createSimulator();
   cluster = await startCluster({
     n: 3,
@@ -93,7 +77,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.close();
   await sim?.close();
-  await redis?.stop();
 });
 
 describe('client key limits shared by 3 gateway processes', () => {

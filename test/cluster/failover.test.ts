@@ -5,27 +5,22 @@
  * replica learns (cool-downs, counters, auto-disable) is what every replica's admin API shows and
  * acts on.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { adminCredentials, ensureBuilt, message, startCluster, type AdminCredential, type Cluster } from '../helpers/replicas.js';
+import { redisForFile } from '../helpers/file-redis.js';
+import { adminCredentials, message, startCluster, type AdminCredential, type Cluster } from '../helpers/replicas.js';
 import { refreshTokenFor } from '../helpers/stack.js';
+import { cleanupsPerTest } from './harness.js';
 
-let redis: RedisServer;
+const cleanups = cleanupsPerTest();
+const redis = redisForFile();
 let sim: Simulator;
-const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  await ensureBuilt();
-  redis = await startRedis();
   sim = await createSimulator();
-}, 240_000);
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 afterAll(async () => {
   await sim?.close();
-  await redis?.stop();
 });
 
 async function cluster(prefix: string, credentials: Array<{ token: string; priority: number }>, env: Record<string, string> = {}): Promise<Cluster> {

@@ -13,32 +13,18 @@
  * holder's own request succeeds with that token.
  */
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { adminCredentials, ensureBuilt, message, sha256, sleep, startCluster, type Replica } from '../helpers/replicas.js';
+import { redisForFile } from '../helpers/file-redis.js';
+import { adminCredentials, message, sha256, sleep, startCluster, type Replica } from '../helpers/replicas.js';
 import { refreshTokenFor } from '../helpers/stack.js';
+import { cleanupsPerTest, expiredCredential, spreadMessages } from './harness.js';
 
 const LOCK_TTL_MS = 1_000;
 const REQUESTS = 20;
 
-let redis: RedisServer;
-let raw: Redis;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  await ensureBuilt();
-  redis = await startRedis();
-  raw = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-}, 240_000);
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-afterAll(async () => {
-  raw?.disconnect();
-  await redis?.stop();
-});
+const cleanups = cleanupsPerTest();
+const redis = redisForFile();
 
 /** The process state letter from /proc (`T` = stopped). */
 function processState(pid: number): string {
@@ -76,7 +62,7 @@ async function setup(rotate: boolean, pause: 'before' | 'after-upstream'): Promi
     n: 2,
     simUrl: sim.url,
     redisUrl: redis.url,
-    credentials: [{ id: 1, refreshToken: token, authMethod: 'social', expiresAt: new Date(Date.now() - 60_000).toISOString() }],
+    credentials: [expiredCredential(token)],
     env: { KIRO_REDIS_KEY_PREFIX: prefix, KIRO_REDIS_LOCK_TTL_MS: String(LOCK_TTL_MS) },
     envFor: (i): Record<string, string> => (i === 0 ? { KIRO_TEST_REFRESH_PAUSE: pause, KIRO_TEST_REFRESH_PAUSE_MS: 'stop' } : {}),
   });
@@ -85,19 +71,19 @@ async function setup(rotate: boolean, pause: 'before' | 'after-upstream'): Promi
   const lateRequest = message(late.url, { signal: AbortSignal.timeout(60_000) }).catch((err: Error) => ({ status: -1, error: err.message }));
   await late.waitForOutput(new RegExp(`KIRO_TEST_REFRESH_PAUSE ${pause} credential=1`), 15_000);
   await waitStopped(late.pid);
-  expect(await raw.exists(`${prefix}lock:refresh:1`)).toBe(1); // held by the stopped process, for now
+  expect(await redis.raw.exists(`${prefix}lock:refresh:1`)).toBe(1); // held by the stopped process, for now
   return { sim, late, next, prefix, token, lateRequest };
 }
 
 /** Requests on the other replica: they wait out the stopped holder's lock, then one refresh serves all. */
 async function serveFromNext(s: Setup): Promise<void> {
-  const results = await Promise.all(Array.from({ length: REQUESTS }, () => message(s.next.url)));
+  const results = await spreadMessages([s.next], REQUESTS);
   const failed = results.filter((r) => r.status !== 200);
   expect(failed.slice(0, 2), `${failed.length} of ${REQUESTS} requests failed on the other replica`).toEqual([]);
 }
 
 async function stored(s: Setup): Promise<Record<string, string>> {
-  return raw.hgetall(`${s.prefix}cred:1`);
+  return redis.raw.hgetall(`${s.prefix}cred:1`);
 }
 
 /** Every replica shows the credential as Redis has it: enabled, uncounted, on one token. */
@@ -147,7 +133,7 @@ describe('a refresh-lock holder stopped past its TTL (SIGSTOP), then resumed (SI
     await sleep(500); // a disable or a counted failure would be written by now (stats flush every 200 ms)
     const after = await stored(s);
     expect(after).toMatchObject({ refreshToken: rotated.refreshToken, accessToken: rotated.accessToken });
-    expect(await raw.hget(`${s.prefix}stats:1`, 'failureTotal')).toBeNull();
+    expect(await redis.raw.hget(`${s.prefix}stats:1`, 'failureTotal')).toBeNull();
     await expectOneTokenEverywhere(s, after);
   });
 });

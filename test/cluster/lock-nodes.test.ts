@@ -10,8 +10,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { adminCredentials, message, sha256, sleep, startCluster, type Cluster } from '../helpers/replicas.js';
+import { adminCredentials, sha256, sleep, startCluster, type Cluster } from '../helpers/replicas.js';
 import { refreshTokenFor } from '../helpers/stack.js';
+import { expiredCredential, spreadMessages } from './harness.js';
 
 const REQUESTS = 300;
 const REFRESH_LATENCY_MS = 1_000;
@@ -30,7 +31,7 @@ beforeAll(async () => {
     n: 3,
     simUrl: sim.url,
     redisUrl: store.url,
-    credentials: [{ id: 1, refreshToken: token, authMethod: 'social', expiresAt: new Date(Date.now() - 60_000).toISOString() }],
+    credentials: [expiredCredential(token)],
     env: { KIRO_REDIS_LOCK_NODES: lockNodes.map((n) => n.url).join(',') },
   });
 }, 240_000);
@@ -43,10 +44,7 @@ afterAll(async () => {
 
 /** Requests spread over the replicas; all must succeed. */
 async function storm(): Promise<void> {
-  const { replicas } = cluster;
-  const results = await Promise.all(
-    Array.from({ length: REQUESTS }, (_, i) => message(replicas[i % replicas.length]!.url).catch((err: Error) => ({ status: -1, body: err.message, ms: 0 }))),
-  );
+  const results = await spreadMessages(cluster.replicas, REQUESTS);
   const failures = results.filter((r) => r.status !== 200);
   expect(failures.slice(0, 3), `${failures.length} of ${REQUESTS} failed`).toEqual([]);
 }

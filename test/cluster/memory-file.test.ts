@@ -8,16 +8,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
-import { ensureBuilt, message, sleep, startReplica, type Replica } from '../helpers/replicas.js';
+import { message, sleep, startReplica, type Replica } from '../helpers/replicas.js';
 import { eventually, refreshTokenFor, writeCredentials } from '../helpers/stack.js';
+import { cleanupsPerTest } from './harness.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-beforeAll(() => ensureBuilt(), 240_000);
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsPerTest();
 
 async function gateway(sim: Simulator, credentialsPath: string): Promise<Replica> {
   const r = await startReplica({ simUrl: sim.url, credentialsPath });

@@ -16,13 +16,12 @@
  * Four cases (own Redis, simulator and 3 replicas each), OUTAGE_MS of outage each.
  */
 import { Redis } from 'ioredis';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSimulator } from '../../src/simulator/index.js';
 import { startRedis } from '../helpers/redis.js';
 import {
   adminCredentials,
   adminPost,
-  ensureBuilt,
   message,
   readyz,
   sha256,
@@ -31,16 +30,13 @@ import {
   type Replica,
 } from '../helpers/replicas.js';
 import { refreshTokenFor } from '../helpers/stack.js';
+import { cleanupsPerTest } from './harness.js';
 
 const OUTAGE_MS = 10_000;
 /** After Redis is back, every replica must serve from credential 1 within this. */
 const RECOVERY_MS = 10_000;
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-beforeAll(() => ensureBuilt(), 240_000);
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsPerTest();
 
 interface Answer {
   replica: string;

@@ -7,17 +7,14 @@
  * right after it counts as a failure, the credential cools down and is disabled after
  * `pool.maxFailures` — the README's rule. Refresh calls are counted at the simulator.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSimulator } from '../../src/simulator/index.js';
 import { startRedis } from '../helpers/redis.js';
-import { adminCredentials, ensureBuilt, message, startCluster, type Replica } from '../helpers/replicas.js';
+import { adminCredentials, message, startCluster, type Replica } from '../helpers/replicas.js';
 import { refreshTokenFor, startStack } from '../helpers/stack.js';
+import { cleanupsPerTest } from './harness.js';
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-beforeAll(() => ensureBuilt(), 240_000);
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsPerTest();
 
 /** `n` requests, `concurrency` at a time; resolves with their statuses and error types. */
 async function burst(urls: string[], n: number, concurrency: number): Promise<Array<{ status: number; type?: string }>> {

@@ -10,13 +10,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSimulator } from '../../src/simulator/index.js';
 import { startRedis } from '../helpers/redis.js';
 import {
   adminCredentials,
   adminPost,
-  ensureBuilt,
   message,
   readyz,
   sha256,
@@ -25,15 +24,12 @@ import {
   type Replica,
 } from '../helpers/replicas.js';
 import { refreshTokenFor } from '../helpers/stack.js';
+import { cleanupsPerTest } from './harness.js';
 
 const OUTAGE_MS = 30_000;
 const CONCURRENCY_PER_REPLICA = 2;
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-beforeAll(() => ensureBuilt(), 240_000);
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsPerTest();
 
 interface Sample {
   replica: string;

@@ -7,42 +7,39 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { adminCredentials, message, sha256, startCluster, type Cluster } from '../helpers/replicas.js';
+import { redisForFile } from '../helpers/file-redis.js';
+import { adminCredentials, sha256, startCluster, type Cluster } from '../helpers/replicas.js';
 import { refreshTokenFor } from '../helpers/stack.js';
+import { expiredCredential, spreadMessages } from './harness.js';
 
 const REQUESTS = 500;
 const REFRESH_LATENCY_MS = 1_000;
 
-let redis: RedisServer;
+const redis = redisForFile();
 let sim: Simulator;
 let cluster: Cluster;
 const token = refreshTokenFor('race');
 
 beforeAll(async () => {
-  redis = await startRedis();
   sim = await createSimulator({ rotateRefreshTokens: true, refreshLatencyMs: REFRESH_LATENCY_MS, recentRequests: 1_000 });
   cluster = await startCluster({
     n: 3,
     simUrl: sim.url,
     redisUrl: redis.url,
-    credentials: [{ id: 1, refreshToken: token, authMethod: 'social', expiresAt: new Date(Date.now() - 60_000).toISOString() }],
+    credentials: [expiredCredential(token)],
   });
 }, 240_000);
 
 afterAll(async () => {
   await cluster?.close();
   await sim?.close();
-  await redis?.stop();
 });
 
 describe('refresh race across replicas', () => {
   it(`${REQUESTS} concurrent requests over 3 replicas with an expired token cause exactly one refresh`, async () => {
     const { replicas } = cluster;
     const started = performance.now();
-    const results = await Promise.all(
-      Array.from({ length: REQUESTS }, (_, i) => message(replicas[i % replicas.length]!.url).catch((err: Error) => ({ status: -1, body: err.message, ms: 0 }))),
-    );
+    const results = await spreadMessages(replicas, REQUESTS);
     const elapsed = performance.now() - started;
 
     const failures = results.filter((r) => r.status !== 200);

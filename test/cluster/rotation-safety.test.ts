@@ -18,33 +18,18 @@
  *   and requests fail over to the other credentials. Without rotation the old token still works and
  *   the credential simply refreshes again.
  */
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { adminCredentials, ensureBuilt, message, sha256, sleep, startCluster, type Cluster, type Replica } from '../helpers/replicas.js';
+import { redisForFile } from '../helpers/file-redis.js';
+import { adminCredentials, message, sha256, sleep, startCluster, type Cluster, type Replica } from '../helpers/replicas.js';
 import { refreshTokenFor } from '../helpers/stack.js';
+import { cleanupsPerTest, expiredCredential, spreadMessages } from './harness.js';
 
 const LOCK_TTL_MS = 1_000;
 const SURVIVOR_REQUESTS = 20;
 
-let redis: RedisServer;
-let raw: Redis;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  await ensureBuilt();
-  redis = await startRedis();
-  raw = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  raw.on('error', () => {}); // reconnects on its own; a command that fails says why
-}, 240_000);
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-afterAll(async () => {
-  raw?.disconnect();
-  await redis?.stop();
-});
+const cleanups = cleanupsPerTest();
+const redis = redisForFile();
 
 let caseNo = 0;
 
@@ -68,14 +53,13 @@ async function setup(opts: { rotate: boolean; pause?: 'before' | 'after-upstream
   const t2 = refreshTokenFor(`rot${caseNo}-two`);
   const sim = await createSimulator({ rotateRefreshTokens: opts.rotate, refreshLatencyMs: opts.refreshLatencyMs ?? 0 });
   cleanups.push(() => sim.close());
-  const expired = new Date(Date.now() - 60_000).toISOString();
   const cluster = await startCluster({
     n: 3,
     simUrl: sim.url,
     redisUrl: redis.url,
     credentials: [
-      { id: 1, refreshToken: t1, authMethod: 'social', priority: 0, expiresAt: expired },
-      { id: 2, refreshToken: t2, authMethod: 'social', priority: 1, expiresAt: expired },
+      expiredCredential(t1, { priority: 0 }),
+      expiredCredential(t2, { id: 2, priority: 1 }),
     ],
     env: { KIRO_REDIS_KEY_PREFIX: prefix, KIRO_REDIS_LOCK_TTL_MS: String(LOCK_TTL_MS) },
     envFor: (i): Record<string, string> => (i === 0 && opts.pause ? { KIRO_TEST_REFRESH_PAUSE: opts.pause, KIRO_TEST_REFRESH_PAUSE_MS: '60000' } : {}),
@@ -88,14 +72,14 @@ async function setup(opts: { rotate: boolean; pause?: 'before' | 'after-upstream
 
 /** Sends requests spread over the survivors; all must succeed. */
 async function serveFromSurvivors(s: Setup): Promise<void> {
-  const results = await Promise.all(Array.from({ length: SURVIVOR_REQUESTS }, (_, i) => message(s.survivors[i % s.survivors.length]!.url)));
+  const results = await spreadMessages(s.survivors, SURVIVOR_REQUESTS);
   const failed = results.filter((r) => r.status !== 200);
   expect(failed.slice(0, 2), `${failed.length} of ${SURVIVOR_REQUESTS} requests failed on the survivors`).toEqual([]);
 }
 
 async function killVictimAt(s: Setup, point: string): Promise<void> {
   await s.victim.waitForOutput(new RegExp(`KIRO_TEST_REFRESH_PAUSE ${point} credential=1`), 15_000);
-  expect(await raw.exists(`${s.prefix}lock:refresh:1`)).toBe(1); // the victim holds the lock
+  expect(await redis.raw.exists(`${s.prefix}lock:refresh:1`)).toBe(1); // the victim holds the lock
   await s.victim.kill9();
   await s.victimRequest;
 }
@@ -163,7 +147,7 @@ describe('kill -9 of the refresh lock holder', () => {
     const s = await setup({ rotate: true, refreshLatencyMs: 1_500 });
     // The victim took the lock and sent its refresh; the simulator answers only after 1.5 s.
     const deadline = Date.now() + 10_000;
-    while ((await raw.exists(`${s.prefix}lock:refresh:1`)) === 0) {
+    while ((await redis.raw.exists(`${s.prefix}lock:refresh:1`)) === 0) {
       if (Date.now() > deadline) throw new Error(`the victim never took the refresh lock:\n${s.victim.output()}`);
       await sleep(5);
     }

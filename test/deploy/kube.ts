@@ -11,6 +11,7 @@ import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync, c
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { parseJsonOr } from '../helpers/http-body.js';
 import { ROOT } from '../helpers/replicas.js';
 import { TOOLS_DIR, requireTool } from '../helpers/tools.js';
 import { freePort } from '../../loadtest/stack/ports.js';
@@ -111,13 +112,7 @@ export async function startKubeCluster(): Promise<KubeCluster> {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = text;
-    }
-    return { status: res.status, json: json as any };
+    return { status: res.status, json: parseJsonOr(text, text) };
   };
   const until = async <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
     const deadline = Date.now() + timeoutMs;

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simScript } from '../../src/simulator/index.js';
+import { adminCall, createClientKey } from '../helpers/client-keys.js';
 import { ADMIN_KEY, API_KEY, eventually, post, refreshTokenFor, startStack, type Stack } from '../helpers/stack.js';
 
 const MODEL = 'claude-sonnet-4-6';
@@ -19,27 +20,8 @@ const RT_TWO = refreshTokenFor('keys-two');
 
 let stack: Stack;
 
-async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string; headers: Headers }> {
-  const res = await fetch(`${stack.url}/api/admin${path}`, {
-    method,
-    headers: { 'x-api-key': ADMIN_KEY, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text, headers: res.headers };
-}
-
-async function createKey(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
-  const res = await admin('POST', '/keys', body);
-  expect(res.status, res.text).toBe(201);
-  return { id: res.json.key.id, secret: res.json.secret };
-}
+const admin = (method: string, path: string, body?: unknown) => adminCall(stack.url, method, path, body);
+const createKey = (body: Record<string, unknown>) => createClientKey(stack.url, body);
 
 const sdk = (key: string) => new Anthropic({ baseURL: stack.url, apiKey: key, maxRetries: 0, logLevel: 'error' });
 const ask = (key: string, extra: Record<string, unknown> = {}) =>

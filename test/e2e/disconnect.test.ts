@@ -7,11 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { APIUserAbortError } from '@anthropic-ai/sdk';
 import { DEFAULT_TEXT, simScript, type Script } from '../../src/simulator/index.js';
 import { API_KEY, eventually, refreshTokenFor, startStack, type Stack } from '../helpers/stack.js';
+import { expectReleased, LONG } from './disconnects.js';
 import { credentialId } from './sse.js';
 
 const MODEL = 'claude-sonnet-4-6';
-/** 100 text events 30 ms apart: a 3-second answer, far longer than any of these tests waits. */
-const LONG: Script = { events: Array.from({ length: 100 }, (_, i) => ({ text: `word${i} ` })), chunkDelayMs: 30 };
 const params = (script: Script) => ({
   model: MODEL,
   max_tokens: 1024,
@@ -28,20 +27,6 @@ describe('client disconnects', () => {
   afterEach(async () => {
     await stack?.close();
   });
-
-  /** Within a second of the abort: upstream aborted, nothing in flight, the credential's slot free. */
-  async function expectReleased(abortedAt: number): Promise<void> {
-    await eventually(() => stack.sim.stats.streamsAborted === 1, 1_000);
-    expect(Date.now() - abortedAt).toBeLessThan(1_000);
-    await eventually(
-      () => stack.sim.stats.streamsInFlight === 0 && stack.gateway.lifecycle.inFlight === 0 && stack.gateway.pool.inFlight(id) === 0,
-      1_000,
-    );
-    expect(stack.sim.stats.streamsCompleted).toBe(0);
-    const record = stack.gateway.store.get(id)!;
-    expect(record.credential.disabled).toBe(false);
-    expect(record.stats.failureCount).toBe(0);
-  }
 
   it('aborts the upstream stream and frees its slots when the SDK aborts after the first delta', async () => {
     const stream = stack.client.messages.stream(params(LONG));
@@ -66,7 +51,7 @@ describe('client disconnects', () => {
     expect(live).toEqual({ gateway: 1, credential: 1, upstream: 1 });
     expect(text.startsWith('word0 ')).toBe(true);
     expect(text.length).toBeLessThan(100 * 'word00 '.length);
-    await expectReleased(abortedAt);
+    await expectReleased(stack, id, abortedAt);
   });
 
   it('aborts the upstream stream when a fetch client aborts after the first delta', async () => {
@@ -90,7 +75,7 @@ describe('client disconnects', () => {
     controller.abort();
     await reader.read().catch(() => undefined);
 
-    await expectReleased(abortedAt);
+    await expectReleased(stack, id, abortedAt);
   });
 
   it('aborts the upstream when a /cc buffered client leaves before anything was sent', async () => {
@@ -108,7 +93,7 @@ describe('client disconnects', () => {
     controller.abort();
 
     expect(await settled).toMatchObject({ name: 'AbortError' });
-    await expectReleased(abortedAt);
+    await expectReleased(stack, id, abortedAt);
   });
 
   it('aborts the upstream when a non-streaming client leaves mid-answer', async () => {
@@ -122,7 +107,7 @@ describe('client disconnects', () => {
     controller.abort();
 
     expect(await settled).toBeInstanceOf(APIUserAbortError);
-    await expectReleased(abortedAt);
+    await expectReleased(stack, id, abortedAt);
   });
 
   it('cancels the upstream call when the client leaves before the first upstream byte', async () => {
@@ -135,7 +120,7 @@ describe('client disconnects', () => {
     controller.abort();
 
     expect(await settled).toBeInstanceOf(APIUserAbortError);
-    await expectReleased(abortedAt);
+    await expectReleased(stack, id, abortedAt);
     // One attempt only: the client's leaving is not retried as an upstream failure.
     expect(stack.sim.stats.generate).toBe(1);
   });

@@ -7,28 +7,16 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simScript } from '../../src/simulator/index.js';
-import { ADMIN_KEY, startStack, type Stack } from '../helpers/stack.js';
+import { adminCall, createClientKey } from '../helpers/client-keys.js';
+import { startStack, type Stack } from '../helpers/stack.js';
 import { openAiClient } from '../helpers/openai.js';
 
 const MODEL = 'claude-sonnet-4-6';
 
 let stack: Stack;
 
-async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(`${stack.url}/api/admin${path}`, {
-    method,
-    headers: { 'x-api-key': ADMIN_KEY, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
-}
-
-async function createKey(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
-  const res = await admin('POST', '/keys', body);
-  expect(res.status, res.text).toBe(201);
-  return { id: res.json.key.id, secret: res.json.secret };
-}
+const admin = (method: string, path: string, body?: unknown) => adminCall(stack.url, method, path, body);
+const createKey = (body: Record<string, unknown>) => createClientKey(stack.url, body);
 
 beforeAll(async () => {
   stack = await startStack();

@@ -5,14 +5,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { simScript, type Script } from '../../src/simulator/index.js';
+import { simScript } from '../../src/simulator/index.js';
 import { eventually, refreshTokenFor, startStack, type Stack } from '../helpers/stack.js';
 import { openAiClient } from '../helpers/openai.js';
+import { expectReleased, LONG } from './disconnects.js';
 import { credentialId } from './sse.js';
 
 const MODEL = 'claude-sonnet-4-6';
-/** 100 text events 30 ms apart: a 3-second answer, far longer than any of these tests waits. */
-const LONG: Script = { events: Array.from({ length: 100 }, (_, i) => ({ text: `word${i} ` })), chunkDelayMs: 30 };
 const prompt = `Tell me a long story ${simScript(LONG)}`;
 
 describe('OpenAI clients that disconnect', () => {
@@ -28,20 +27,6 @@ describe('OpenAI clients that disconnect', () => {
     await stack?.close();
   });
 
-  /** Within a second of the abort: upstream aborted, nothing in flight, the credential's slot free and unblamed. */
-  async function expectReleased(abortedAt: number): Promise<void> {
-    await eventually(() => stack.sim.stats.streamsAborted === 1, 1_000);
-    expect(Date.now() - abortedAt).toBeLessThan(1_000);
-    await eventually(
-      () => stack.sim.stats.streamsInFlight === 0 && stack.gateway.lifecycle.inFlight === 0 && stack.gateway.pool.inFlight(id) === 0,
-      1_000,
-    );
-    expect(stack.sim.stats.streamsCompleted).toBe(0);
-    const record = stack.gateway.store.get(id)!;
-    expect(record.credential.disabled).toBe(false);
-    expect(record.stats.failureCount).toBe(0);
-  }
-
   it('chat: the SDK aborts a stream after the first delta', async () => {
     const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: prompt }], stream: true });
     let abortedAt = 0;
@@ -54,7 +39,7 @@ describe('OpenAI clients that disconnect', () => {
       }
     }
     expect(text.startsWith('word0 ')).toBe(true);
-    await expectReleased(abortedAt);
+    await expectReleased(stack, id, abortedAt);
   });
 
   it('responses: the streaming helper is aborted after the first text delta', async () => {
@@ -68,7 +53,7 @@ describe('OpenAI clients that disconnect', () => {
     });
     const settled = await stream.finalResponse().catch((e: unknown) => e);
     expect(settled).toBeInstanceOf(OpenAI.APIUserAbortError);
-    await expectReleased(abortedAt);
+    await expectReleased(stack, id, abortedAt);
   });
 
   it('chat: a non-streaming client leaves mid-answer', async () => {
@@ -79,6 +64,6 @@ describe('OpenAI clients that disconnect', () => {
     const abortedAt = Date.now();
     controller.abort();
     expect(await settled).toBeInstanceOf(OpenAI.APIUserAbortError);
-    await expectReleased(abortedAt);
+    await expectReleased(stack, id, abortedAt);
   });
 });

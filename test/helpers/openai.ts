@@ -3,6 +3,7 @@
  * what the OpenAI routes put on the wire.
  */
 import OpenAI from 'openai';
+import { readWhole, type WholeAnswer } from './http-body.js';
 import { API_KEY, type Stack } from './stack.js';
 
 /** An SDK client for the stack (no retries: a test sees each answer as it came). */
@@ -16,20 +17,13 @@ export async function postOpenAi(
   path: string,
   body: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; text: string; json: any }> {
+): Promise<WholeAnswer> {
   const res = await fetch(`${stack.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}`, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readWhole(res);
 }
 
 /** The `data:` payloads of an SSE body, in order (`[DONE]` kept as the string). */

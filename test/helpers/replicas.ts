@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CredentialFileEntry } from '../../src/credentials/types.js';
+import { parseJsonOr } from './http-body.js';
 import { ADMIN_KEY, API_KEY, gatewayEnv, writeCredentials } from './stack.js';
 
 /** The repository root: the nearest folder above this file with a package.json (this file also runs compiled, from dist/test/helpers/, for `npm run loadtest`). */
@@ -309,13 +310,7 @@ export async function message(
     signal: opts.signal ?? AbortSignal.timeout(30_000),
   });
   const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // SSE or plain text
-  }
-  return { status: res.status, body, ms: performance.now() - started };
+  return { status: res.status, body: parseJsonOr(text, text), ms: performance.now() - started }; // SSE or plain text as text
 }
 
 /** One credential as `GET /api/admin/credentials` lists it (the fields the tests read). */
@@ -352,13 +347,7 @@ export async function adminPost(url: string, path: string, body: unknown = {}): 
     signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // keep text
-  }
-  return { status: res.status, body: parsed };
+  return { status: res.status, body: parseJsonOr(text, text) };
 }
 
 /** `GET /readyz`. */

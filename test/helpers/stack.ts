@@ -10,6 +10,7 @@ import { createSimulator, type Simulator, type SimulatorOptions } from '../../sr
 import { loadConfig } from '../../src/config.js';
 import { buildGateway, type BuildOptions, type Gateway } from '../../src/gateway.js';
 import type { CredentialFileEntry } from '../../src/credentials/types.js';
+import { readWhole, type WholeAnswer } from './http-body.js';
 
 export const API_KEY = 'sk-test-client-key-0123456789abcdef';
 export const ADMIN_KEY = 'sk-test-admin-key-0123456789abcdef';
@@ -106,18 +107,11 @@ export async function post(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; text: string; json: any }> {
+): Promise<WholeAnswer> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': API_KEY, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readWhole(res);
 }

@@ -13,6 +13,7 @@ import { GatewayMetrics } from '../../src/observability/metrics.js';
 import { createSecretScrubber } from '../../src/observability/redact.js';
 import { initTracing, type TracingHandle } from '../../src/observability/tracing.js';
 import { createSimulator, simScript, type Script, type Simulator } from '../../src/simulator/index.js';
+import { parseJsonOr } from '../helpers/http-body.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 import { captureLogs, type LogCapture } from './helpers.js';
 
@@ -114,13 +115,7 @@ async function call(
   });
   const text = await res.text();
   sent.push({ method, path: path.split('?')[0], status: res.status, requestId: res.headers.get('request-id') });
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json };
+  return { status: res.status, text, json: parseJsonOr(text) };
 }
 
 const messages = (script: Script = REPLY, extra: Record<string, unknown> = {}) => ({

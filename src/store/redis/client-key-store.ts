@@ -4,7 +4,7 @@
  * Changes need Redis (503 while it is unreachable); lookups never do.
  */
 import { NotFoundError } from '../../errors.js';
-import { ClientKeyIndex, patchRecord, type ClientKeyPatch, type ClientKeyStore } from '../../keys/key-store.js';
+import { IndexedKeyStore, patchRecord, type ClientKeyPatch } from '../../keys/key-store.js';
 import { parseStoredKey } from '../../keys/stored-key.js';
 import type { ClientKeyRecord } from '../../keys/types.js';
 import { KeysUnavailableError, type ClientKeyRedis } from './client-key-redis.js';
@@ -14,9 +14,8 @@ import { READ_KEYS_SCRIPT, RESEED_KEYS_SCRIPT } from './lua/client-keys.js';
 const RESEED = new LuaScript('key_reseed', RESEED_KEYS_SCRIPT);
 export const READ_KEYS = new LuaScript('key_read', READ_KEYS_SCRIPT);
 
-export class RedisClientKeyStore implements ClientKeyStore {
+export class RedisClientKeyStore extends IndexedKeyStore {
   readonly kind = 'redis' as const;
-  private readonly index = new ClientKeyIndex();
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
 
@@ -24,6 +23,7 @@ export class RedisClientKeyStore implements ClientKeyStore {
     private readonly redis: ClientKeyRedis,
     private readonly resyncIntervalMs: number,
   ) {
+    super();
     redis.useScripts(RESEED, READ_KEYS);
   }
 
@@ -47,18 +47,6 @@ export class RedisClientKeyStore implements ClientKeyStore {
     this.timer.unref();
   }
 
-  list(): readonly ClientKeyRecord[] {
-    return this.index.list();
-  }
-
-  get(id: string): ClientKeyRecord | undefined {
-    return this.index.get(id);
-  }
-
-  byHash(keyHash: string): ClientKeyRecord | undefined {
-    return this.index.byHash(keyHash);
-  }
-
   async add(record: ClientKeyRecord): Promise<void> {
     await this.write('create an API key', record);
     this.index.set(record);
@@ -80,10 +68,6 @@ export class RedisClientKeyStore implements ClientKeyStore {
       client.multi().hdel(keys.records, id).del(keys.limit(id), keys.slots(id)).publish(keys.events, this.event(id)).exec(),
     );
     this.index.delete(id);
-  }
-
-  onChange(listener: () => void): () => void {
-    return this.index.onChange(listener);
   }
 
   async close(): Promise<void> {

@@ -2,35 +2,12 @@
  * Fenced writes in the Redis store: `update(id, patch, fence)` is a compare-and-set on the tokens a
  * refresh started from, done in Lua, so a holder whose lock expired never writes over newer tokens.
  */
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisCredentialStore } from '../../../src/store/redis/redis-store.js';
+import { describe, expect, it } from 'vitest';
 import { TokensReplacedError } from '../../../src/store/store.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { credential, eventually, makeStore, rawClient, uniquePrefix } from './fixtures.js';
+import { credential, eventually, redisWithStores, uniquePrefix } from './fixtures.js';
 
-let redis: RedisServer;
-let raw: Redis;
-const open: RedisCredentialStore[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  raw = rawClient(redis.url);
-});
-afterAll(async () => {
-  raw.disconnect();
-  await redis.stop();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((s) => s.close()));
-});
-
-async function started(options: Parameters<typeof makeStore>[1]): Promise<RedisCredentialStore> {
-  const store = makeStore(redis.url, options);
-  open.push(store);
-  await store.init();
-  return store;
-}
+const redis = redisWithStores();
+const { started } = redis;
 
 const FROM = { refreshToken: credential(1).refreshToken, accessToken: credential(1).accessToken };
 const NEWER = { refreshToken: `newer-${'n'.repeat(120)}`, accessToken: 'newer-access', expiresAt: '2031-01-01T00:00:00.000Z' };
@@ -42,7 +19,7 @@ describe('fenced update', () => {
     const store = await started({ keyPrefix, seed: [credential(1)] });
     const record = await store.update(1, NEWER, FROM);
     expect(record.credential).toMatchObject(NEWER);
-    expect(await raw.hmget(`${keyPrefix}cred:1`, 'refreshToken', 'accessToken', '_rev')).toEqual([NEWER.refreshToken, NEWER.accessToken, '2']);
+    expect(await redis.raw.hmget(`${keyPrefix}cred:1`, 'refreshToken', 'accessToken', '_rev')).toEqual([NEWER.refreshToken, NEWER.accessToken, '2']);
   });
 
   it("refuses a late writer: another replica's newer tokens stay, and both replicas end on them", async () => {
@@ -55,7 +32,7 @@ describe('fenced update', () => {
     const refused = await late.update(1, LATE, FROM).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(TokensReplacedError);
     expect((refused as TokensReplacedError).current.credential).toMatchObject(NEWER);
-    expect(await raw.hmget(`${keyPrefix}cred:1`, 'refreshToken', 'accessToken', 'expiresAt', '_rev')).toEqual([
+    expect(await redis.raw.hmget(`${keyPrefix}cred:1`, 'refreshToken', 'accessToken', 'expiresAt', '_rev')).toEqual([
       NEWER.refreshToken,
       NEWER.accessToken,
       NEWER.expiresAt,
@@ -70,7 +47,7 @@ describe('fenced update', () => {
     const store = await started({ keyPrefix, seed: [credential(1)] });
     await store.update(1, { accessToken: 'second-access', expiresAt: '2031-01-01T00:00:00.000Z' }, FROM);
     await expect(store.update(1, { accessToken: 'first-access', expiresAt: '2030-06-01T00:00:00.000Z' }, FROM)).rejects.toBeInstanceOf(TokensReplacedError);
-    expect(await raw.hget(`${keyPrefix}cred:1`, 'accessToken')).toBe('second-access');
+    expect(await redis.raw.hget(`${keyPrefix}cred:1`, 'accessToken')).toBe('second-access');
   });
 
   it('treats an absent token as the empty string on both sides', async () => {
@@ -85,7 +62,7 @@ describe('fenced update', () => {
     const store = await started({ keyPrefix, seed: [credential(1)] });
     await store.update(1, NEWER, FROM);
     await expect(store.update(1, { disabled: true, disabledReason: 'InvalidRefreshToken' }, FROM)).rejects.toBeInstanceOf(TokensReplacedError);
-    expect(await raw.hget(`${keyPrefix}cred:1`, 'disabled')).toBe('0');
+    expect(await redis.raw.hget(`${keyPrefix}cred:1`, 'disabled')).toBe('0');
     // With the tokens it judged still in place, the verdict lands.
     const fence = { refreshToken: NEWER.refreshToken, accessToken: NEWER.accessToken };
     await store.update(1, { disabled: true, disabledReason: 'InvalidRefreshToken' }, fence);
@@ -101,7 +78,7 @@ describe('fenced update', () => {
     const record = await store.update(1, NEWER, FROM);
     expect(record.credential).toMatchObject({ ...NEWER, disabled: false });
     expect(record.credential.disabledReason).toBeUndefined();
-    expect(await raw.hmget(`${keyPrefix}cred:1`, 'disabled', 'disabledReason')).toEqual(['0', null]);
+    expect(await redis.raw.hmget(`${keyPrefix}cred:1`, 'disabled', 'disabledReason')).toEqual(['0', null]);
   });
 
   it('leaves other disables alone, and unfenced writes lift nothing', async () => {
@@ -119,7 +96,7 @@ describe('fenced update', () => {
   it('readFresh returns what Redis holds now, not the local copy', async () => {
     const keyPrefix = uniquePrefix();
     const store = await started({ keyPrefix, seed: [credential(1)] });
-    await raw.hset(`${keyPrefix}cred:1`, 'accessToken', 'written-elsewhere'); // no notification
+    await redis.raw.hset(`${keyPrefix}cred:1`, 'accessToken', 'written-elsewhere'); // no notification
     expect(store.get(1)?.credential.accessToken).toBe('access-1');
     expect((await store.readFresh(1))?.credential.accessToken).toBe('written-elsewhere');
     expect(await store.readFresh(99)).toBeUndefined();

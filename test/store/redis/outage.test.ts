@@ -2,6 +2,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError, type RedisCredentialStore } from '../../../src/store/redis/redis-store.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import type { Credential } from '../../../src/credentials/types.js';
 import { credential, eventually, makeStore, rawClient, uniquePrefix } from './fixtures.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -59,6 +60,21 @@ async function partitionableProxy(targetPort: number): Promise<{ url: string; cu
       isCut = false;
     },
   };
+}
+
+/**
+ * Two replicas seeded alike, A through a proxy and B straight to Redis; A is cut off (and has noticed)
+ * when this resolves. `heal()` lets it back.
+ */
+async function oneCutOff(seed: Credential[]): Promise<{ a: RedisCredentialStore; b: RedisCredentialStore; heal(): void }> {
+  const redis = await server();
+  const keyPrefix = uniquePrefix();
+  const proxy = await partitionableProxy(redis.port);
+  const a = await started(proxy.url, { keyPrefix, seed, replicaId: 'a' });
+  const b = await started(redis.url, { keyPrefix, seed, replicaId: 'b' });
+  proxy.cut();
+  await eventually(() => expect(a.health().degraded).toBe(true));
+  return { a, b, heal: () => proxy.heal() };
 }
 
 const REFRESHED = { refreshToken: 'rotated-while-down', accessToken: 'access-while-down', expiresAt: '2032-01-01T00:00:00.000Z' };
@@ -148,15 +164,7 @@ describe('Redis outages', () => {
   });
 
   it('does not overwrite what another replica wrote while this one was cut off, except with a newer token', async () => {
-    const redis = await server();
-    const keyPrefix = uniquePrefix();
-    const proxy = await partitionableProxy(redis.port);
-    const seed = [credential(1), credential(2)];
-    const a = await started(proxy.url, { keyPrefix, seed, replicaId: 'a' });
-    const b = await started(redis.url, { keyPrefix, seed, replicaId: 'b' });
-
-    proxy.cut();
-    await eventually(() => expect(a.health().degraded).toBe(true));
+    const { a, b, heal } = await oneCutOff([credential(1), credential(2)]);
     // Credential 1: B refreshed later than A did (its token expires later) and changed the priority.
     await a.update(1, { refreshToken: 'a-token', accessToken: 'a', expiresAt: '2031-06-01T00:00:00.000Z', priority: 7 });
     await b.update(1, { refreshToken: 'b-token', accessToken: 'b', expiresAt: '2031-07-01T00:00:00.000Z' });
@@ -166,7 +174,7 @@ describe('Redis outages', () => {
     await a.update(2, { refreshToken: 'a-token-2', accessToken: 'a2', expiresAt: '2035-01-01T00:00:00.000Z', disabled: true });
     expect(a.get(1)?.credential.refreshToken).toBe('a-token');
 
-    proxy.heal();
+    heal();
     await eventually(() => expect(a.health()).toEqual({ ok: true, degraded: false }), 10_000);
     await eventually(() => {
       expect(a.get(1)?.credential).toMatchObject({ refreshToken: 'b-token', priority: 8 });
@@ -176,15 +184,7 @@ describe('Redis outages', () => {
   });
 
   it('reconciles tokens by refresh time, and lifts an InvalidRefreshToken disable that judged an older token', async () => {
-    const redis = await server();
-    const keyPrefix = uniquePrefix();
-    const proxy = await partitionableProxy(redis.port);
-    const seed = [credential(1), credential(2)];
-    const a = await started(proxy.url, { keyPrefix, seed, replicaId: 'a' });
-    const b = await started(redis.url, { keyPrefix, seed, replicaId: 'b' });
-
-    proxy.cut();
-    await eventually(() => expect(a.health().degraded).toBe(true));
+    const { a, b, heal } = await oneCutOff([credential(1), credential(2)]);
     // Credential 1: cut-off A refreshed (rotating the token); B, online, then found the old refresh
     // token refused and disabled the credential. A's token is the live one.
     await a.update(1, { refreshToken: 'a-rotated', accessToken: 'a', expiresAt: '2031-06-01T00:00:00.000Z', refreshedAt: 2_000 });
@@ -193,7 +193,7 @@ describe('Redis outages', () => {
     await b.update(2, { refreshToken: 'b-later', accessToken: 'b2', expiresAt: '2031-01-01T00:00:00.000Z', refreshedAt: 3_000 });
     await a.update(2, { refreshToken: 'a-earlier', accessToken: 'a2', expiresAt: '2032-01-01T00:00:00.000Z', refreshedAt: 2_500 });
 
-    proxy.heal();
+    heal();
     await eventually(() => expect(a.health()).toEqual({ ok: true, degraded: false }), 10_000);
     await eventually(() => {
       for (const store of [a, b]) {
@@ -205,18 +205,11 @@ describe('Redis outages', () => {
   });
 
   it('catches up on changes it missed while its notifications were cut off', async () => {
-    const redis = await server();
-    const keyPrefix = uniquePrefix();
-    const proxy = await partitionableProxy(redis.port);
-    const a = await started(proxy.url, { keyPrefix, seed: [credential(1)], replicaId: 'a' });
-    const b = await started(redis.url, { keyPrefix, seed: [credential(1)], replicaId: 'b' });
-
-    proxy.cut();
-    await eventually(() => expect(a.health().degraded).toBe(true));
+    const { a, b, heal } = await oneCutOff([credential(1)]);
     const { id: _ignored, ...fields } = credential(0);
     const added = await b.add(fields);
     await b.update(1, { disabled: true, disabledReason: 'Manual' });
-    proxy.heal();
+    heal();
 
     await eventually(() => {
       expect(a.get(added.credential.id)).toBeDefined();

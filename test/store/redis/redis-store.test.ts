@@ -1,33 +1,10 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { seedHashOf } from '../../../src/store/redis/codec.js';
-import type { RedisCredentialStore } from '../../../src/store/redis/redis-store.js';
 import { NotFoundError } from '../../../src/errors.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { credential, eventually, makeStore, rawClient, sleep, uniquePrefix } from './fixtures.js';
+import { credential, eventually, makeStore, redisWithStores, sleep, uniquePrefix } from './fixtures.js';
 
-let redis: RedisServer;
-let raw: Redis;
-const open: RedisCredentialStore[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  raw = rawClient(redis.url);
-});
-afterAll(async () => {
-  raw.disconnect();
-  await redis.stop();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((s) => s.close()));
-});
-
-async function started(options: Parameters<typeof makeStore>[1]): Promise<RedisCredentialStore> {
-  const store = makeStore(redis.url, options);
-  open.push(store);
-  await store.init();
-  return store;
-}
+const redis = redisWithStores();
+const { started } = redis;
 
 describe('seeding', () => {
   it('writes the seed into an empty Redis under the documented key layout', async () => {
@@ -38,13 +15,13 @@ describe('seeding', () => {
     expect(store.get(2)?.credential).toMatchObject({ disabled: true, disabledReason: 'Manual', priority: 2 });
     expect(store.get(1)?.stats).toEqual({ failureCount: 0, refreshFailureCount: 0, successCount: 0, failureTotal: 0, creditsUsed: 0 });
 
-    expect(await raw.zrange(`${keyPrefix}ids`, 0, -1)).toEqual(['1', '2']);
-    const hash = await raw.hgetall(`${keyPrefix}cred:1`);
+    expect(await redis.raw.zrange(`${keyPrefix}ids`, 0, -1)).toEqual(['1', '2']);
+    const hash = await redis.raw.hgetall(`${keyPrefix}cred:1`);
     expect(hash).toMatchObject({ id: '1', refreshToken: credential(1).refreshToken, priority: '1', disabled: '0', _rev: '1' });
     expect(hash._seed).toBe(seedHashOf(credential(1)));
     expect(hash._exp).toBe(String(Date.parse('2030-01-01T00:00:00.000Z')));
-    expect(await raw.hget(`${keyPrefix}seedhash`, seedHashOf(credential(2)))).toBe('2');
-    expect(await raw.exists(`${keyPrefix}meta`)).toBe(1);
+    expect(await redis.raw.hget(`${keyPrefix}seedhash`, seedHashOf(credential(2)))).toBe('2');
+    expect(await redis.raw.exists(`${keyPrefix}meta`)).toBe(1);
   });
 
   it('never overwrites newer state in Redis with the file: a rotated refresh token is kept', async () => {
@@ -87,9 +64,9 @@ describe('seeding', () => {
     const keyPrefix = uniquePrefix();
     const seed = [credential(1), credential(2), credential(3)];
     const stores = [makeStore(redis.url, { keyPrefix, seed }), makeStore(redis.url, { keyPrefix, seed }), makeStore(redis.url, { keyPrefix, seed })];
-    open.push(...stores);
+    redis.closeAfterTest(...stores);
     await Promise.all(stores.map((s) => s.init()));
-    expect(await raw.zcard(`${keyPrefix}ids`)).toBe(3);
+    expect(await redis.raw.zcard(`${keyPrefix}ids`)).toBe(3);
     for (const s of stores) expect(s.list().map((r) => r.credential.id)).toEqual([1, 2, 3]);
   });
 });
@@ -162,8 +139,8 @@ describe('two replicas on one Redis', () => {
       if (i % 10 === 0) await sleep(20); // interleave with flushes
     }
     await eventually(async () => {
-      expect(await raw.hget(`${keyPrefix}stats:1`, 'successCount')).toBe('100');
-      expect(await raw.hget(`${keyPrefix}stats:1`, 'failureTotal')).toBe('50');
+      expect(await redis.raw.hget(`${keyPrefix}stats:1`, 'successCount')).toBe('100');
+      expect(await redis.raw.hget(`${keyPrefix}stats:1`, 'failureTotal')).toBe('50');
     });
     await eventually(() => {
       expect(a.get(1)?.stats.successCount).toBe(100);
@@ -182,7 +159,7 @@ describe('two replicas on one Redis', () => {
     b.updateStats(1, () => ({ failureCount: 0, cooldownUntil: 123 }));
     await eventually(() => expect(a.get(1)?.stats).toMatchObject({ failureCount: 0, cooldownUntil: 123 }));
     b.updateStats(1, () => ({ cooldownUntil: undefined }));
-    await eventually(async () => expect(await raw.hexists(`${keyPrefix}stats:1`, 'cooldownUntil')).toBe(0));
+    await eventually(async () => expect(await redis.raw.hexists(`${keyPrefix}stats:1`, 'cooldownUntil')).toBe(0));
     await eventually(() => expect(a.get(1)?.stats.cooldownUntil).toBeUndefined());
   });
 
@@ -196,7 +173,7 @@ describe('two replicas on one Redis', () => {
       ['pod-b', { inFlight: 0 }],
     ]);
     expect(Math.abs(replicas[0].lastSeen - Date.now())).toBeLessThan(5_000);
-    expect(await raw.pttl(`${keyPrefix}replica:pod-a`)).toBeGreaterThan(0);
+    expect(await redis.raw.pttl(`${keyPrefix}replica:pod-a`)).toBeGreaterThan(0);
     await b.close();
     expect((await a.listReplicas()).map((r) => r.id)).toEqual(['pod-a']);
   });
@@ -224,7 +201,7 @@ describe('hot path', () => {
     expect(store.commandCount - before).toBe(0);
     expect(store.get(1)?.stats.successCount).toBe(5_000);
 
-    await eventually(async () => expect(await raw.hget(`${keyPrefix}stats:2`, 'successCount')).toBe('5000'), 2_000);
+    await eventually(async () => expect(await redis.raw.hget(`${keyPrefix}stats:2`, 'successCount')).toBe('5000'), 2_000);
     expect(names).toEqual(['evalsha:flush_stats']);
     expect(store.commandCount - before).toBe(1);
   });

@@ -4,36 +4,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LockLostError, LockTimeoutError } from '../../../src/store/redis/refresh-lock.js';
 import type { RedisCredentialStore } from '../../../src/store/redis/redis-store.js';
 import { NotFoundError } from '../../../src/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { credential, eventually, makeStore, rawClient, sleep, uniquePrefix } from './fixtures.js';
+import { credential, eventually, rawClient, redisWithStores, sleep, uniquePrefix } from './fixtures.js';
 
-let redis: RedisServer;
-let raw: Redis;
-const open: RedisCredentialStore[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  raw = rawClient(redis.url);
-});
-afterAll(async () => {
-  raw.disconnect();
-  await redis.stop();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((s) => s.close()));
-});
-
-async function started(options: Parameters<typeof makeStore>[1]): Promise<RedisCredentialStore> {
-  const store = makeStore(redis.url, options);
-  open.push(store);
-  await store.init();
-  return store;
-}
+const redis = redisWithStores();
+const { started } = redis;
 
 describe('withRefreshLock', () => {
   it('runs refreshes of one credential one at a time across replicas, and later holders see the new token', async () => {
@@ -61,14 +40,14 @@ describe('withRefreshLock', () => {
     expect(maxActive).toBe(1);
     expect(results.filter((r) => r === 'refreshed')).toHaveLength(1);
     expect(results.filter((r) => r === 'reused')).toHaveLength(5);
-    await eventually(async () => expect(await raw.exists(`${keyPrefix}lock:refresh:1`)).toBe(0)); // released in the background
+    await eventually(async () => expect(await redis.raw.exists(`${keyPrefix}lock:refresh:1`)).toBe(0)); // released in the background
   });
 
   it('hands fn the credential as Redis has it, not the possibly stale local copy', async () => {
     const keyPrefix = uniquePrefix();
     const store = await started({ keyPrefix, seed: [credential(1)] });
     // Another pod wrote without a notification reaching us (e.g. the message was lost).
-    await raw.hset(`${keyPrefix}cred:1`, 'accessToken', 'written-elsewhere');
+    await redis.raw.hset(`${keyPrefix}cred:1`, 'accessToken', 'written-elsewhere');
     expect(store.get(1)?.credential.accessToken).toBe('access-1');
 
     const seen = await store.withRefreshLock(1, async (fresh) => fresh.credential.accessToken);
@@ -79,7 +58,7 @@ describe('withRefreshLock', () => {
   it('takes over a lock whose holder died without releasing it once the TTL has passed', async () => {
     const keyPrefix = uniquePrefix();
     const store = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 800 });
-    await raw.set(`${keyPrefix}lock:refresh:1`, 'dead-holder', 'PX', 800, 'NX');
+    await redis.raw.set(`${keyPrefix}lock:refresh:1`, 'dead-holder', 'PX', 800, 'NX');
 
     const t0 = Date.now();
     await store.withRefreshLock(1, async () => undefined);
@@ -91,20 +70,20 @@ describe('withRefreshLock', () => {
   it('fails with LockTimeoutError when the lock stays taken longer than the wait budget', async () => {
     const keyPrefix = uniquePrefix();
     const store = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 500, lockWaitMs: 700 });
-    await raw.set(`${keyPrefix}lock:refresh:1`, 'busy', 'PX', 10_000);
+    await redis.raw.set(`${keyPrefix}lock:refresh:1`, 'busy', 'PX', 10_000);
     let ran = false;
     const t0 = Date.now();
     await expect(store.withRefreshLock(1, async () => (ran = true))).rejects.toBeInstanceOf(LockTimeoutError);
     // retryCount × retryDelay = the budget; the pauses are jittered, so their sum is about it.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(700 * 0.75);
     expect(ran).toBe(false);
-    expect(await raw.get(`${keyPrefix}lock:refresh:1`)).toBe('busy'); // not ours to touch
+    expect(await redis.raw.get(`${keyPrefix}lock:refresh:1`)).toBe('busy'); // not ours to touch
   });
 
   it('hands a lock won after waiting longer than its TTL over unaborted (validity counts from the winning attempt)', async () => {
     const keyPrefix = uniquePrefix();
     const store = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 300, lockWaitMs: 5_000 });
-    await raw.set(`${keyPrefix}lock:refresh:1`, 'slow-holder', 'PX', 900);
+    await redis.raw.set(`${keyPrefix}lock:refresh:1`, 'slow-holder', 'PX', 900);
     const aborted = await store.withRefreshLock(1, async (_fresh, signal) => {
       await sleep(50);
       return signal.aborted;
@@ -136,19 +115,19 @@ describe('withRefreshLock', () => {
     const keyPrefix = uniquePrefix();
     const store = await started({ keyPrefix, seed: [credential(1)], lockTtlMs: 300 });
     const reason = await store.withRefreshLock(1, async (_fresh, signal) => {
-      await raw.set(`${keyPrefix}lock:refresh:1`, 'usurper', 'PX', 5_000);
+      await redis.raw.set(`${keyPrefix}lock:refresh:1`, 'usurper', 'PX', 5_000);
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       return signal.reason;
     });
     expect(reason).toBeInstanceOf(LockLostError);
-    expect(await raw.get(`${keyPrefix}lock:refresh:1`)).toBe('usurper'); // release left it alone
+    expect(await redis.raw.get(`${keyPrefix}lock:refresh:1`)).toBe('usurper'); // release left it alone
   });
 
   it('rejects an unknown credential with NotFoundError and releases the lock', async () => {
     const keyPrefix = uniquePrefix();
     const store = await started({ keyPrefix, seed: [credential(1)] });
     await expect(store.withRefreshLock(9, async () => 'never')).rejects.toBeInstanceOf(NotFoundError);
-    await eventually(async () => expect(await raw.exists(`${keyPrefix}lock:refresh:9`)).toBe(0));
+    await eventually(async () => expect(await redis.raw.exists(`${keyPrefix}lock:refresh:9`)).toBe(0));
   });
 });
 
@@ -180,7 +159,7 @@ describe('withRefreshLock on redis.lockNodes (Redlock over independent masters)'
       try {
         // On every node, and not in the store's own Redis.
         expect(await Promise.all(clients.map((c) => c.exists(lockKey)))).toEqual([1, 1, 1]);
-        expect(await raw.exists(lockKey)).toBe(0);
+        expect(await redis.raw.exists(lockKey)).toBe(0);
       } finally {
         clients.forEach((c) => c.disconnect());
       }
@@ -324,7 +303,7 @@ describe('withRefreshLock across processes', () => {
         child.once('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));
       });
       await sleep(1_500); // longer than the TTL: only extension keeps it alive
-      expect(await raw.get(`${keyPrefix}lock:refresh:1`)).not.toBeNull();
+      expect(await redis.raw.get(`${keyPrefix}lock:refresh:1`)).not.toBeNull();
 
       child.kill('SIGKILL');
       const t0 = Date.now();
