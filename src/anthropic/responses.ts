@@ -15,6 +15,7 @@ import { ShutdownAbort } from '../lifecycle.js';
 import type { RequestObservation } from './observer.js';
 import { ClientStalled, startPings, write, writeHead } from './sse-writer.js';
 import { ANTHROPIC_FORMAT, type AnswerFormat } from './answer-format.js';
+import type { AbortLike, RequestAbort } from '../http/request-abort.js';
 
 /** `/v1` streams as events arrive; `/cc/v1` holds them until the end so message_start has real input_tokens. */
 export type StreamMode = 'live' | 'buffered';
@@ -29,7 +30,7 @@ export type StreamMode = 'live' | 'buffered';
 async function convertUpstream(
   upstream: UpstreamEventStream,
   converter: KiroToAnthropicStream,
-  signal: AbortSignal,
+  signal: AbortLike,
   obs: RequestObservation,
   emit: (events: StreamEvent[]) => void | Promise<void>,
 ): Promise<StreamEvent[] | null> {
@@ -85,14 +86,13 @@ export async function streamResponse(
   sse: GatewayConfig['sse'],
   converter: KiroToAnthropicStream,
   upstream: UpstreamEventStream,
-  controller: AbortController,
+  abort: RequestAbort,
   mode: StreamMode,
   obs: RequestObservation,
   format: AnswerFormat = ANTHROPIC_FORMAT,
 ): Promise<void> {
-  const signal = controller.signal;
   if (mode === 'buffered') {
-    await bufferedStream(exchange, sse, converter, upstream, signal, obs);
+    await bufferedStream(exchange, sse, converter, upstream, abort, obs);
     return;
   }
   const res = writeHead(exchange.res, false);
@@ -107,12 +107,12 @@ export async function streamResponse(
   };
   const stallMs = sse.writeStallTimeoutMs;
   const onStall = () => {
-    if (signal.aborted) return;
+    if (abort.aborted) return;
     const reason = new ClientStalled(stallMs);
     obs.clientStalled();
     exchange.log?.warn({ stallMs }, 'client stopped reading a stream; cut off to free its upstream');
     exchange.logFields.streamError = reason.message;
-    controller.abort(reason);
+    abort.abort(reason);
     res.destroy();
   };
   const send = (text: string) => {
@@ -121,7 +121,7 @@ export async function streamResponse(
       res.cork();
       setImmediate(uncork);
     }
-    return write(res, text, signal, stallMs, onStall);
+    return write(res, text, abort, stallMs, onStall);
   };
   let wroteSinceTick = false;
   const stopPings = startPings(sse.pingIntervalMs, () => {
@@ -133,7 +133,7 @@ export async function streamResponse(
     obs.sseEvents(start);
     obs.firstByte();
     await send(encoder.encode(start));
-    const closing = await convertUpstream(upstream, converter, signal, obs, (events) => {
+    const closing = await convertUpstream(upstream, converter, abort, obs, (events) => {
       wroteSinceTick = true;
       obs.sseEvents(events);
       return send(encoder.encode(events));
@@ -154,7 +154,7 @@ async function bufferedStream(
   sse: GatewayConfig['sse'],
   converter: KiroToAnthropicStream,
   upstream: UpstreamEventStream,
-  signal: AbortSignal,
+  signal: AbortLike,
   obs: RequestObservation,
 ): Promise<void> {
   const res = writeHead(exchange.res, true);
@@ -187,12 +187,12 @@ export async function jsonResponse(
   exchange: Exchange,
   converter: KiroToAnthropicStream,
   upstream: UpstreamEventStream,
-  controller: AbortController,
+  signal: AbortLike,
   obs: RequestObservation,
   format: AnswerFormat = ANTHROPIC_FORMAT,
 ): Promise<void> {
   const events: StreamEvent[] = converter.start();
-  const closing = await convertUpstream(upstream, converter, controller.signal, obs, (batch) => {
+  const closing = await convertUpstream(upstream, converter, signal, obs, (batch) => {
     for (const e of batch) events.push(e);
   });
   if (!closing) return;

@@ -2,9 +2,9 @@
  * Writing an SSE response to the socket: the head, writes with backpressure that cut off a client
  * who stopped reading, and pings.
  */
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { SSE_HEADERS } from '../convert/sse.js';
+import type { AbortLike } from '../http/request-abort.js';
 
 /**
  * Sets the SSE head; it goes out with the first body write (or at once with `flush`, for pings).
@@ -29,14 +29,22 @@ export class ClientStalled extends Error {
  * it waits for a drain the upstream is not read, so a client that never reads would hold its
  * upstream call and admission slot forever: after `stallMs` without a drain `onStall` cuts it off.
  */
-export function write(res: ServerResponse, text: string, signal: AbortSignal, stallMs: number, onStall: () => void): Promise<void> | undefined {
+export function write(res: ServerResponse, text: string, signal: AbortLike, stallMs: number, onStall: () => void): Promise<void> | undefined {
   if (res.destroyed) return undefined;
   if (res.write(text)) return undefined;
-  const timer = stallMs > 0 ? setTimeout(onStall, stallMs) : undefined;
-  return once(res, 'drain', { signal }).then(
-    () => clearTimeout(timer),
-    () => clearTimeout(timer),
-  );
+  // Settles on the drain, or when the request is aborted (the caller then sees `signal.aborted`).
+  return new Promise<void>((resolve) => {
+    const timer = stallMs > 0 ? setTimeout(onStall, stallMs) : undefined;
+    const done = () => {
+      clearTimeout(timer);
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.once('drain', done);
+    signal.addEventListener('abort', done);
+    if (signal.aborted) done();
+  });
 }
 
 /** Sends an SSE ping every `intervalMs` (0 = never); returns the function that stops it. */

@@ -22,6 +22,7 @@ import type { AttemptResult, Lease, PoolContext, PoolDeps, PoolEvent, PoolLog } 
 import type { CredentialStore } from '../store/store.js';
 import { AccessTokens, ForcedRefreshPacedError } from './token-refresh.js';
 import type { Credential, CredentialRecord } from './types.js';
+import type { AbortLike } from '../http/request-abort.js';
 
 export type { AttemptOutcome, AttemptResult, Lease, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
 export { MAX_REFRESH_FAILURES } from './token-refresh.js';
@@ -52,7 +53,7 @@ function tokenFailure(err: unknown): Failure {
   return { outcome: 'refresh_failed', detail: describeError(err) };
 }
 
-function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+function defaultSleep(ms: number, signal: AbortLike): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const onAbort = () => {
@@ -82,7 +83,7 @@ export class CredentialPool {
   private readonly log: PoolLog;
   private readonly emit: (e: PoolEvent) => void;
   private readonly random: () => number;
-  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly sleep: (ms: number, signal: AbortLike) => Promise<void>;
   private readonly health: CredentialHealth;
   private readonly tokens: AccessTokens;
   private readonly leases = new LeaseSlots();
@@ -162,7 +163,7 @@ export class CredentialPool {
   async execute<T>(
     request: {
       kiroModelId: string;
-      signal: AbortSignal;
+      signal: AbortLike;
       onEvent?: (e: PoolEvent) => void;
       /** Only these credentials can serve the request (they offer its model); replaces the free-tier Opus rule. */
       accepts?: (record: CredentialRecord) => boolean;
@@ -340,7 +341,7 @@ export class CredentialPool {
     admit: (credential: Credential, token: string) => Promise<boolean>,
     id: number,
     token: string,
-    signal: AbortSignal,
+    signal: AbortLike,
   ): Promise<boolean> {
     try {
       return await admit(this.leaseCredential(id, token), token);
