@@ -4,6 +4,7 @@
  */
 import type { Frame, KiroEvent } from './types.js';
 import { decodeUtf8, FrameDecoder, type FrameError } from './frames.js';
+import { plainTextContent } from './text-payload.js';
 
 function stringHeader(frame: Frame, name: string): string | undefined {
   const header = frame.headers[name];
@@ -99,6 +100,8 @@ export function toKiroEvent(frame: Frame): KiroEvent | undefined {
 
   switch (stringHeader(frame, ':event-type')) {
     case 'assistantResponseEvent': {
+      const plain = plainTextContent(frame.payload);
+      if (plain !== undefined) return { kind: 'text', content: plain };
       const body = parseJsonObject(frame.payload);
       if (body === undefined) throw new EventPayloadError('assistantResponseEvent', 'payload is not a JSON object');
       if (body.content !== undefined && typeof body.content !== 'string') {
