@@ -38,15 +38,8 @@ async function convertUpstream(
   try {
     await upstream.read((batch) => {
       if (signal.aborted) return upstream.close();
-      let out: StreamEvent[] | undefined;
-      for (const event of batch) {
-        // Each push returns a fresh array of its own: the first one can collect the rest.
-        const produced = converter.push(event);
-        if (produced.length === 0) continue;
-        if (!out) out = produced;
-        else for (const e of produced) out.push(e);
-      }
-      const backedUp = out && emit(out);
+      const out = converter.pushAll(batch);
+      const backedUp = out.length > 0 && emit(out);
       if (backedUp) {
         upstream.pause();
         void backedUp.then(() => upstream.resume());

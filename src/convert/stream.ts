@@ -166,6 +166,23 @@ export class KiroToAnthropicStream {
     if (this.endedFlag) return [];
     if (!this.started) this.start();
     else this.out = [];
+    this.convert(event);
+    return this.out;
+  }
+
+  /**
+   * Converts the Kiro events of one upstream chunk: what `push` of each would return, in one
+   * array (none is converted once an event ended the message).
+   */
+  pushAll(events: readonly KiroEvent[]): StreamEvent[] {
+    if (this.endedFlag) return [];
+    if (!this.started) this.start();
+    else this.out = [];
+    for (let i = 0; i < events.length && !this.endedFlag; i++) this.convert(events[i]!);
+    return this.out;
+  }
+
+  private convert(event: KiroEvent): void {
     switch (event.kind) {
       case 'text':
         if (event.content.length === 0) break;
@@ -197,7 +214,6 @@ export class KiroToAnthropicStream {
         this.onReasoning(event.text, event.signature);
         break;
     }
-    return this.out;
   }
 
   /**

@@ -21,15 +21,18 @@ const CLOSE_BRACE = 0x7d;
 /** Below this, a byte is a control character JSON strings may not hold raw. */
 const FIRST_PRINTABLE = 0x20;
 
-/** The `content` of a `{"content":"…"}` payload without escapes, else undefined (parse it as JSON). */
-export function plainTextContent(payload: Uint8Array): string | undefined {
-  const length = payload.length;
-  const end = length - SUFFIX_LENGTH;
-  if (end < PREFIX_LENGTH || payload[length - 1] !== CLOSE_BRACE || payload[end] !== QUOTE) return undefined;
-  for (let i = 0; i < PREFIX_LENGTH; i++) if (payload[i] !== PREFIX[i]) return undefined;
-  for (let i = PREFIX_LENGTH; i < end; i++) {
-    const byte = payload[i];
+/**
+ * The `content` of a `{"content":"…"}` payload without escapes (`bytes[start..end)`, the whole of
+ * `bytes` by default), else undefined: parse it as JSON.
+ */
+export function plainTextContent(bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
+  const textStart = start + PREFIX_LENGTH;
+  const textEnd = end - SUFFIX_LENGTH;
+  if (textEnd < textStart || bytes[end - 1] !== CLOSE_BRACE || bytes[textEnd] !== QUOTE) return undefined;
+  for (let i = 0; i < PREFIX_LENGTH; i++) if (bytes[start + i] !== PREFIX[i]) return undefined;
+  for (let i = textStart; i < textEnd; i++) {
+    const byte = bytes[i];
     if (byte === QUOTE || byte === BACKSLASH || byte < FIRST_PRINTABLE) return undefined;
   }
-  return decodeUtf8(payload, PREFIX_LENGTH, end);
+  return decodeUtf8(bytes, textStart, textEnd);
 }

@@ -77,6 +77,9 @@ describe('plainTextContent', () => {
     for (let i = 0; i < 20_000; i++) {
       const payload = randomPayload(next);
       const fast = plainTextContent(payload);
+      // The same payload in the middle of a larger buffer (as in a chunk) reads the same.
+      const padded = Buffer.concat([Buffer.from('{"content":"x'), payload, Buffer.from('"}')]);
+      expect(plainTextContent(padded, 13, 13 + payload.length)).toBe(fast);
       if (fast === undefined) continue;
       answered++;
       expect(parsed(payload), payload.toString('latin1')).toEqual({ content: fast });
