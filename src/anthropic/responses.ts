@@ -13,7 +13,7 @@ import type { UpstreamEventStream } from '../kiro/upstream-stream.js';
 import { midStreamError, type ErrorType } from '../errors.js';
 import { ShutdownAbort } from '../lifecycle.js';
 import type { RequestObservation } from './observer.js';
-import { ClientStalled, startPings, write, writeHead } from './sse-writer.js';
+import { ClientStalled, SseBody, startPings, writeHead } from './sse-writer.js';
 import { ANTHROPIC_FORMAT, type AnswerFormat } from './answer-format.js';
 import type { AbortLike, RequestAbort } from '../http/request-abort.js';
 
@@ -90,14 +90,6 @@ export async function streamResponse(
   }
   const res = writeHead(exchange.res, false);
   const encoder = format.sseEncoder();
-  // Each socket write is a syscall. Writes made in one turn of the event loop leave together: the
-  // head, message_start and the first batch (the first upstream chunk is already here), and a
-  // whole upstream chunk's events with the end when the upstream finished in that chunk too.
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    res.uncork();
-  };
   const stallMs = sse.writeStallTimeoutMs;
   const onStall = () => {
     if (abort.aborted) return;
@@ -108,36 +100,31 @@ export async function streamResponse(
     abort.abort(reason);
     res.destroy();
   };
-  const send = (text: string) => {
-    if (!corked) {
-      corked = true;
-      res.cork();
-      setImmediate(uncork);
-    }
-    return write(res, text, abort, stallMs, onStall);
-  };
+  // Written once per turn of the event loop: message_start with the first upstream chunk's events
+  // (already decoded when the upstream opened), and with the end when the upstream finished in it.
+  const body = new SseBody(res, abort, stallMs, onStall);
   let wroteSinceTick = false;
   const stopPings = startPings(sse.pingIntervalMs, () => {
-    if (!wroteSinceTick && !res.destroyed) res.write(encoder.ping);
+    if (!wroteSinceTick) body.send(encoder.ping);
     wroteSinceTick = false;
   });
   try {
     const start = converter.start();
     obs.sseEvents(start);
     obs.firstByte();
-    await send(encoder.encode(start));
+    body.send(encoder.encode(start));
     const closing = await convertUpstream(upstream, converter, abort, obs, (events) => {
       wroteSinceTick = true;
       obs.sseEvents(events);
-      return send(encoder.encode(events));
+      return body.send(encoder.encode(events));
     });
     if (closing && !res.destroyed) {
       obs.sseEvents(closing);
-      res.end(encoder.encode(closing));
+      body.end(encoder.encode(closing));
     }
   } finally {
     stopPings();
-    if (!res.writableEnded && !res.destroyed) res.end();
+    body.end();
   }
 }
 
