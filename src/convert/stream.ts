@@ -6,8 +6,8 @@
  * and indexes of content blocks in `content-blocks.ts`.
  */
 
-import { randomUUID } from 'node:crypto';
 import { estimateTextOutputTokens } from './tokens.js';
+import { newMessageId } from './message-id.js';
 import type { StopReason, StreamError, StreamEvent } from '../anthropic/types.js';
 import type { KiroEvent } from '../kiro/types.js';
 import { ThinkingExtractor, type ThinkingSink } from './thinking.js';
@@ -80,7 +80,7 @@ export class KiroToAnthropicStream {
 
   constructor(opts: KiroToAnthropicStreamOptions) {
     this.model = opts.model;
-    this.messageId = opts.messageId ?? 'msg_' + randomUUID().replaceAll('-', '');
+    this.messageId = opts.messageId ?? newMessageId();
     this.inputTokensEstimate = opts.inputTokensEstimate;
     this.windowSize = opts.windowSize;
     this.tools = new ToolCallBuffer(opts.toolNameMap);

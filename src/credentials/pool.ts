@@ -16,7 +16,7 @@ import { AwaitingStore, CredentialAwaitingStoreError } from './awaiting-store.js
 import { CredentialHealth } from './health.js';
 import { LeaseSlots } from './leases.js';
 import { RateLimitCooldowns } from './rate-limit-cooldown.js';
-import { CredentialSelector } from './selection.js';
+import { CredentialSelector, type PickState } from './selection.js';
 import { classifyAttempt, describeError, finalError, requestRejection, type Failure } from './outcomes.js';
 import type { AttemptResult, Lease, PoolContext, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
 import type { CredentialStore } from '../store/store.js';
@@ -31,20 +31,49 @@ const BACKOFF_BASE_MS = 200;
 const BACKOFF_MAX_MS = 2_000;
 const BACKOFF_JITTER = 0.25;
 
-/** Per-request bookkeeping of one `execute` call. */
-interface RequestState {
-  accepts?: (record: CredentialRecord) => boolean;
-  attempts: number;
-  perCredential: Map<number, number>;
+const NONE: ReadonlySet<number> = new Set();
+
+/**
+ * Per-request bookkeeping of one `execute` call. Most requests make one attempt that succeeds: the
+ * sets are made when first needed, and attempts are counted in a short list.
+ */
+class RequestState implements PickState {
+  attempts = 0;
   /** Credentials this request will not try again (auth failure, refresh failure, disabled). */
-  excluded: Set<number>;
+  excluded: ReadonlySet<number> = NONE;
   /** Credentials already force-refreshed during this request. */
-  forced: Set<number>;
-  backoffs: number;
-  pendingBackoff: boolean;
-  healed: boolean;
-  refreshFailures: number;
+  forced: ReadonlySet<number> = NONE;
+  /** Credential ids tried, once per attempt. */
+  private readonly tried: number[] = [];
+  backoffs = 0;
+  pendingBackoff = false;
+  healed = false;
+  refreshFailures = 0;
   last?: Failure;
+
+  constructor(readonly accepts: ((record: CredentialRecord) => boolean) | undefined) {}
+
+  attemptsOn(id: number): number {
+    let n = 0;
+    for (const tried of this.tried) if (tried === id) n++;
+    return n;
+  }
+
+  /** Counts an attempt on credential `id`. */
+  attempt(id: number): void {
+    this.attempts++;
+    this.tried.push(id);
+  }
+
+  exclude(id: number): void {
+    if (this.excluded === NONE) this.excluded = new Set();
+    (this.excluded as Set<number>).add(id);
+  }
+
+  force(id: number): void {
+    if (this.forced === NONE) this.forced = new Set();
+    (this.forced as Set<number>).add(id);
+  }
 }
 
 /** The request's last failure after a token could not be obtained. */
@@ -179,17 +208,7 @@ export class CredentialPool {
     signal.throwIfAborted();
     const limits = this.config.pool;
     const opus = !request.accepts && request.kiroModelId.toLowerCase().includes('opus');
-    const state: RequestState = {
-      accepts: request.accepts,
-      attempts: 0,
-      perCredential: new Map(),
-      excluded: new Set(),
-      forced: new Set(),
-      backoffs: 0,
-      pendingBackoff: false,
-      healed: false,
-      refreshFailures: 0,
-    };
+    const state = new RequestState(request.accepts);
     let retrySame: number | undefined;
 
     while (state.attempts < limits.maxAttemptsPerRequest) {
@@ -220,7 +239,7 @@ export class CredentialPool {
         lease.release();
         if (signal.aborted) throw signal.reason;
         state.refreshFailures++;
-        state.excluded.add(id);
+        state.exclude(id);
         state.last = tokenFailure(err);
         this.emit({ type: 'failover', fromId: id, reason: 'refresh_failed' });
         continue;
@@ -228,12 +247,11 @@ export class CredentialPool {
 
       if (request.admit && !(await this.admitted(request.admit, id, token, signal))) {
         lease.release();
-        state.excluded.add(id);
+        state.exclude(id);
         continue;
       }
 
-      state.attempts++;
-      state.perCredential.set(id, (state.perCredential.get(id) ?? 0) + 1);
+      state.attempt(id);
       const credential = this.leaseCredential(id, token);
       lease.bind(credential, token, state.attempts);
       const started = this.now();
@@ -271,16 +289,16 @@ export class CredentialPool {
         case 'quota_exceeded': {
           const until = this.health.quotaResetAt(id);
           this.health.disable(id, 'QuotaExceeded', new Date(until).toISOString());
-          state.excluded.add(id);
+          state.exclude(id);
           break;
         }
         case 'suspended':
           this.health.disable(id, 'Suspended');
-          state.excluded.add(id);
+          state.exclude(id);
           break;
         case 'token_invalid':
           if (pick.record.credential.authMethod !== 'api_key' && !state.forced.has(id)) {
-            state.forced.add(id);
+            state.force(id);
             try {
               await tokenFor(id, lease.accessToken);
               retrySame = id;
@@ -291,12 +309,12 @@ export class CredentialPool {
               if (!(err instanceof ForcedRefreshPacedError)) {
                 state.refreshFailures++;
                 state.last = tokenFailure(err);
-                state.excluded.add(id);
+                state.exclude(id);
                 break;
               }
             }
           }
-          state.excluded.add(id);
+          state.exclude(id);
           if (this.store.health().degraded) {
             // Cut off from Redis, a refused token may be one another replica's refresh replaced:
             // not evidence against the credential. Retryable elsewhere, never counted.
@@ -308,7 +326,7 @@ export class CredentialPool {
           break;
         case 'auth_failure':
           this.health.recordAuthFailure(id, failure.detail);
-          state.excluded.add(id);
+          state.exclude(id);
           break;
         case 'rate_limited':
           this.store.updateStats(id, () => ({ cooldownUntil: this.now() + this.cooldowns.next(id), lastError: failure.detail }));
