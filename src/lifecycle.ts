@@ -13,7 +13,7 @@ export class ShutdownAbort extends OverloadedError {
 
 export class Lifecycle {
   private drainingFlag = false;
-  private readonly streams = new Set<AbortController>();
+  private readonly streams = new Set<{ abort(reason: unknown): void }>();
   private readonly idleWaiters = new Set<() => void>();
 
   get draining(): boolean {
@@ -24,8 +24,8 @@ export class Lifecycle {
     return this.streams.size;
   }
 
-  /** Registers a stream's controller; returns the function that unregisters it. */
-  track(controller: AbortController): () => void {
+  /** Registers a stream's controller (aborted on a drain that runs out); returns the function that unregisters it. */
+  track(controller: { abort(reason: unknown): void }): () => void {
     this.streams.add(controller);
     return () => {
       this.streams.delete(controller);

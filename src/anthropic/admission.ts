@@ -7,6 +7,7 @@
  * (the upstream connection pool is sized from it, see KiroClient).
  */
 import { OverloadedError } from '../errors.js';
+import type { AbortLike } from '../http/request-abort.js';
 
 /** Settings of {@link Admission} (config `admission.*`). */
 export interface AdmissionLimits {
@@ -90,7 +91,7 @@ export class Admission {
    * Takes a slot, waiting in the queue if needed. Resolves with the release function (idempotent);
    * rejects with {@link AdmissionRefused}, or with `signal.reason` when the signal aborts first.
    */
-  acquire(signal: AbortSignal): Promise<() => void> {
+  acquire(signal: AbortLike): Promise<() => void> {
     signal.throwIfAborted();
     const { maxConcurrent, queueSize, queueTimeoutMs } = this.limits;
     if (maxConcurrent <= 0 || this.activeCount < maxConcurrent) {

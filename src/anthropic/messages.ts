@@ -26,6 +26,7 @@ import type { ClientKeyGate } from '../keys/gate.js';
 import type { ClientKeyContext } from '../keys/key-context.js';
 import { admitClientKey } from './auth.js';
 import { ANTHROPIC_FORMAT, type AnswerFormat } from './answer-format.js';
+import { RequestAbort } from '../http/request-abort.js';
 
 /** What the messages handlers need; built once in createApp. */
 export interface MessagesDeps {
@@ -96,17 +97,18 @@ export async function serveMessages(
   // The key's models and limits, before admission; `keyUse.end()` settles them when the request is over.
   const keyUse = await admitClientKey(exchange, deps.keys, key, request.model);
 
-  const controller = new AbortController();
+  // Aborted when the client leaves, at shutdown, or when the client stops reading a stream.
+  const abort = new RequestAbort();
   const res = exchange.res;
   const onClose = () => {
-    if (!res.writableFinished) controller.abort(new ClientGone());
+    if (!res.writableFinished) abort.abort(new ClientGone());
   };
   res.once('close', onClose);
-  const untrack = deps.lifecycle.track(controller);
+  const untrack = deps.lifecycle.track(abort);
   let release: () => void;
   try {
     // Served, queued for a bounded time, or refused with 529 + retry-after: never left silent.
-    release = await deps.admission.acquire(controller.signal);
+    release = await deps.admission.acquire(abort);
   } catch (err) {
     res.off('close', onClose);
     untrack();
@@ -120,13 +122,13 @@ export async function serveMessages(
   try {
     // Claude Code's web-search sub-request is answered from Kiro's MCP endpoint, in Anthropic's shape only.
     if (converted.webSearch && format.webSearch) {
-      await handleWebSearch(exchange, deps, request, converted, controller.signal, keyUse.accepts);
+      await handleWebSearch(exchange, deps, request, converted, abort.signal, keyUse.accepts);
       return;
     }
     // Serialised per wire on first use: a request may try `ide` and `cli` credentials.
     const body = new WireBody(converted.body, deps.config, converted.toolsJson);
     const openOptions = {
-      signal: controller.signal,
+      signal: abort,
       firstByteTimeoutMs: deps.config.upstream.firstByteTimeoutMs,
       onFrameError: (err: Error) => obs.frameError(err),
       onFrame: (bytes: number) => obs.frame(bytes),
@@ -134,7 +136,7 @@ export async function serveMessages(
     };
     const { value: upstream, lease } = await routing.run(() =>
       deps.pool.execute(
-        { kiroModelId: converted.kiroModelId, signal: controller.signal, onEvent: (e) => obs.poolEvent(e), ...keyUse.restrict(routing.filters) },
+        { kiroModelId: converted.kiroModelId, signal: abort, onEvent: (e) => obs.poolEvent(e), ...keyUse.restrict(routing.filters) },
         (l) =>
           obs.attempt(l.credential.id, () =>
             deps.client.generate(body, l.credential, l.accessToken, openOptions),
@@ -152,9 +154,9 @@ export async function serveMessages(
     });
     try {
       if (request.stream) {
-        await streamResponse(exchange, deps.config.sse, converter, upstream, controller, mode, obs, format);
+        await streamResponse(exchange, deps.config.sse, converter, upstream, abort, mode, obs, format);
       } else {
-        await jsonResponse(exchange, converter, upstream, controller, obs, format);
+        await jsonResponse(exchange, converter, upstream, abort, obs, format);
       }
     } finally {
       upstream.close();

@@ -13,8 +13,9 @@ import type { UpstreamEventStream } from '../kiro/upstream-stream.js';
 import { midStreamError, type ErrorType } from '../errors.js';
 import { ShutdownAbort } from '../lifecycle.js';
 import type { RequestObservation } from './observer.js';
-import { ClientStalled, startPings, write, writeHead } from './sse-writer.js';
+import { ClientStalled, SseBody, startPings, writeHead } from './sse-writer.js';
 import { ANTHROPIC_FORMAT, type AnswerFormat } from './answer-format.js';
+import type { AbortLike, RequestAbort } from '../http/request-abort.js';
 
 /** `/v1` streams as events arrive; `/cc/v1` holds them until the end so message_start has real input_tokens. */
 export type StreamMode = 'live' | 'buffered';
@@ -29,7 +30,7 @@ export type StreamMode = 'live' | 'buffered';
 async function convertUpstream(
   upstream: UpstreamEventStream,
   converter: KiroToAnthropicStream,
-  signal: AbortSignal,
+  signal: AbortLike,
   obs: RequestObservation,
   emit: (events: StreamEvent[]) => void | Promise<void>,
 ): Promise<StreamEvent[] | null> {
@@ -37,15 +38,8 @@ async function convertUpstream(
   try {
     await upstream.read((batch) => {
       if (signal.aborted) return upstream.close();
-      let out: StreamEvent[] | undefined;
-      for (const event of batch) {
-        // Each push returns a fresh array of its own: the first one can collect the rest.
-        const produced = converter.push(event);
-        if (produced.length === 0) continue;
-        if (!out) out = produced;
-        else for (const e of produced) out.push(e);
-      }
-      const backedUp = out && emit(out);
+      const out = converter.pushAll(batch);
+      const backedUp = out.length > 0 && emit(out);
       if (backedUp) {
         upstream.pause();
         void backedUp.then(() => upstream.resume());
@@ -85,66 +79,52 @@ export async function streamResponse(
   sse: GatewayConfig['sse'],
   converter: KiroToAnthropicStream,
   upstream: UpstreamEventStream,
-  controller: AbortController,
+  abort: RequestAbort,
   mode: StreamMode,
   obs: RequestObservation,
   format: AnswerFormat = ANTHROPIC_FORMAT,
 ): Promise<void> {
-  const signal = controller.signal;
   if (mode === 'buffered') {
-    await bufferedStream(exchange, sse, converter, upstream, signal, obs);
+    await bufferedStream(exchange, sse, converter, upstream, abort, obs);
     return;
   }
   const res = writeHead(exchange.res, false);
   const encoder = format.sseEncoder();
-  // Each socket write is a syscall. Writes made in one turn of the event loop leave together: the
-  // head, message_start and the first batch (the first upstream chunk is already here), and a
-  // whole upstream chunk's events with the end when the upstream finished in that chunk too.
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    res.uncork();
-  };
   const stallMs = sse.writeStallTimeoutMs;
   const onStall = () => {
-    if (signal.aborted) return;
+    if (abort.aborted) return;
     const reason = new ClientStalled(stallMs);
     obs.clientStalled();
     exchange.log?.warn({ stallMs }, 'client stopped reading a stream; cut off to free its upstream');
     exchange.logFields.streamError = reason.message;
-    controller.abort(reason);
+    abort.abort(reason);
     res.destroy();
   };
-  const send = (text: string) => {
-    if (!corked) {
-      corked = true;
-      res.cork();
-      setImmediate(uncork);
-    }
-    return write(res, text, signal, stallMs, onStall);
-  };
+  // Written once per turn of the event loop: message_start with the first upstream chunk's events
+  // (already decoded when the upstream opened), and with the end when the upstream finished in it.
+  const body = new SseBody(res, abort, stallMs, onStall);
   let wroteSinceTick = false;
   const stopPings = startPings(sse.pingIntervalMs, () => {
-    if (!wroteSinceTick && !res.destroyed) res.write(encoder.ping);
+    if (!wroteSinceTick) body.send(encoder.ping);
     wroteSinceTick = false;
   });
   try {
     const start = converter.start();
     obs.sseEvents(start);
     obs.firstByte();
-    await send(encoder.encode(start));
-    const closing = await convertUpstream(upstream, converter, signal, obs, (events) => {
+    body.send(encoder.encode(start));
+    const closing = await convertUpstream(upstream, converter, abort, obs, (events) => {
       wroteSinceTick = true;
       obs.sseEvents(events);
-      return send(encoder.encode(events));
+      return body.send(encoder.encode(events));
     });
     if (closing && !res.destroyed) {
       obs.sseEvents(closing);
-      res.end(encoder.encode(closing));
+      body.end(encoder.encode(closing));
     }
   } finally {
     stopPings();
-    if (!res.writableEnded && !res.destroyed) res.end();
+    body.end();
   }
 }
 
@@ -154,7 +134,7 @@ async function bufferedStream(
   sse: GatewayConfig['sse'],
   converter: KiroToAnthropicStream,
   upstream: UpstreamEventStream,
-  signal: AbortSignal,
+  signal: AbortLike,
   obs: RequestObservation,
 ): Promise<void> {
   const res = writeHead(exchange.res, true);
@@ -187,12 +167,12 @@ export async function jsonResponse(
   exchange: Exchange,
   converter: KiroToAnthropicStream,
   upstream: UpstreamEventStream,
-  controller: AbortController,
+  signal: AbortLike,
   obs: RequestObservation,
   format: AnswerFormat = ANTHROPIC_FORMAT,
 ): Promise<void> {
   const events: StreamEvent[] = converter.start();
-  const closing = await convertUpstream(upstream, converter, controller.signal, obs, (batch) => {
+  const closing = await convertUpstream(upstream, converter, signal, obs, (batch) => {
     for (const e of batch) events.push(e);
   });
   if (!closing) return;

@@ -6,8 +6,8 @@
  * and indexes of content blocks in `content-blocks.ts`.
  */
 
-import { randomUUID } from 'node:crypto';
 import { estimateTextOutputTokens } from './tokens.js';
+import { newMessageId } from './message-id.js';
 import type { StopReason, StreamError, StreamEvent } from '../anthropic/types.js';
 import type { KiroEvent } from '../kiro/types.js';
 import { ThinkingExtractor, type ThinkingSink } from './thinking.js';
@@ -80,7 +80,7 @@ export class KiroToAnthropicStream {
 
   constructor(opts: KiroToAnthropicStreamOptions) {
     this.model = opts.model;
-    this.messageId = opts.messageId ?? 'msg_' + randomUUID().replaceAll('-', '');
+    this.messageId = opts.messageId ?? newMessageId();
     this.inputTokensEstimate = opts.inputTokensEstimate;
     this.windowSize = opts.windowSize;
     this.tools = new ToolCallBuffer(opts.toolNameMap);
@@ -166,6 +166,23 @@ export class KiroToAnthropicStream {
     if (this.endedFlag) return [];
     if (!this.started) this.start();
     else this.out = [];
+    this.convert(event);
+    return this.out;
+  }
+
+  /**
+   * Converts the Kiro events of one upstream chunk: what `push` of each would return, in one
+   * array (none is converted once an event ended the message).
+   */
+  pushAll(events: readonly KiroEvent[]): StreamEvent[] {
+    if (this.endedFlag) return [];
+    if (!this.started) this.start();
+    else this.out = [];
+    for (let i = 0; i < events.length && !this.endedFlag; i++) this.convert(events[i]!);
+    return this.out;
+  }
+
+  private convert(event: KiroEvent): void {
     switch (event.kind) {
       case 'text':
         if (event.content.length === 0) break;
@@ -197,7 +214,6 @@ export class KiroToAnthropicStream {
         this.onReasoning(event.text, event.signature);
         break;
     }
-    return this.out;
   }
 
   /**

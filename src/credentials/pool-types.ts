@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../config.js';
 import type { RefreshErrorKind, TokenRefresher } from './refresh.js';
 import type { CredentialStore } from '../store/store.js';
 import type { Credential, DisabledReason } from './types.js';
+import type { AbortLike } from '../http/request-abort.js';
 
 /** A credential handed to one upstream attempt. Release it when the response is fully consumed. */
 export interface Lease {
@@ -71,7 +72,7 @@ export interface PoolDeps {
   /** Jitter source, 0 ≤ x < 1. */
   random?: () => number;
   /** Waits `ms`, rejecting with `signal.reason` when it aborts. */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  sleep?: (ms: number, signal: AbortLike) => Promise<void>;
 }
 
 /** What the pool's parts share: its store, config, clock and (never-throwing) sinks. */

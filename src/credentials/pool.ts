@@ -16,12 +16,13 @@ import { AwaitingStore, CredentialAwaitingStoreError } from './awaiting-store.js
 import { CredentialHealth } from './health.js';
 import { LeaseSlots } from './leases.js';
 import { RateLimitCooldowns } from './rate-limit-cooldown.js';
-import { CredentialSelector } from './selection.js';
+import { CredentialSelector, type PickState } from './selection.js';
 import { classifyAttempt, describeError, finalError, requestRejection, type Failure } from './outcomes.js';
 import type { AttemptResult, Lease, PoolContext, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
 import type { CredentialStore } from '../store/store.js';
 import { AccessTokens, ForcedRefreshPacedError } from './token-refresh.js';
 import type { Credential, CredentialRecord } from './types.js';
+import type { AbortLike } from '../http/request-abort.js';
 
 export type { AttemptOutcome, AttemptResult, Lease, PoolDeps, PoolEvent, PoolLog } from './pool-types.js';
 export { MAX_REFRESH_FAILURES } from './token-refresh.js';
@@ -30,20 +31,49 @@ const BACKOFF_BASE_MS = 200;
 const BACKOFF_MAX_MS = 2_000;
 const BACKOFF_JITTER = 0.25;
 
-/** Per-request bookkeeping of one `execute` call. */
-interface RequestState {
-  accepts?: (record: CredentialRecord) => boolean;
-  attempts: number;
-  perCredential: Map<number, number>;
+const NONE: ReadonlySet<number> = new Set();
+
+/**
+ * Per-request bookkeeping of one `execute` call. Most requests make one attempt that succeeds: the
+ * sets are made when first needed, and attempts are counted in a short list.
+ */
+class RequestState implements PickState {
+  attempts = 0;
   /** Credentials this request will not try again (auth failure, refresh failure, disabled). */
-  excluded: Set<number>;
+  excluded: ReadonlySet<number> = NONE;
   /** Credentials already force-refreshed during this request. */
-  forced: Set<number>;
-  backoffs: number;
-  pendingBackoff: boolean;
-  healed: boolean;
-  refreshFailures: number;
+  forced: ReadonlySet<number> = NONE;
+  /** Credential ids tried, once per attempt. */
+  private readonly tried: number[] = [];
+  backoffs = 0;
+  pendingBackoff = false;
+  healed = false;
+  refreshFailures = 0;
   last?: Failure;
+
+  constructor(readonly accepts: ((record: CredentialRecord) => boolean) | undefined) {}
+
+  attemptsOn(id: number): number {
+    let n = 0;
+    for (const tried of this.tried) if (tried === id) n++;
+    return n;
+  }
+
+  /** Counts an attempt on credential `id`. */
+  attempt(id: number): void {
+    this.attempts++;
+    this.tried.push(id);
+  }
+
+  exclude(id: number): void {
+    if (this.excluded === NONE) this.excluded = new Set();
+    (this.excluded as Set<number>).add(id);
+  }
+
+  force(id: number): void {
+    if (this.forced === NONE) this.forced = new Set();
+    (this.forced as Set<number>).add(id);
+  }
 }
 
 /** The request's last failure after a token could not be obtained. */
@@ -52,7 +82,7 @@ function tokenFailure(err: unknown): Failure {
   return { outcome: 'refresh_failed', detail: describeError(err) };
 }
 
-function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+function defaultSleep(ms: number, signal: AbortLike): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const onAbort = () => {
@@ -82,7 +112,7 @@ export class CredentialPool {
   private readonly log: PoolLog;
   private readonly emit: (e: PoolEvent) => void;
   private readonly random: () => number;
-  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly sleep: (ms: number, signal: AbortLike) => Promise<void>;
   private readonly health: CredentialHealth;
   private readonly tokens: AccessTokens;
   private readonly leases = new LeaseSlots();
@@ -162,7 +192,7 @@ export class CredentialPool {
   async execute<T>(
     request: {
       kiroModelId: string;
-      signal: AbortSignal;
+      signal: AbortLike;
       onEvent?: (e: PoolEvent) => void;
       /** Only these credentials can serve the request (they offer its model); replaces the free-tier Opus rule. */
       accepts?: (record: CredentialRecord) => boolean;
@@ -178,17 +208,7 @@ export class CredentialPool {
     signal.throwIfAborted();
     const limits = this.config.pool;
     const opus = !request.accepts && request.kiroModelId.toLowerCase().includes('opus');
-    const state: RequestState = {
-      accepts: request.accepts,
-      attempts: 0,
-      perCredential: new Map(),
-      excluded: new Set(),
-      forced: new Set(),
-      backoffs: 0,
-      pendingBackoff: false,
-      healed: false,
-      refreshFailures: 0,
-    };
+    const state = new RequestState(request.accepts);
     let retrySame: number | undefined;
 
     while (state.attempts < limits.maxAttemptsPerRequest) {
@@ -219,7 +239,7 @@ export class CredentialPool {
         lease.release();
         if (signal.aborted) throw signal.reason;
         state.refreshFailures++;
-        state.excluded.add(id);
+        state.exclude(id);
         state.last = tokenFailure(err);
         this.emit({ type: 'failover', fromId: id, reason: 'refresh_failed' });
         continue;
@@ -227,12 +247,11 @@ export class CredentialPool {
 
       if (request.admit && !(await this.admitted(request.admit, id, token, signal))) {
         lease.release();
-        state.excluded.add(id);
+        state.exclude(id);
         continue;
       }
 
-      state.attempts++;
-      state.perCredential.set(id, (state.perCredential.get(id) ?? 0) + 1);
+      state.attempt(id);
       const credential = this.leaseCredential(id, token);
       lease.bind(credential, token, state.attempts);
       const started = this.now();
@@ -270,16 +289,16 @@ export class CredentialPool {
         case 'quota_exceeded': {
           const until = this.health.quotaResetAt(id);
           this.health.disable(id, 'QuotaExceeded', new Date(until).toISOString());
-          state.excluded.add(id);
+          state.exclude(id);
           break;
         }
         case 'suspended':
           this.health.disable(id, 'Suspended');
-          state.excluded.add(id);
+          state.exclude(id);
           break;
         case 'token_invalid':
           if (pick.record.credential.authMethod !== 'api_key' && !state.forced.has(id)) {
-            state.forced.add(id);
+            state.force(id);
             try {
               await tokenFor(id, lease.accessToken);
               retrySame = id;
@@ -290,12 +309,12 @@ export class CredentialPool {
               if (!(err instanceof ForcedRefreshPacedError)) {
                 state.refreshFailures++;
                 state.last = tokenFailure(err);
-                state.excluded.add(id);
+                state.exclude(id);
                 break;
               }
             }
           }
-          state.excluded.add(id);
+          state.exclude(id);
           if (this.store.health().degraded) {
             // Cut off from Redis, a refused token may be one another replica's refresh replaced:
             // not evidence against the credential. Retryable elsewhere, never counted.
@@ -307,7 +326,7 @@ export class CredentialPool {
           break;
         case 'auth_failure':
           this.health.recordAuthFailure(id, failure.detail);
-          state.excluded.add(id);
+          state.exclude(id);
           break;
         case 'rate_limited':
           this.store.updateStats(id, () => ({ cooldownUntil: this.now() + this.cooldowns.next(id), lastError: failure.detail }));
@@ -340,7 +359,7 @@ export class CredentialPool {
     admit: (credential: Credential, token: string) => Promise<boolean>,
     id: number,
     token: string,
-    signal: AbortSignal,
+    signal: AbortLike,
   ): Promise<boolean> {
     try {
       return await admit(this.leaseCredential(id, token), token);

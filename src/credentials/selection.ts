@@ -16,8 +16,8 @@ import type { Credential, CredentialRecord } from './types.js';
 export interface PickState {
   /** Credentials this request will not try again (auth failure, refresh failure, disabled). */
   readonly excluded: ReadonlySet<number>;
-  /** Attempts made so far per credential id. */
-  readonly perCredential: ReadonlyMap<number, number>;
+  /** Attempts made so far on credential `id`. */
+  attemptsOn(id: number): number;
   /** Only credentials this accepts can serve the request (e.g. those offering its model). */
   readonly accepts?: (record: CredentialRecord) => boolean;
 }
@@ -74,7 +74,7 @@ export class CredentialSelector {
       const id = r.credential.id;
       return (
         !state.excluded.has(id) &&
-        (state.perCredential.get(id) ?? 0) < limits.maxAttemptsPerCredential &&
+        state.attemptsOn(id) < limits.maxAttemptsPerCredential &&
         health.isEnabled(r, now) &&
         !(opus && isFreeTier(r.credential)) &&
         !(cap > 0 && leases.inFlight(id) >= cap) &&

@@ -24,6 +24,7 @@ import type { PoolContext, PoolEvent } from './pool-types.js';
 import { RefreshError, type TokenRefresher } from './refresh.js';
 import { tokensReplaced, TokensReplacedError, type CredentialStore, type TokenFence } from '../store/store.js';
 import type { Credential } from './types.js';
+import type { AbortLike } from '../http/request-abort.js';
 import type { GatewayConfig } from '../config.js';
 
 /** kiro.rs disables a credential after this many consecutive refresh failures (§2.4). */
@@ -78,7 +79,7 @@ function mayBeRotatedElsewhere(err: RefreshError): boolean {
 }
 
 /** Resolves like `promise`, or rejects with `signal.reason` as soon as `signal` aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+function raceAbort<T>(promise: Promise<T>, signal: AbortLike): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
@@ -127,7 +128,7 @@ export class AccessTokens {
    * A forced refresh is paced (ForcedRefreshPacedError) unless `unpaced` (an operator's refresh).
    * Rejects with CredentialAwaitingStoreError while the credential waits for the store.
    */
-  obtain(id: number, rejected: string | undefined | null, signal?: AbortSignal, unpaced = false): Promise<string> {
+  obtain(id: number, rejected: string | undefined | null, signal?: AbortLike, unpaced = false): Promise<string> {
     const record = this.store.get(id);
     if (!record) return Promise.reject(new NotFoundError(`credential ${id} not found`));
     const cred = record.credential;
@@ -166,7 +167,7 @@ export class AccessTokens {
   async observed(
     id: number,
     rejected: string | null,
-    signal: AbortSignal,
+    signal: AbortLike,
     onEvent: (e: PoolEvent) => void,
   ): Promise<string> {
     const started = this.now();

@@ -53,6 +53,7 @@ export interface KeyAdmission {
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 interface CredentialUse {
+  credentialId: number;
   inputTokens: number;
   outputTokens: number;
   credits: number;
@@ -124,42 +125,15 @@ export class ClientKeyGate {
   }
 
   private admission(key: ClientKeyContext, decision: LimitDecision | undefined): KeyAdmission {
-    const gate = this;
-    const pinned = key.credentials;
-    const accepts = pinned ? (r: CredentialRecord) => pinned.has(r.credential.id) : undefined;
-    const byCredential = new Map<number, CredentialUse>();
-    let ended = false;
-    return {
-      headers: decision ? rateLimitHeaders(decision.snapshot) : NO_HEADERS,
-      accepts,
-      restrict(filters) {
-        if (!accepts) return filters;
-        const own = filters.accepts;
-        return { ...filters, accepts: own ? (r: CredentialRecord) => accepts(r) && own(r) : accepts };
-      },
-      used(u) {
-        const prev = byCredential.get(u.credentialId);
-        byCredential.set(u.credentialId, {
-          inputTokens: (prev?.inputTokens ?? 0) + u.inputTokens,
-          outputTokens: (prev?.outputTokens ?? 0) + u.outputTokens,
-          credits: (prev?.credits ?? 0) + u.credits,
-          failed: (prev?.failed ?? false) || u.failed === true,
-        });
-      },
-      end(error) {
-        if (ended) return;
-        ended = true;
-        gate.account(key, decision, byCredential, isFailure(error));
-      },
-    };
+    return new KeyUse(this, key, decision);
   }
 
-  /** Usage of the key and of each credential that answered; the limits learn what was used. */
-  private account(key: ClientKeyContext, decision: LimitDecision | undefined, byCredential: Map<number, CredentialUse>, failed: boolean): void {
+  /** At the end of a request (KeyUse): usage of the key and of each credential that answered; the limits learn what was used. */
+  account(key: ClientKeyContext, decision: LimitDecision | undefined, uses: readonly CredentialUse[], failed: boolean): void {
     const at = this.now();
     const total: UsageCounts = { requests: 1, inputTokens: 0, outputTokens: 0, credits: 0, errors: 0, rateLimited: 0 };
     let answerFailed = false;
-    for (const [id, use] of byCredential) {
+    for (const use of uses) {
       total.inputTokens += use.inputTokens;
       total.outputTokens += use.outputTokens;
       total.credits += use.credits;
@@ -167,7 +141,7 @@ export class ClientKeyGate {
       this.deps.usage.record({
         at,
         subject: 'credential',
-        id,
+        id: use.credentialId,
         counts: { requests: 1, inputTokens: use.inputTokens, outputTokens: use.outputTokens, credits: use.credits, errors: use.failed || failed ? 1 : 0 },
       });
     }
@@ -177,5 +151,49 @@ export class ClientKeyGate {
     if (decision && key.record) {
       this.deps.limiter.settle(key.record, decision, { tokens: total.inputTokens + total.outputTokens, credits: total.credits });
     }
+  }
+}
+
+/** One request's use of its key (a class: one object per request, no closures). */
+class KeyUse implements KeyAdmission {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly accepts: ((record: CredentialRecord) => boolean) | undefined;
+  /** What each credential that answered used, in the order they answered (usually one). */
+  private readonly uses: CredentialUse[] = [];
+  private ended = false;
+
+  constructor(
+    private readonly gate: ClientKeyGate,
+    private readonly key: ClientKeyContext,
+    private readonly decision: LimitDecision | undefined,
+  ) {
+    this.headers = decision ? rateLimitHeaders(decision.snapshot) : NO_HEADERS;
+    const pinned = key.credentials;
+    this.accepts = pinned ? (r: CredentialRecord) => pinned.has(r.credential.id) : undefined;
+  }
+
+  restrict<F extends { accepts?: (record: CredentialRecord) => boolean }>(filters: F): F {
+    const accepts = this.accepts;
+    if (!accepts) return filters;
+    const own = filters.accepts;
+    return { ...filters, accepts: own ? (r: CredentialRecord) => accepts(r) && own(r) : accepts };
+  }
+
+  used(u: { credentialId: number; inputTokens: number; outputTokens: number; credits: number; failed?: boolean }): void {
+    const use = this.uses.find((x) => x.credentialId === u.credentialId);
+    if (!use) {
+      this.uses.push({ credentialId: u.credentialId, inputTokens: u.inputTokens, outputTokens: u.outputTokens, credits: u.credits, failed: u.failed === true });
+      return;
+    }
+    use.inputTokens += u.inputTokens;
+    use.outputTokens += u.outputTokens;
+    use.credits += u.credits;
+    use.failed ||= u.failed === true;
+  }
+
+  end(error?: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.gate.account(this.key, this.decision, this.uses, isFailure(error));
   }
 }

@@ -87,19 +87,47 @@ export interface UsageEntry {
 /** Pending increments: bucket → field → amount. Bounded by subjects × metrics × buckets touched. */
 export type UsageDeltas = Map<string, Map<string, number>>;
 
-/** Adds an entry to both its hour and its day bucket. */
+/**
+ * Field names by metric of the subjects seen lately: every request adds to the same few fields of
+ * its key and credential, so their names are built once (two entries per request, five metrics,
+ * two buckets: 20 names built per request before).
+ */
+const fieldNames: Record<UsageSubject, Map<string | number, Readonly<Record<UsageMetric, string>>>> = { key: new Map(), credential: new Map() };
+/** Subjects remembered per kind; past it the names are rebuilt (keys and credentials are few). */
+const FIELD_NAMES_LIMIT = 1_024;
+
+function fieldNamesOf(subject: UsageSubject, id: string | number): Readonly<Record<UsageMetric, string>> {
+  const known = fieldNames[subject];
+  const names = known.get(id);
+  if (names) return names;
+  const built = {} as Record<UsageMetric, string>;
+  for (const metric in USAGE_METRICS) built[metric as UsageMetric] = fieldOf(subject, id, metric as UsageMetric);
+  if (known.size >= FIELD_NAMES_LIMIT) known.clear();
+  known.set(id, built);
+  return built;
+}
+
+/** Adds an entry to both its hour and its day bucket (a bucket is created only for a non-zero amount). */
 export function addEntry(deltas: UsageDeltas, entry: UsageEntry): void {
-  for (const granularity of ['hour', 'day'] as const) {
-    const bucket = bucketOf(granularity, entry.at);
-    let fields = deltas.get(bucket);
-    if (!fields) deltas.set(bucket, (fields = new Map()));
-    for (const [metric, amount] of Object.entries(entry.counts) as Array<[UsageMetric, number]>) {
-      if (!amount) continue;
-      const field = fieldOf(entry.subject, entry.id, metric);
-      fields.set(field, (fields.get(field) ?? 0) + amount);
-    }
-    if (fields.size === 0) deltas.delete(bucket);
+  const names = fieldNamesOf(entry.subject, entry.id);
+  let hour: Map<string, number> | undefined;
+  let day: Map<string, number> | undefined;
+  const counts = entry.counts;
+  for (const metric in counts) {
+    const amount = counts[metric as UsageMetric];
+    if (!amount) continue;
+    hour ??= bucketFields(deltas, bucketOf('hour', entry.at));
+    day ??= bucketFields(deltas, bucketOf('day', entry.at));
+    const field = names[metric as UsageMetric];
+    hour.set(field, (hour.get(field) ?? 0) + amount);
+    day.set(field, (day.get(field) ?? 0) + amount);
   }
+}
+
+function bucketFields(deltas: UsageDeltas, bucket: string): Map<string, number> {
+  let fields = deltas.get(bucket);
+  if (!fields) deltas.set(bucket, (fields = new Map()));
+  return fields;
 }
 
 /** Adds every increment of `from` into `into`. */

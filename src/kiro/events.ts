@@ -4,15 +4,18 @@
  */
 import type { Frame, KiroEvent } from './types.js';
 import { decodeUtf8, FrameDecoder, type FrameError } from './frames.js';
+import { plainTextContent } from './text-payload.js';
 
-function stringHeader(frame: Frame, name: string): string | undefined {
-  const header = frame.headers[name];
+type Headers = Frame['headers'];
+
+function stringHeader(headers: Headers, name: string): string | undefined {
+  const header = headers[name];
   return header !== undefined && header.type === 'string' ? header.value : undefined;
 }
 
-function parseJsonObject(payload: Uint8Array): Record<string, unknown> | undefined {
+function parseJsonObject(bytes: Uint8Array, start: number, end: number): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(decodeUtf8(payload));
+    const value: unknown = JSON.parse(decodeUtf8(bytes, start, end));
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
@@ -20,9 +23,9 @@ function parseJsonObject(payload: Uint8Array): Record<string, unknown> | undefin
 }
 
 /** Exception/error payloads are usually `{"message": …}` but may be bare text (or empty). */
-function messageOf(frame: Frame, headerFallback: string): string {
-  const text = decodeUtf8(frame.payload);
-  if (text.length === 0) return stringHeader(frame, headerFallback) ?? '';
+function messageOf(headers: Headers, bytes: Uint8Array, start: number, end: number, headerFallback: string): string {
+  const text = decodeUtf8(bytes, start, end);
+  if (text.length === 0) return stringHeader(headers, headerFallback) ?? '';
   try {
     const value: unknown = JSON.parse(text);
     if (typeof value === 'object' && value !== null) {
@@ -49,11 +52,11 @@ const KNOWN_MESSAGE_TYPES: ReadonlySet<string> = new Set(['event', 'exception', 
  * The type of a frame the gateway does not know — an event type outside §6.1, or a `:message-type`
  * other than event/exception/error (reported as `message-type:<name>`) — or undefined for a known one.
  */
-export function unknownEventType(frame: Frame): string | undefined {
-  const messageType = stringHeader(frame, ':message-type') ?? 'event';
+export function unknownEventType(frame: Pick<Frame, 'headers'>): string | undefined {
+  const messageType = stringHeader(frame.headers, ':message-type') ?? 'event';
   if (!KNOWN_MESSAGE_TYPES.has(messageType)) return `message-type:${messageType}`;
   if (messageType !== 'event') return undefined;
-  const eventType = stringHeader(frame, ':event-type') ?? '';
+  const eventType = stringHeader(frame.headers, ':event-type') ?? '';
   return KNOWN_EVENT_TYPES.has(eventType) ? undefined : eventType;
 }
 
@@ -80,26 +83,33 @@ export class EventPayloadError extends Error {
  * Throws {@link EventPayloadError} for a content event (text, tool use) it cannot read.
  */
 export function toKiroEvent(frame: Frame): KiroEvent | undefined {
-  const messageType = stringHeader(frame, ':message-type') ?? 'event';
+  return kiroEventOf(frame.headers, frame.payload, 0, frame.payload.length);
+}
+
+/** {@link toKiroEvent} of a frame whose payload is `bytes[start..end)`. */
+export function kiroEventOf(headers: Headers, bytes: Uint8Array, start: number, end: number): KiroEvent | undefined {
+  const messageType = stringHeader(headers, ':message-type') ?? 'event';
   if (messageType === 'exception') {
     return {
       kind: 'exception',
-      exceptionType: stringHeader(frame, ':exception-type') ?? 'UnknownException',
-      message: messageOf(frame, ':error-message'),
+      exceptionType: stringHeader(headers, ':exception-type') ?? 'UnknownException',
+      message: messageOf(headers, bytes, start, end, ':error-message'),
     };
   }
   if (messageType === 'error') {
     return {
       kind: 'error',
-      errorCode: stringHeader(frame, ':error-code') ?? 'UnknownError',
-      message: messageOf(frame, ':error-message'),
+      errorCode: stringHeader(headers, ':error-code') ?? 'UnknownError',
+      message: messageOf(headers, bytes, start, end, ':error-message'),
     };
   }
   if (messageType !== 'event') return undefined;
 
-  switch (stringHeader(frame, ':event-type')) {
+  switch (stringHeader(headers, ':event-type')) {
     case 'assistantResponseEvent': {
-      const body = parseJsonObject(frame.payload);
+      const plain = plainTextContent(bytes, start, end);
+      if (plain !== undefined) return { kind: 'text', content: plain };
+      const body = parseJsonObject(bytes, start, end);
       if (body === undefined) throw new EventPayloadError('assistantResponseEvent', 'payload is not a JSON object');
       if (body.content !== undefined && typeof body.content !== 'string') {
         throw new EventPayloadError('assistantResponseEvent', '`content` is not a string');
@@ -107,7 +117,7 @@ export function toKiroEvent(frame: Frame): KiroEvent | undefined {
       return { kind: 'text', content: body.content ?? '' };
     }
     case 'toolUseEvent': {
-      const body = parseJsonObject(frame.payload);
+      const body = parseJsonObject(bytes, start, end);
       if (body === undefined) throw new EventPayloadError('toolUseEvent', 'payload is not a JSON object');
       if (typeof body.name !== 'string' || typeof body.toolUseId !== 'string') {
         throw new EventPayloadError('toolUseEvent', '`name` or `toolUseId` missing');
@@ -116,17 +126,17 @@ export function toKiroEvent(frame: Frame): KiroEvent | undefined {
       return { kind: 'toolUse', toolUseId: body.toolUseId, name: body.name, input: body.input ?? '', stop: body.stop === true };
     }
     case 'contextUsageEvent': {
-      const body = parseJsonObject(frame.payload);
+      const body = parseJsonObject(bytes, start, end);
       const percentage = body?.contextUsagePercentage;
       return typeof percentage === 'number' ? { kind: 'contextUsage', percentage } : undefined;
     }
     case 'meteringEvent': {
-      const body = parseJsonObject(frame.payload);
+      const body = parseJsonObject(bytes, start, end);
       if (body === undefined) return undefined;
       return { kind: 'metering', usage: typeof body.usage === 'number' ? body.usage : undefined };
     }
     case 'reasoningContentEvent': {
-      const body = parseJsonObject(frame.payload);
+      const body = parseJsonObject(bytes, start, end);
       if (body === undefined) return undefined;
       const text = typeof body.text === 'string' ? body.text : typeof body.reasoningText === 'string' ? body.reasoningText : '';
       const signature = typeof body.signature === 'string' && body.signature !== '' ? body.signature : undefined;
@@ -167,6 +177,9 @@ export interface DecodedChunk {
  */
 export class KiroEventDecoder {
   private readonly frames: FrameDecoder;
+  /** The `decode` call in progress: its events, and the fault that stopped converting its frames. */
+  private events: KiroEvent[] = [];
+  private fault: unknown;
 
   constructor(private readonly opts: KiroEventBatchesOptions = {}) {
     this.frames = new FrameDecoder({ onError: opts.onFrameError, onFrame: opts.onFrame, strict: true });
@@ -174,28 +187,32 @@ export class KiroEventDecoder {
 
   /** The events `chunk` completes (often none), and the fault met after them, if any. */
   decode(chunk: Uint8Array): DecodedChunk {
-    let frames;
+    const events: KiroEvent[] = (this.events = []);
+    this.fault = undefined;
     try {
-      frames = this.frames.push(chunk);
+      this.frames.pushEach(chunk, this.onFrame);
     } catch (fault) {
-      return { events: [], fault };
+      return { events, fault };
     }
-    const events: KiroEvent[] = [];
-    for (const frame of frames) {
-      let event: KiroEvent | undefined;
-      try {
-        event = toKiroEvent(frame);
-      } catch (fault) {
-        return { events, fault };
-      }
-      if (event !== undefined) events.push(event);
-      else if (this.opts.onUnknownEvent) {
-        const unknown = unknownEventType(frame);
-        if (unknown !== undefined) this.opts.onUnknownEvent(unknown);
-      }
-    }
-    return { events };
+    return this.fault === undefined ? { events } : { events, fault: this.fault };
   }
+
+  // Each frame read in place: no Frame object or payload view (about 0.1 µs and 150 bytes per event).
+  private readonly onFrame = (headers: Headers, bytes: Uint8Array, start: number, end: number): void => {
+    if (this.fault !== undefined) return;
+    let event: KiroEvent | undefined;
+    try {
+      event = kiroEventOf(headers, bytes, start, end);
+    } catch (fault) {
+      this.fault = fault;
+      return;
+    }
+    if (event !== undefined) this.events.push(event);
+    else if (this.opts.onUnknownEvent) {
+      const unknown = unknownEventType({ headers });
+      if (unknown !== undefined) this.opts.onUnknownEvent(unknown);
+    }
+  };
 
   /** The body is over: throws FrameError `truncated` when it ended inside a frame (or the last fault). */
   finish(): void {

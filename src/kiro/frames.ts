@@ -7,7 +7,7 @@
  * framing, both CRC checks and error recovery; header blocks are parsed in headers.ts (whose wire
  * constants, and `decodeUtf8`, are re-exported here).
  */
-import type { Frame } from './types.js';
+import type { Frame, FrameHeaderValue } from './types.js';
 import { crc32 } from './crc32.js';
 import { readUint32 } from './bytes.js';
 import { headersOf } from './headers.js';
@@ -79,6 +79,12 @@ export interface FrameDecoderOptions {
 const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
 /**
+ * Receives one decoded frame: its headers (shared and frozen, as in {@link Frame}) and where its
+ * payload lies in `bytes`. The bytes are the decoder's or the chunk's: read them during the call.
+ */
+export type FrameVisitor = (headers: Record<string, FrameHeaderValue>, bytes: Uint8Array, payloadStart: number, payloadEnd: number) => void;
+
+/**
  * Turns a byte stream into frames, whatever the chunk boundaries.
  *
  * With `strict`, the first framing error ends decoding: frames decoded before it are returned, and
@@ -111,6 +117,8 @@ export class FrameDecoder {
   private resyncing = false;
   private resyncSkipped = 0;
   private failure: FrameError | undefined;
+  /** Frames visited by the `pushEach` call in progress. */
+  private visited = 0;
 
   constructor(opts: FrameDecoderOptions = {}) {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -129,12 +137,23 @@ export class FrameDecoder {
 
   /** Decodes every frame completed by `chunk`. Payloads are views; copy them to keep them past the chunk. */
   push(chunk: Uint8Array): Frame[] {
-    if (this.failure) throw this.failure;
     const frames: Frame[] = [];
-    if (this.pendingLength === 0) this.scan(chunk, 0, frames);
-    else this.completePending(chunk, frames);
-    if (this.failure && frames.length === 0) throw this.failure;
+    this.pushEach(chunk, (headers, bytes, start, end) => frames.push({ headers, payload: bytes.subarray(start, end) }));
     return frames;
+  }
+
+  /**
+   * {@link push} without a Frame or a payload view per frame: `visit` gets each frame completed by
+   * `chunk`, in order; returns how many. Errors are thrown as by `push` (after the frames before
+   * them were visited, by the next call).
+   */
+  pushEach(chunk: Uint8Array, visit: FrameVisitor): number {
+    if (this.failure) throw this.failure;
+    this.visited = 0;
+    if (this.pendingLength === 0) this.scan(chunk, 0, visit);
+    else this.completePending(chunk, visit);
+    if (this.failure && this.visited === 0) throw this.failure;
+    return this.visited;
   }
 
   /** Declares the end of the stream: throws `truncated` if it ended inside a frame. */
@@ -150,7 +169,7 @@ export class FrameDecoder {
   }
 
   /** Tops up the carried-over partial frame from `chunk`, decodes it when whole, then the rest of the chunk. */
-  private completePending(chunk: Uint8Array, frames: Frame[]): void {
+  private completePending(chunk: Uint8Array, visit: FrameVisitor): void {
     let pending = this.pending as Uint8Array;
     let offset = 0;
     if (this.pendingLength < HEADERS_OFFSET) {
@@ -165,7 +184,7 @@ export class FrameDecoder {
         joined.set(pending.subarray(0, this.pendingLength));
         joined.set(chunk.subarray(offset), this.pendingLength);
         this.clearPending();
-        this.scan(joined, 0, frames);
+        this.scan(joined, 0, visit);
         return;
       }
       if (pending.length < total) {
@@ -181,8 +200,8 @@ export class FrameDecoder {
     offset += take;
     if (this.pendingLength < total) return;
     this.clearPending();
-    this.scan(pending.subarray(0, total), 0, frames);
-    if (offset < chunk.length && !this.failure) this.scan(chunk, offset, frames);
+    this.scan(pending.subarray(0, total), 0, visit);
+    if (offset < chunk.length && !this.failure) this.scan(chunk, offset, visit);
   }
 
   /** The frame length a prelude announces, or -1 when its CRC or length is bad. */
@@ -198,7 +217,7 @@ export class FrameDecoder {
   }
 
   /** Decodes frames from `bytes[start..]`, keeping an incomplete tail in `pending`. */
-  private scan(bytes: Uint8Array, start: number, frames: Frame[]): void {
+  private scan(bytes: Uint8Array, start: number, visit: FrameVisitor): void {
     const end = bytes.length;
     let p = start;
     while (end - p >= HEADERS_OFFSET) {
@@ -259,10 +278,11 @@ export class FrameDecoder {
         p = frameEnd;
         continue;
       }
-      frames.push({ headers, payload: bytes.subarray(headersStart + headersLength, crcOffset) });
       this.consecutiveErrors = 0;
       this.onFrame?.(total);
+      this.visited++;
       p = frameEnd;
+      visit(headers, bytes, headersStart + headersLength, crcOffset);
     }
     if (p < end) this.keepTail(bytes, p, end);
   }

@@ -21,6 +21,7 @@
 import type { Dispatcher } from 'undici';
 import type { KiroEvent } from './types.js';
 import { KiroEventDecoder, type KiroEventBatchesOptions } from './events.js';
+import type { AbortLike } from '../http/request-abort.js';
 
 /** Kiro sent neither headers nor a first event frame in time. */
 export class FirstByteTimeout extends Error {
@@ -39,7 +40,7 @@ export type UpstreamResult<T> =
 /** Options of one streamed call. */
 export interface UpstreamStreamOptions extends KiroEventBatchesOptions {
   /** The request's signal (client gone, shutdown); the call follows it for its whole life. */
-  signal: AbortSignal;
+  signal: AbortLike;
   /** Time allowed for connect + response head + first event frame; 0 = no limit. */
   firstByteTimeoutMs: number;
 }
@@ -68,7 +69,7 @@ export class UpstreamEventStream implements Dispatcher.DispatchHandler {
   readonly opened: Promise<UpstreamResult<UpstreamEventStream>>;
 
   private readonly decoder: KiroEventDecoder;
-  private readonly signal: AbortSignal;
+  private readonly signal: AbortLike;
   private controller: Controller | undefined;
   private abortReason: unknown;
   private settleOpened!: (result: UpstreamResult<UpstreamEventStream>) => void;

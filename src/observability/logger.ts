@@ -309,41 +309,56 @@ export function requestLogStarter(
     const requestId = typeof incoming === 'string' && incoming !== '' && SANE_REQUEST_ID.test(incoming) ? incoming : generateId();
     res.setHeader('request-id', requestId);
     res.setHeader('x-request-id', requestId);
-    // Bound on first use: most requests log nothing but their summary line, which at level `warn`
-    // is not written either (a child logger per request cost a few µs).
-    let log: pino.Logger | undefined;
-    const child = (): pino.Logger => {
-      if (log) return log;
-      // The tracing middleware (mounted outside) has already started the server span; binding its
-      // trace id makes every line of this request, the summary included, findable from the trace.
-      const spanContext = span?.spanContext();
-      log = spanContext && isSpanContextValid(spanContext) ? logger.child({ requestId, traceId: spanContext.traceId }) : logger.child({ requestId });
-      return log;
-    };
-    return {
-      requestId,
-      get log() {
-        return child();
-      },
-      finish(path, status, end, fields) {
-        const level = status >= 500 ? 'error' : quietPaths.has(path) && status < 400 ? 'debug' : 'info';
-        if (!logger.isLevelEnabled(level)) return;
-        const line: Record<string, unknown> = {
-          method: req.method,
-          path: path.length > MAX_LOGGED_PATH ? path.slice(0, MAX_LOGGED_PATH) : path,
-          status,
-          durationMs: Math.round((end.endedAt - startedAt) * 10) / 10,
-          ...fields,
-        };
-        const userAgent = req.headers['user-agent'];
-        if (typeof userAgent === 'string' && userAgent !== '') line.userAgent = userAgent.slice(0, MAX_LOGGED_USER_AGENT);
-        if (end.clientDisconnected) line.clientDisconnected = true;
-        if (end.error !== undefined) line.err = end.error;
-
-        if (level === 'error') child().error(line, 'request failed');
-        else if (level === 'debug') child().debug(line, 'request completed');
-        else child().info(line, end.clientDisconnected ? 'request aborted by client' : 'request completed');
-      },
-    };
+    return new RequestLogLine(logger, quietPaths, requestId, req, span, startedAt);
   };
+}
+
+/** One request's {@link RequestLog} (a class: one object per request, no closures). */
+class RequestLogLine implements RequestLog {
+  /**
+   * Bound on first use: most requests log nothing but their summary line, which at level `warn`
+   * is not written either (a child logger per request cost a few µs).
+   */
+  private child: pino.Logger | undefined;
+
+  constructor(
+    private readonly logger: pino.Logger,
+    private readonly quietPaths: ReadonlySet<string>,
+    readonly requestId: string,
+    private readonly req: IncomingMessage,
+    private readonly span: Span | undefined,
+    private readonly startedAt: number,
+  ) {}
+
+  get log(): pino.Logger {
+    if (this.child) return this.child;
+    // The tracing middleware (mounted outside) has already started the server span; binding its
+    // trace id makes every line of this request, the summary included, findable from the trace.
+    const spanContext = this.span?.spanContext();
+    const requestId = this.requestId;
+    this.child =
+      spanContext && isSpanContextValid(spanContext) ? this.logger.child({ requestId, traceId: spanContext.traceId }) : this.logger.child({ requestId });
+    return this.child;
+  }
+
+  finish(path: string, status: number, end: ResponseEnd, fields: RequestLogFields): void {
+    const level = status >= 500 ? 'error' : this.quietPaths.has(path) && status < 400 ? 'debug' : 'info';
+    if (!this.logger.isLevelEnabled(level)) return;
+    const req = this.req;
+    const line: Record<string, unknown> = {
+      method: req.method,
+      path: path.length > MAX_LOGGED_PATH ? path.slice(0, MAX_LOGGED_PATH) : path,
+      status,
+      durationMs: Math.round((end.endedAt - this.startedAt) * 10) / 10,
+      ...fields,
+    };
+    const userAgent = req.headers['user-agent'];
+    if (typeof userAgent === 'string' && userAgent !== '') line.userAgent = userAgent.slice(0, MAX_LOGGED_USER_AGENT);
+    if (end.clientDisconnected) line.clientDisconnected = true;
+    if (end.error !== undefined) line.err = end.error;
+
+    if (level === 'error') this.log.error(line, 'request failed');
+    else if (level === 'debug') this.log.debug(line, 'request completed');
+    else this.log.info(line, end.clientDisconnected ? 'request aborted by client' : 'request completed');
+  }
 }

@@ -3,10 +3,11 @@ import { ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventi
 import type { RequestObserver, RequestObservation, StreamOutcome } from '../anthropic/observer.js';
 import type { StreamEvent } from '../anthropic/types.js';
 import type { AttemptOutcome, PoolEvent } from '../credentials/pool.js';
-import type { GatewayMetrics, OutcomeClass, RefreshOutcome } from './metrics.js';
-import type { ObservabilityState, RequestLogFields } from './logger.js';
+import type { GatewayMetrics, OutcomeClass, RefreshOutcome, StreamMetrics } from './metrics.js';
+import type { RequestLogFields } from './logger.js';
+import type { Exchange } from '../http/exchange.js';
 import { UnknownEventTypes } from '../kiro/unknown-events.js';
-import { recordPastSpan, recordSpanError, SPAN_ATTRS, SPAN_NAMES, startChildSpan, StreamSpan, withChildSpan } from './span-helpers.js';
+import { recordPastSpan, recordSpanError, SPAN_ATTRS, SPAN_NAMES, spansActive, startChildSpan, StreamSpan, withChildSpan } from './span-helpers.js';
 
 /** Pool attempt outcomes → the metric outcome classes (docs/kiro-protocol.md §9.2). */
 export function outcomeClass(outcome: AttemptOutcome): OutcomeClass {
@@ -83,139 +84,169 @@ export function recordPoolEvent(metrics: GatewayMetrics, e: PoolEvent): void {
 export function createRequestObserver(metrics: GatewayMetrics | undefined): RequestObserver {
   // Process-wide: each unknown type is logged the first time any request meets it.
   const unknownTypes = new UnknownEventTypes();
-  return {
-    begin(exchange, model) {
-      const fields: RequestLogFields = exchange.logFields;
-      fields.model = model;
-      const parent = exchange.span;
-      const streamMetrics = metrics?.startStream(model);
-      let selectSpan: Span | undefined = startChildSpan(SPAN_NAMES.credentialSelect, { [SPAN_ATTRS.model]: model }, parent);
-      let streamSpan: StreamSpan | undefined;
-      // The first frame is decoded inside the upstream attempt, before the stream span exists.
-      let sawFrame = false;
-      let ended = false;
-      // The previous attempt of this request (or the credential whose refresh failed), and why it
-      // did not serve the request: the next attempt is a retry (same credential) or a failover.
-      let lastCredential: number | undefined;
-      let lastCause: OutcomeClass | undefined;
+  return { begin: (exchange, model) => new MessagesObservation(metrics, unknownTypes, exchange, model) };
+}
 
-      const observation: RequestObservation = {
-        poolEvent(e) {
-          if (e.type === 'refresh_wait') {
-            if (e.outcome === 'failure') {
-              lastCredential = e.credentialId;
-              lastCause = 'auth';
-            }
-            recordPastSpan(
-              SPAN_NAMES.tokenRefresh,
-              e.durationMs,
-              { [SPAN_ATTRS.credentialId]: e.credentialId },
-              selectSpan ?? parent,
-              e.outcome === 'failure',
-            );
+/** One request's observation (a class: one object per request rather than a dozen closures). */
+class MessagesObservation implements RequestObservation {
+  private readonly fields: RequestLogFields;
+  private readonly parent: Span | undefined;
+  private readonly streamMetrics: StreamMetrics | undefined;
+  private selectSpan: Span | undefined;
+  private streamSpan: StreamSpan | undefined;
+  /** The first frame is decoded inside the upstream attempt, before the stream span exists. */
+  private sawFrame = false;
+  private ended = false;
+  /**
+   * The previous attempt of this request (or the credential whose refresh failed), and why it did
+   * not serve the request: the next attempt is a retry (same credential) or a failover.
+   */
+  private lastCredential: number | undefined;
+  private lastCause: OutcomeClass | undefined;
+
+  constructor(
+    private readonly metrics: GatewayMetrics | undefined,
+    private readonly unknownTypes: UnknownEventTypes,
+    private readonly exchange: Pick<Exchange, 'logFields' | 'span' | 'log'>,
+    private readonly model: string,
+  ) {
+    this.fields = exchange.logFields;
+    this.fields.model = model;
+    this.parent = exchange.span;
+    this.streamMetrics = metrics?.startStream(model);
+    this.selectSpan = spansActive() ? startChildSpan(SPAN_NAMES.credentialSelect, { [SPAN_ATTRS.model]: model }, this.parent) : undefined;
+  }
+
+  poolEvent(e: PoolEvent): void {
+    if (e.type !== 'refresh_wait') return;
+    if (e.outcome === 'failure') {
+      this.lastCredential = e.credentialId;
+      this.lastCause = 'auth';
+    }
+    recordPastSpan(SPAN_NAMES.tokenRefresh, e.durationMs, { [SPAN_ATTRS.credentialId]: e.credentialId }, this.selectSpan ?? this.parent, e.outcome === 'failure');
+  }
+
+  attempt<T>(credentialId: number, call: () => Promise<T>): Promise<T> {
+    if (this.lastCredential !== undefined && this.lastCause !== undefined) {
+      if (this.lastCredential === credentialId) this.metrics?.recordRetry(this.lastCause);
+      else this.metrics?.recordFailover(this.lastCause);
+    }
+    this.lastCredential = credentialId;
+    this.lastCause = 'network'; // unless the call answers
+    // Without tracing, no span to wrap the call in.
+    if (!spansActive()) return call().then((result) => this.answered(result));
+    return withChildSpan(
+      SPAN_NAMES.upstreamCall,
+      { [SPAN_ATTRS.credentialId]: credentialId },
+      async (span) => {
+        const result = this.answered(await call());
+        const status = (result as { status?: number } | undefined)?.status;
+        if (span.isRecording()) {
+          if (typeof status === 'number') span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+          else if (this.lastCause === 'ok') span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, 200);
+          if (this.lastCause !== 'ok') {
+            span.setAttribute(SPAN_ATTRS.outcome, this.lastCause!);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: typeof status === 'number' ? `HTTP ${status}` : 'network error' });
           }
-        },
-        attempt(credentialId, call) {
-          if (lastCredential !== undefined && lastCause !== undefined) {
-            if (lastCredential === credentialId) metrics?.recordRetry(lastCause);
-            else metrics?.recordFailover(lastCause);
-          }
-          lastCredential = credentialId;
-          lastCause = 'network'; // unless the call answers
-          return withChildSpan(
-            SPAN_NAMES.upstreamCall,
-            { [SPAN_ATTRS.credentialId]: credentialId },
-            async (span) => {
-              const result = await call();
-              lastCause = resultClass(result);
-              const status = (result as { status?: number } | undefined)?.status;
-              if (span.isRecording()) {
-                if (typeof status === 'number') span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-                else if (lastCause === 'ok') span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, 200);
-                if (lastCause !== 'ok') {
-                  span.setAttribute(SPAN_ATTRS.outcome, lastCause);
-                  span.setStatus({ code: SpanStatusCode.ERROR, message: typeof status === 'number' ? `HTTP ${status}` : 'network error' });
-                }
-              }
-              return result;
-            },
-            { kind: SpanKind.CLIENT, parent: selectSpan ?? parent },
-          );
-        },
-        upstreamReady(credentialId, attempts) {
-          fields.credentialId = credentialId;
-          fields.attempts = attempts;
-          selectSpan?.setAttribute(SPAN_ATTRS.credentialId, credentialId);
-          selectSpan?.end();
-          selectSpan = undefined;
-          streamSpan = StreamSpan.start(SPAN_NAMES.stream, { [SPAN_ATTRS.model]: model, [SPAN_ATTRS.credentialId]: credentialId }, parent);
-          if (sawFrame) streamSpan.firstFrame();
-        },
-        frame(bytes) {
-          metrics?.recordFrame(bytes);
-          sawFrame = true;
-          streamSpan?.firstFrame();
-        },
-        frameError(err) {
-          const code = (err as { code?: string }).code;
-          if (code === 'prelude_crc' || code === 'message_crc') metrics?.recordCrcError();
-        },
-        unknownEvent(eventType) {
-          const { name, first } = unknownTypes.note(eventType);
-          metrics?.recordUnknownEvent(name);
-          if (first) exchange.log?.warn({ eventType: name }, 'Kiro sent an event type the gateway does not know; dropped (logged once per type)');
-        },
-        firstByte() {
-          streamMetrics?.firstByte();
-          streamSpan?.firstByte();
-        },
-        sseEvents(events: readonly StreamEvent[]) {
-          if (metrics) for (const e of events) metrics.recordSseEvent(e.type);
-        },
-        clientStalled() {
-          metrics?.recordSlowClientCutoff();
-          fields.outcome = 'client_stalled';
-        },
-        finished(outcome: StreamOutcome, failure) {
-          fields.inputTokens = outcome.inputTokens;
-          fields.outputTokens = outcome.outputTokens;
-          fields.stopReason = outcome.stopReason ?? undefined;
-          fields.outcome = failure ? 'truncated' : 'ok';
-          if (failure) fields.streamError = failure.message;
-          metrics?.recordTokens(model, outcome.inputTokens, outcome.outputTokens);
-          if (outcome.credits && outcome.credits > 0) {
-            fields.credits = outcome.credits;
-            if (fields.credentialId !== undefined) metrics?.recordCredits(fields.credentialId as number, model, outcome.credits);
-          }
-          streamSpan?.end(fields.outcome, {
+        }
+        return result;
+      },
+      { kind: SpanKind.CLIENT, parent: this.selectSpan ?? this.parent },
+    );
+  }
+
+  /** Notes how an attempt's call answered; returns its result. */
+  private answered<T>(result: T): T {
+    this.lastCause = resultClass(result);
+    return result;
+  }
+
+  upstreamReady(credentialId: number, attempts: number): void {
+    this.fields.credentialId = credentialId;
+    this.fields.attempts = attempts;
+    this.selectSpan?.setAttribute(SPAN_ATTRS.credentialId, credentialId);
+    this.selectSpan?.end();
+    this.selectSpan = undefined;
+    this.streamSpan = spansActive()
+      ? StreamSpan.start(SPAN_NAMES.stream, { [SPAN_ATTRS.model]: this.model, [SPAN_ATTRS.credentialId]: credentialId }, this.parent)
+      : StreamSpan.start();
+    if (this.sawFrame) this.streamSpan.firstFrame();
+  }
+
+  frame(bytes: number): void {
+    this.metrics?.recordFrame(bytes);
+    this.sawFrame = true;
+    this.streamSpan?.firstFrame();
+  }
+
+  frameError(err: Error): void {
+    const code = (err as { code?: string }).code;
+    if (code === 'prelude_crc' || code === 'message_crc') this.metrics?.recordCrcError();
+  }
+
+  unknownEvent(eventType: string): void {
+    const { name, first } = this.unknownTypes.note(eventType);
+    this.metrics?.recordUnknownEvent(name);
+    if (first) this.exchange.log?.warn({ eventType: name }, 'Kiro sent an event type the gateway does not know; dropped (logged once per type)');
+  }
+
+  firstByte(): void {
+    this.streamMetrics?.firstByte();
+    this.streamSpan?.firstByte();
+  }
+
+  sseEvents(events: readonly StreamEvent[]): void {
+    const metrics = this.metrics;
+    if (metrics) for (let i = 0; i < events.length; i++) metrics.recordSseEvent(events[i]!.type);
+  }
+
+  clientStalled(): void {
+    this.metrics?.recordSlowClientCutoff();
+    this.fields.outcome = 'client_stalled';
+  }
+
+  finished(outcome: StreamOutcome, failure?: { type: string; message: string }): void {
+    const fields = this.fields;
+    fields.inputTokens = outcome.inputTokens;
+    fields.outputTokens = outcome.outputTokens;
+    fields.stopReason = outcome.stopReason ?? undefined;
+    fields.outcome = failure ? 'truncated' : 'ok';
+    if (failure) fields.streamError = failure.message;
+    this.metrics?.recordTokens(this.model, outcome.inputTokens, outcome.outputTokens);
+    if (outcome.credits && outcome.credits > 0) {
+      fields.credits = outcome.credits;
+      if (fields.credentialId !== undefined) this.metrics?.recordCredits(fields.credentialId as number, this.model, outcome.credits);
+    }
+    this.streamSpan?.end(
+      fields.outcome,
+      spansActive()
+        ? {
             [SPAN_ATTRS.inputTokens]: outcome.inputTokens,
             [SPAN_ATTRS.outputTokens]: outcome.outputTokens,
             [SPAN_ATTRS.stopReason]: outcome.stopReason ?? '',
-          });
-        },
-        end(error) {
-          if (ended) return;
-          ended = true;
-          const errorName = (error as Error | undefined)?.name;
-          const canceled = error === undefined || errorName === 'ClientGone';
-          if (selectSpan) {
-            if (error && !canceled) recordSpanError(selectSpan, error);
-            else if (error) selectSpan.setAttribute('error.type', (error as Error).name);
-            selectSpan.end();
           }
-          // Before the stream: the class of the last upstream answer (a 400 stays a client error).
-          if (!fields.outcome) {
-            fields.outcome = canceled
-              ? 'canceled'
-              : errorName !== 'ShutdownAbort' && lastCause !== undefined && lastCause !== 'ok'
-                ? lastCause
-                : 'failed';
-          }
-          streamSpan?.end(fields.outcome);
-          streamMetrics?.end();
-        },
-      };
-      return observation;
-    },
-  };
+        : undefined,
+    );
+  }
+
+  end(error?: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    const fields = this.fields;
+    const errorName = (error as Error | undefined)?.name;
+    const canceled = error === undefined || errorName === 'ClientGone';
+    const selectSpan = this.selectSpan;
+    if (selectSpan) {
+      if (error && !canceled) recordSpanError(selectSpan, error);
+      else if (error) selectSpan.setAttribute('error.type', (error as Error).name);
+      selectSpan.end();
+    }
+    // Before the stream: the class of the last upstream answer (a 400 stays a client error).
+    if (!fields.outcome) {
+      const lastCause = this.lastCause;
+      fields.outcome = canceled ? 'canceled' : errorName !== 'ShutdownAbort' && lastCause !== undefined && lastCause !== 'ok' ? lastCause : 'failed';
+    }
+    this.streamSpan?.end(fields.outcome);
+    this.streamMetrics?.end();
+  }
 }

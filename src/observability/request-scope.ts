@@ -50,18 +50,8 @@ export function createRequestScopes(opts: RequestScopeOptions): RequestScopes {
     let spanContext;
     if (tracer) ({ span, context: spanContext } = startServerSpan(tracer, req, path, schemeOf(req)));
     const request: RequestLog | undefined = startLog?.(req, res, span);
-    const logFields: RequestLogFields = {};
-    const exchange: Exchange = {
-      req,
-      res,
-      requestId: request?.requestId,
-      // The request's child logger is made on first use.
-      get log() {
-        return request?.log;
-      },
-      logFields,
-      span,
-    };
+    const exchange = new ScopedExchange(req, res, request, span);
+    const logFields = exchange.logFields;
     const run = spanContext ? () => context.with(spanContext, handle, undefined, exchange) : () => handle(exchange);
     return whenResponseDone(res, run, (end) => {
       // Every outcome is answered by `handle`: an unsent answer means the client left first.
@@ -72,4 +62,24 @@ export function createRequestScopes(opts: RequestScopeOptions): RequestScopes {
       if (span) endServerSpan(span, { method: req.method ?? 'GET', route, status, requestId: request?.requestId, logFields, end });
     });
   };
+}
+
+/** The exchange of a request served here (a class: one object per request, no closures). */
+class ScopedExchange implements Exchange {
+  readonly requestId: string | undefined;
+  readonly logFields: RequestLogFields = {};
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    private readonly request: RequestLog | undefined,
+    readonly span: Span | undefined,
+  ) {
+    this.requestId = request?.requestId;
+  }
+
+  /** The request's child logger, made on first use. */
+  get log(): Logger | undefined {
+    return this.request?.log;
+  }
 }

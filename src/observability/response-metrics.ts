@@ -63,21 +63,12 @@ export class ResponseMetrics {
   startStream(model: string, startedAt: number): StreamMetrics {
     const family = modelFamily(model);
     this.inflight++;
-    let sentFirstByte = false;
-    let ended = false;
-    return {
-      firstByte: (): void => {
-        if (sentFirstByte) return;
-        sentFirstByte = true;
-        this.ttfb[family].observe((performance.now() - startedAt) / 1000);
-      },
-      end: (): void => {
-        if (ended) return;
-        ended = true;
-        this.inflight--;
-        this.streamDuration[family].observe((performance.now() - startedAt) / 1000);
-      },
-    };
+    return new StreamTiming(this, this.ttfb[family], this.streamDuration[family], startedAt);
+  }
+
+  /** A stream left the in-flight gauge (StreamTiming). */
+  streamEnded(): void {
+    this.inflight--;
   }
 
   get inflightStreams(): number {
@@ -96,5 +87,31 @@ export class ResponseMetrics {
 
   recordSlowClientCutoff(): void {
     this.slowClientCutoffs.value++;
+  }
+}
+
+/** One stream's {@link StreamMetrics} (a class: one object per request, no closures). */
+class StreamTiming implements StreamMetrics {
+  private sentFirstByte = false;
+  private ended = false;
+
+  constructor(
+    private readonly owner: ResponseMetrics,
+    private readonly ttfb: HistogramCell,
+    private readonly duration: HistogramCell,
+    private readonly startedAt: number,
+  ) {}
+
+  firstByte(): void {
+    if (this.sentFirstByte) return;
+    this.sentFirstByte = true;
+    this.ttfb.observe((performance.now() - this.startedAt) / 1000);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.owner.streamEnded();
+    this.duration.observe((performance.now() - this.startedAt) / 1000);
   }
 }

@@ -51,6 +51,24 @@ function textOf(events: StreamEvent[], index: number): string {
 }
 
 describe('KiroToAnthropicStream', () => {
+  it('converts a batch with pushAll exactly as push does event by event, an error mid-batch included', () => {
+    const scripts: KiroEvent[][] = [
+      [text('a'), text('b'), { kind: 'contextUsage', percentage: 3 }, text('c')],
+      [text('<thinking>x</thinking>y'), tool('t1', 'Write', '{"a":1}', true), text('after')],
+      [text('a'), { kind: 'error', errorCode: 'E', message: 'boom' }, text('never')],
+      [],
+    ];
+    for (const script of scripts) {
+      for (const thinking of [false, true]) {
+        const one = converter({ thinking });
+        const byEvent = [...one.start(), ...script.flatMap((e) => one.push(e)), ...one.finish()];
+        const all = converter({ thinking });
+        const batched = [...all.start(), ...all.pushAll(script.slice(0, 2)), ...all.pushAll(script.slice(2)), ...all.finish()];
+        expect(batched).toEqual(byEvent);
+      }
+    }
+  });
+
   it('produces exactly the §13.4 event sequence for a simple text reply', () => {
     const events = convert([text('Hello'), text(' world'), { kind: 'contextUsage', percentage: 1.5 }]);
     expect(encodeSseEvents(events)).toBe(

@@ -78,6 +78,20 @@ describe('ToolListCache', () => {
     expect(cache.misses).toBe(4);
   });
 
+  it('finds the very list object it cached without comparing it, and not once that entry was dropped', () => {
+    const cache = new ToolListCache(1);
+    const list = (n: number): ToolParam[] => [{ name: `tool_${n}`, input_schema: { type: 'object' } }];
+    const one = list(1);
+    const converted = cache.get(one);
+    expect(cache.get(one)).toBe(converted);
+    expect([cache.hits, cache.misses]).toEqual([1, 1]);
+    cache.get(list(2)); // drops list 1
+    const again = cache.get(one);
+    expect(again).not.toBe(converted);
+    expect(again).toEqual(convertToolList(list(1)));
+    expect([cache.hits, cache.misses]).toEqual([1, 3]);
+  });
+
   it('freezes what it shares between requests', () => {
     const tools = toolsOf('first-turn');
     const converted = new ToolListCache().get(tools);
