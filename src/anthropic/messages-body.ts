@@ -6,8 +6,6 @@
  * the rest of the body is parsed with a stand-in where the list was and the list parsed before is
  * put back: the parse, the depth check and the tool-list cache's comparison of that part are
  * skipped (about 0.1 ms of a Claude Code request before its upstream call; bench/README.md).
- * The route hands over the body's bytes (parseMessagesBytes): the list is then found as bytes and
- * only the rest decoded.
  *
  * The result is always what `JSON.parse` of the whole text gives (tests compare the two):
  * - the stand-in is a string chosen at random per process, and a hit counts only when the
@@ -31,8 +29,6 @@ const MIN_RAW_LENGTH = 2_048;
 
 interface RawList {
   raw: string;
-  /** `raw` as UTF-8, to find it in a body not yet decoded. */
-  bytes: Buffer;
   /** The parsed list, frozen: shared by every request that sends the same text. */
   tools: unknown[];
 }
@@ -51,7 +47,10 @@ export function parseMessagesBody(text: string): unknown {
   if (at < 0 || text.charCodeAt(start) !== 0x5b /* [ */) return parseJsonText(text);
   const hit = findList(text, start);
   if (hit) {
-    touch(hit);
+    // Most recently used last.
+    const bucket = lists.get(hit.raw.length)!;
+    lists.delete(hit.raw.length);
+    lists.set(hit.raw.length, bucket);
     let rest: Record<string, unknown> | undefined;
     try {
       rest = parseJsonText(text.slice(0, start) + STAND_IN_JSON + text.slice(start + hit.raw.length)) as Record<string, unknown>;
@@ -68,54 +67,6 @@ export function parseMessagesBody(text: string): unknown {
   const body = parseJsonText(text);
   remember(text, start, body);
   return body;
-}
-
-/**
- * {@link parseMessagesBody} of the UTF-8 bytes of a body: a known tool list is found and compared
- * as bytes, and only the rest of the body is decoded (decoding Claude Code's 62 KB list took
- * ~10 µs of each request). The cuts are next to ASCII bytes (`:` before the list, its `]` after),
- * where UTF-8 decoding starts afresh, so the pieces decode to the text `parseMessagesBody` would
- * see. Anything but a hit decodes the whole body and takes the text path.
- */
-export function parseMessagesBytes(body: Buffer): unknown {
-  const at = body.indexOf(TOOLS_KEY);
-  const start = at + TOOLS_KEY.length;
-  if (at >= 0 && body[start] === 0x5b /* [ */) {
-    const hit = findListBytes(body, start);
-    if (hit) {
-      let rest: Record<string, unknown> | undefined;
-      try {
-        const text = body.toString('utf8', 0, start) + STAND_IN_JSON + body.toString('utf8', start + hit.bytes.length);
-        rest = parseJsonText(text) as Record<string, unknown>;
-      } catch {
-        // Malformed: the text path reports it, with the position in the text as sent.
-      }
-      if (rest !== null && typeof rest === 'object' && rest.tools === STAND_IN) {
-        touch(hit);
-        messagesBodyStats.hits++;
-        rest.tools = hit.tools;
-        return rest;
-      }
-    }
-  }
-  return parseMessagesBody(body.toString('utf8'));
-}
-
-/** Most recently used last. */
-function touch(hit: RawList): void {
-  const bucket = lists.get(hit.raw.length)!;
-  lists.delete(hit.raw.length);
-  lists.set(hit.raw.length, bucket);
-}
-
-function findListBytes(body: Buffer, start: number): RawList | undefined {
-  for (const candidates of lists.values()) {
-    for (const candidate of candidates) {
-      const end = start + candidate.bytes.length;
-      if (end <= body.length && body.compare(candidate.bytes, 0, candidate.bytes.length, start, end) === 0) return candidate;
-    }
-  }
-  return undefined;
 }
 
 function findList(text: string, start: number): RawList | undefined {
@@ -135,7 +86,7 @@ function remember(text: string, start: number, body: unknown): void {
   if (raw.length < MIN_RAW_LENGTH || text.slice(start, start + raw.length) !== raw) return;
   if (remembered >= CAPACITY) forgetOldest();
   const candidates = lists.get(raw.length) ?? [];
-  candidates.push({ raw, bytes: Buffer.from(raw), tools: deepFreeze(tools) });
+  candidates.push({ raw, tools: deepFreeze(tools) });
   lists.delete(raw.length);
   lists.set(raw.length, candidates);
   remembered++;

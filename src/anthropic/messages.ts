@@ -17,7 +17,7 @@ import { modelRouting, placeModel } from './model-routing.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { readJsonBody } from '../http/body.js';
 import { headerOf, type Exchange } from '../http/exchange.js';
-import { parseMessagesBytes } from './messages-body.js';
+import { parseMessagesBody } from './messages-body.js';
 import { handleWebSearch } from './web-search.js';
 import type { RequestObserver } from './observer.js';
 import type { MessagesRequest } from './types.js';
@@ -60,7 +60,7 @@ function sessionIdHeader(exchange: Exchange): string | undefined {
  * `authenticate`): the body read and validated, then {@link serveMessages}.
  */
 export async function handleMessages(exchange: Exchange, deps: MessagesDeps, mode: StreamMode, key: ClientKeyContext): Promise<void> {
-  const raw = await readJsonBody(exchange.req, deps.config.limits.bodyLimitBytes, parseMessagesBytes);
+  const raw = await readJsonBody(exchange.req, deps.config.limits.bodyLimitBytes, parseMessagesBody);
   await serveMessages(validateMessagesRequest(raw), exchange, deps, mode, key);
 }
 

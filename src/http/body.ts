@@ -11,7 +11,7 @@ import { headerOf } from './exchange.js';
 export async function readJsonBody(
   req: IncomingMessage,
   limitBytes: number,
-  parse: (body: Buffer) => unknown = parseJsonBytes,
+  parse: (text: string) => unknown = parseJsonText,
 ): Promise<unknown> {
   const type = headerOf(req, 'content-type');
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
@@ -19,14 +19,9 @@ export async function readJsonBody(
       type ? `Unsupported content-type "${type}": send application/json` : 'Missing content-type: send application/json',
     );
   }
-  const bytes = await readBodyBytes(req, limitBytes);
-  if (bytes.length === 0) throw new InvalidRequestError('Request body is empty: send a JSON object');
-  return parse(bytes);
-}
-
-/** {@link parseJsonText} of UTF-8 bytes. */
-export function parseJsonBytes(body: Buffer): unknown {
-  return parseJsonText(body.toString('utf8'));
+  const text = await readBodyText(req, limitBytes);
+  if (text.length === 0) throw new InvalidRequestError('Request body is empty: send a JSON object');
+  return parse(text);
 }
 
 /**
@@ -34,11 +29,6 @@ export function parseJsonBytes(body: Buffer): unknown {
  * checked before reading, and reading stops at the limit.
  */
 export async function readBodyText(req: IncomingMessage, limitBytes: number): Promise<string> {
-  return (await readBodyBytes(req, limitBytes)).toString('utf8');
-}
-
-/** The raw request body, refusing (413) past `limitBytes`, as {@link readBodyText}. */
-export async function readBodyBytes(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(headerOf(req, 'content-length') || NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
   // Events rather than `for await`: an async iterator per request body cost a few µs each.
@@ -72,8 +62,8 @@ export async function readBodyBytes(req: IncomingMessage, limitBytes: number): P
     req.once('error', done);
     req.once('close', onClose);
   });
-  if (chunks.length === 0) return Buffer.alloc(0);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (chunks.length === 0) return '';
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
 }
 
 /**
