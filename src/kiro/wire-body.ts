@@ -54,38 +54,113 @@ export function toCliBody(body: KiroRequestBody, envState: KiroEnvState): unknow
 }
 
 /**
- * Stands for the tool list while the rest of a body is serialised; random per process, so no
- * client can put it in a conversation on purpose (exported for tests).
+ * Stand for the tool list, the history and one history entry's content while the rest of a body
+ * is serialised; random per process, so no client can put them in a conversation on purpose
+ * (exported for tests).
  */
 export const TOOLS_MARKER = `kiro-gateway-tools-${randomUUID()}`;
+export const HISTORY_MARKER = `kiro-gateway-history-${randomUUID()}`;
+export const CONTENT_MARKER = `kiro-gateway-content-${randomUUID()}`;
 const QUOTED_TOOLS_MARKER = JSON.stringify(TOOLS_MARKER);
+const QUOTED_HISTORY_MARKER = JSON.stringify(HISTORY_MARKER);
+const QUOTED_CONTENT_MARKER = JSON.stringify(CONTENT_MARKER);
 
 interface WithCurrentMessage {
-  conversationState: { currentMessage: { userInputMessage: { userInputMessageContext?: { tools?: unknown } } } };
+  conversationState: {
+    currentMessage: { userInputMessage: { userInputMessageContext?: { tools?: unknown } } };
+    history?: readonly unknown[];
+  };
+}
+
+/** Where `quoted` is in `text` if it is there exactly once, else -1. */
+function onlyIndexOf(text: string, quoted: string): number {
+  const at = text.indexOf(quoted);
+  return at >= 0 && text.indexOf(quoted, at + quoted.length) < 0 ? at : -1;
+}
+
+/**
+ * The JSON of long history texts met before (a history entry's `content`). On Node 20,
+ * JSON.stringify costs 1.4–2 ns a char, and Claude Code sends the same system prompt (the first
+ * history entry) and the same first user message with every turn of a session: 12.5 of the 13 KB
+ * of its tool-result turn's history, ~24 µs per request. A Map keyed by the text would hash all of
+ * it (slower than the stringify), so texts are found by length and compared by value (a memcmp),
+ * as messages-body.ts finds tool lists. Least recently used dropped past {@link MEMO_CAPACITY}.
+ */
+const MEMO_MIN_LENGTH = 1_024;
+const MEMO_MAX_LENGTH = 65_536;
+const MEMO_CAPACITY = 32;
+const memo = new Map<number, Array<{ text: string; json: string }>>();
+let memoised = 0;
+
+/** `JSON.stringify(text)`, remembered for long texts (exported for tests). */
+export function stringJson(text: string): string {
+  if (text.length < MEMO_MIN_LENGTH || text.length > MEMO_MAX_LENGTH) return JSON.stringify(text);
+  let bucket = memo.get(text.length);
+  if (bucket) {
+    memo.delete(text.length);
+    memo.set(text.length, bucket);
+    for (const entry of bucket) if (entry.text === text) return entry.json;
+  }
+  const json = JSON.stringify(text);
+  if (memoised >= MEMO_CAPACITY) {
+    const [length, oldest] = memo.entries().next().value!;
+    oldest.shift();
+    if (oldest.length === 0) memo.delete(length);
+    memoised--;
+  }
+  bucket = memo.get(text.length);
+  if (!bucket) memo.set(text.length, (bucket = []));
+  bucket.push({ text, json });
+  memoised++;
+  return json;
+}
+
+/** `JSON.stringify(entry)` of a history entry, its long `content` taken from {@link stringJson}. */
+function historyEntryJson(entry: unknown): string {
+  const e = entry as Record<string, Record<string, unknown> | undefined>;
+  const key = e.userInputMessage ? 'userInputMessage' : 'assistantResponseMessage';
+  const message = e[key];
+  const content = message?.content;
+  if (typeof content !== 'string' || content.length < MEMO_MIN_LENGTH) return JSON.stringify(entry);
+  // The copy keeps every key where it was, so the marker's JSON is where the content's goes.
+  const text = JSON.stringify({ ...e, [key]: { ...message, content: CONTENT_MARKER } });
+  const at = onlyIndexOf(text, QUOTED_CONTENT_MARKER);
+  if (at < 0) return JSON.stringify(entry);
+  return text.slice(0, at) + stringJson(content) + text.slice(at + QUOTED_CONTENT_MARKER.length);
 }
 
 /**
  * `JSON.stringify(body)` cut where the current message's `tools` go: the text before and after
  * them. The copies made on the way down keep every key where it was, so `before + JSON of the
- * tools + after` is `JSON.stringify(body)`, byte for byte. A body without tools, or one whose
- * conversation happens to contain the marker, is one piece.
+ * tools + after` is `JSON.stringify(body)`, byte for byte; the history is serialised entry by
+ * entry (its long texts remembered, {@link stringJson}) and put where its marker was. A body
+ * without tools, or one whose conversation happens to contain a marker, is one piece.
  */
 export function serialiseAroundTools(body: WithCurrentMessage): { before: string; after: string } | string {
   const state = body.conversationState;
   const message = state.currentMessage.userInputMessage;
   const context = message.userInputMessageContext;
   if (context?.tools === undefined) return JSON.stringify(body);
+  const history = state.history;
   const marked = {
     ...body,
     conversationState: {
       ...state,
       currentMessage: { ...state.currentMessage, userInputMessage: { ...message, userInputMessageContext: { ...context, tools: TOOLS_MARKER } } },
+      ...(history ? { history: HISTORY_MARKER } : {}),
     },
   };
-  const text = JSON.stringify(marked);
-  const at = text.indexOf(QUOTED_TOOLS_MARKER);
+  let text = JSON.stringify(marked);
+  if (history) {
+    const at = onlyIndexOf(text, QUOTED_HISTORY_MARKER);
+    if (at < 0) return JSON.stringify(body);
+    let json = '[';
+    for (let i = 0; i < history.length; i++) json += (i === 0 ? '' : ',') + historyEntryJson(history[i]);
+    text = text.slice(0, at) + json + ']' + text.slice(at + QUOTED_HISTORY_MARKER.length);
+  }
   // Exactly one marker is ours; anything else means a conversation quoting it: serialise plainly.
-  if (at < 0 || text.indexOf(QUOTED_TOOLS_MARKER, at + 1) >= 0) return JSON.stringify(body);
+  const at = onlyIndexOf(text, QUOTED_TOOLS_MARKER);
+  if (at < 0) return JSON.stringify(body);
   return { before: text.slice(0, at), after: text.slice(at + QUOTED_TOOLS_MARKER.length) };
 }
 
