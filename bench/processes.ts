@@ -47,16 +47,33 @@ export function cpuTicksSplit(pid: number): { user: number; system: number } {
 
 /** Resident set size of a process now, in MiB (VmRSS of /proc/<pid>/status). */
 export function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  return rssSplitMiB(pid).total;
 }
 
-/** Samples a process's RSS every `everyMs` until `stop()`, which returns the largest seen (MiB). */
-export function peakRss(pid: number, everyMs = 50): { stop(): number } {
-  let peak = rssMiB(pid);
+/**
+ * Resident set size now, in MiB, and its file-backed part (RssFile: the pages of the node binary
+ * and shared libraries the process has touched, shared with every other node process on the host;
+ * the rest is anonymous memory: V8's heap, malloc, buffers).
+ */
+export function rssSplitMiB(pid: number): { total: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kB = (field: string) => {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
+    return m ? Number(m[1]) / 1024 : NaN;
+  };
+  return { total: kB('VmRSS'), file: kB('RssFile') };
+}
+
+/**
+ * Samples a process's RSS every `everyMs` until `stop()`, which returns the largest seen (MiB) and
+ * the file-backed part of that sample.
+ */
+export function peakRss(pid: number, everyMs = 50): { stop(): { total: number; file: number } } {
+  let peak = rssSplitMiB(pid);
   const timer = setInterval(() => {
     try {
-      peak = Math.max(peak, rssMiB(pid));
+      const now = rssSplitMiB(pid);
+      if (now.total > peak.total) peak = now;
     } catch {
       // the process is gone
     }

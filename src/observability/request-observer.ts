@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
-import { ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
+import { ATTR_HTTP_RESPONSE_STATUS_CODE } from './otel-attributes.js';
 import type { RequestObserver, RequestObservation, StreamOutcome } from '../anthropic/observer.js';
 import type { StreamEvent } from '../anthropic/types.js';
 import type { AttemptOutcome, PoolEvent } from '../credentials/pool.js';

@@ -17,7 +17,7 @@
  */
 import { INVALID_SPAN_CONTEXT, ProxyTracerProvider, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Attributes, Context as OtelContext, Span, Tracer } from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
+import { ATTR_ERROR_TYPE } from './otel-attributes.js';
 import { isFailureOutcome } from './metrics.js';
 import { isSecretKey } from './redact.js';
 

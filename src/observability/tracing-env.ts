@@ -3,9 +3,35 @@
  * SDK: a gateway with tracing off never imports `@opentelemetry/sdk-node` and its exporters
  * (about 15 MB of V8 heap, loaded by tracing-sdk.ts only when asked for).
  */
-import { getBooleanFromEnv, getStringFromEnv, getStringListFromEnv } from '@opentelemetry/core';
-import type { Tracer } from '@opentelemetry/api';
+import { diag, type Tracer } from '@opentelemetry/api';
 import { DISABLED_TRACER } from './span-helpers.js';
+
+// The three environment readers of `@opentelemetry/core` (platform/node/environment.js), with the
+// same rules, so that the package (32 modules, ~1.5 MB of V8 heap with its dependencies) is loaded
+// only with the SDK, when tracing is on.
+
+/** A variable's value; undefined when unset or blank. */
+function getStringFromEnv(key: string): string | undefined {
+  const raw = process.env[key];
+  return raw == null || raw.trim() === '' ? undefined : raw;
+}
+
+/** `true` only for "true" (any case, trimmed); anything else but "false" and blank is warned about. */
+function getBooleanFromEnv(key: string): boolean {
+  const raw = process.env[key]?.trim().toLowerCase();
+  if (raw == null || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  diag.warn(`Unknown value ${JSON.stringify(raw)} for ${key}, expected 'true' or 'false', falling back to 'false' (default)`);
+  return false;
+}
+
+/** A comma-separated list, items trimmed, empty ones left out. */
+function getStringListFromEnv(key: string): string[] | undefined {
+  return getStringFromEnv(key)
+    ?.split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
 
 /** What `initTracing` (tracing-sdk.ts) returns. */
 export interface TracingHandle {

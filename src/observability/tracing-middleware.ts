@@ -23,7 +23,7 @@ import {
   ATTR_HTTP_ROUTE,
   ATTR_URL_PATH,
   ATTR_URL_SCHEME,
-} from '@opentelemetry/semantic-conventions';
+} from './otel-attributes.js';
 import type { Context, Middleware, Next } from 'koa';
 import { matchedRoute, responseStatus, whenResponseDone, type ObservabilityState, type RequestLogFields, type ResponseEnd } from './logger.js';
 import { isFailureOutcome } from './metrics.js';
