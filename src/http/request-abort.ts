@@ -70,7 +70,11 @@ export class RequestAbort implements AbortLike {
     const listeners = this.listeners;
     if (!listeners) return;
     const at = listeners.indexOf(listener);
-    if (at >= 0) listeners[at] = undefined;
+    if (at < 0) return;
+    listeners[at] = undefined;
+    // A listener added and removed around each wait (a backed-up SSE write's drain) would otherwise
+    // leave a hole per wait for as long as the stream lives.
+    while (listeners.length > 0 && listeners[listeners.length - 1] === undefined) listeners.pop();
   }
 
   /** Aborts with `reason` (an AbortError DOMException when none); later calls do nothing. */

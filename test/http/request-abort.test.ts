@@ -87,4 +87,20 @@ describe('RequestAbort', () => {
     expect(seen).toEqual(['second']);
     expect(((await reported) as Error).message).toBe('listener failed');
   });
+
+  it('keeps no trace of listeners added and removed around each wait (a long stream with many drains)', () => {
+    const r = new RequestAbort();
+    const kept = () => {};
+    r.addEventListener('abort', kept);
+    for (let i = 0; i < 10_000; i++) {
+      const wait = () => {};
+      r.addEventListener('abort', wait);
+      r.removeEventListener('abort', wait);
+    }
+    expect((r as unknown as { listeners: unknown[] }).listeners).toHaveLength(1);
+    let ran = 0;
+    r.addEventListener('abort', () => ran++);
+    r.abort();
+    expect(ran).toBe(1);
+  });
 });
