@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
 import { InvalidRequestError, RequestTooLargeError } from '../errors.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
 import { headerOf } from './exchange.js';
@@ -32,15 +33,20 @@ export async function readBodyText(req: IncomingMessage, limitBytes: number): Pr
   const declared = Number(headerOf(req, 'content-length') || NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
   // Events rather than `for await`: an async iterator per request body cost a few µs each.
-  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
-    const chunks: Buffer[] = [];
+  // The first chunk is kept as bytes (most bodies are one chunk: one decode); from the second on,
+  // each is decoded as it arrives, split characters carried over by a StringDecoder. A 76 KB Claude
+  // Code body (two chunks) was `Buffer.concat` + decode: a copy of it less before parsing, ~5 µs.
+  let first: Buffer | undefined;
+  let decoder: StringDecoder | undefined;
+  let text = '';
+  await new Promise<void>((resolve, reject) => {
     let size = 0;
     const done = (err?: unknown) => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', done);
       req.off('close', onClose);
-      if (err === undefined) resolve(chunks);
+      if (err === undefined) resolve();
       else reject(err);
     };
     const onData = (chunk: Buffer | string) => {
@@ -52,7 +58,15 @@ export async function readBodyText(req: IncomingMessage, limitBytes: number): Pr
         req.resume();
         return;
       }
-      chunks.push(buf);
+      if (first === undefined) {
+        first = buf;
+        return;
+      }
+      if (decoder === undefined) {
+        decoder = new StringDecoder('utf8');
+        text = decoder.write(first);
+      }
+      text += decoder.write(buf);
     };
     const onEnd = () => done();
     // Closed before the end without an error event: the client went away mid-body.
@@ -62,8 +76,8 @@ export async function readBodyText(req: IncomingMessage, limitBytes: number): Pr
     req.once('error', done);
     req.once('close', onClose);
   });
-  if (chunks.length === 0) return '';
-  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+  if (decoder) return text + decoder.end();
+  return first === undefined ? '' : first.toString('utf8');
 }
 
 /**

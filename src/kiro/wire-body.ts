@@ -191,6 +191,16 @@ export class WireBody {
 
   private join(pieces: { before: string; after: string } | string, profileArn: string | undefined): string | Buffer {
     if (typeof pieces === 'string') return withProfileArn(pieces, profileArn);
-    return Buffer.concat([Buffer.from(withProfileArn(pieces.before, profileArn)), this.toolsJson!, Buffer.from(pieces.after)]);
+    // One buffer written in place: a copy of the ~75 KB instead of two (`Buffer.from` of each text,
+    // then `Buffer.concat`); 24 -> 13 µs for Claude Code's tool-result turn. `Buffer.concat` of the
+    // three is the oracle in the tests.
+    const before = withProfileArn(pieces.before, profileArn);
+    const tools = this.toolsJson!;
+    const beforeBytes = Buffer.byteLength(before);
+    const out = Buffer.allocUnsafe(beforeBytes + tools.length + Buffer.byteLength(pieces.after));
+    out.write(before, 0, 'utf8');
+    tools.copy(out, beforeBytes);
+    out.write(pieces.after, beforeBytes + tools.length, 'utf8');
+    return out;
   }
 }

@@ -87,6 +87,8 @@ describe('the Kiro body as sent', () => {
       const toolsJson = Buffer.from(JSON.stringify(b.conversationState.currentMessage.userInputMessage.userInputMessageContext!.tools));
       const wire = new WireBody(b, config, toolsJson);
       expect(wire.bytes('ide', 'arn:x').toString()).toBe(JSON.stringify({ profileArn: 'arn:x', ...b }));
+      // Byte for byte, no slack at the end of the buffer written in place.
+      expect(Buffer.from(wire.bytes('ide', undefined)).equals(Buffer.from(JSON.stringify(b)))).toBe(true);
       expect(wire.bytes('cli', undefined).toString()).toBe(JSON.stringify(toCliBody(b, envState)));
       const pieces = serialiseAroundTools(b);
       const whole = typeof pieces === 'string' ? pieces : pieces.before + toolsJson.toString() + pieces.after;
