@@ -46,6 +46,7 @@ export async function load(
   concurrency: number,
   verify: (text: string) => boolean,
   durationMs: number,
+  pacing: { staggerMs?: number; thinkMs?: number } = {},
 ): Promise<Result> {
   const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
   const ttfb: number[] = [];
@@ -53,8 +54,14 @@ export async function load(
   let outOfOrder = 0;
   const deadline = performance.now() + durationMs;
   const started = performance.now();
-  const worker = async () => {
+  const { staggerMs = 0, thinkMs = 0 } = pacing;
+  // Optional pacing, for streams that last long: workers start spread over `staggerMs` and pause a
+  // random 0–`thinkMs` between requests, so they do not all wait on the upstream in lockstep.
+  const pause = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : undefined);
+  const worker = async (_: unknown, i: number) => {
+    await pause((i / concurrency) * staggerMs);
     while (performance.now() < deadline) {
+      await pause(Math.random() * thinkMs);
       const t0 = performance.now();
       try {
         const res = await pool.request({ path, method: 'POST', headers, body });

@@ -29,6 +29,7 @@ import { load, merge, type Result } from './load.js';
 import { benchDecoder } from './decoder.js';
 import { benchIdleStreams } from './idle-streams.js';
 import { benchReplicasBehindNginx } from './replicas-behind-nginx.js';
+import { benchPacedStreams } from './paced-streams.js';
 import { requireTool } from '../test/helpers/tools.js';
 import { observabilityScenario } from './observability.js';
 import { cpuTicks, MS_PER_TICK, REDIS_BINARY, startGateway, startProcess, startRedisServer } from './processes.js';
@@ -271,6 +272,18 @@ async function main(): Promise<void> {
     if (!ONLY_ONE) {
       if (process.env.BENCH_DECODER !== '0') figures.decoder = benchDecoder();
       if (process.env.BENCH_IDLE_STREAMS !== '0') figures.idleStreams = await benchIdleStreams(Number(process.env.BENCH_IDLE_STREAMS ?? 1_000));
+      if (process.env.BENCH_PACED !== '0') {
+        figures.pacedStreams = await benchPacedStreams({
+          concurrency: Math.max(...CONCURRENCIES),
+          durationMs: Math.max(DURATION_MS, 10_000),
+          chunks,
+          kiroBody,
+          anthropicBody,
+          credentialsPath: credentialsFile('paced.json'),
+          gatewayEnv,
+          inOrder,
+        });
+      }
       if (process.env.BENCH_REPLICAS !== '0') {
         figures.replicas = await benchReplicasBehindNginx({
           nginxBinary: requireTool('nginx', 'apt-get install nginx'),

@@ -7,6 +7,7 @@ import type { Result } from './load.js';
 import type { DecoderResult } from './decoder.js';
 import type { IdleStreamsResult } from './idle-streams.js';
 import type { ReplicasResult } from './replicas-behind-nginx.js';
+import type { PacedStreamsResult } from './paced-streams.js';
 import type { HotPathFigures } from './hot-path.js';
 import { writeBenchResults, type BarPanel } from './report.js';
 import { requireTool } from '../test/helpers/tools.js';
@@ -24,6 +25,8 @@ export interface BenchFigures {
   decoder?: DecoderResult;
   idleStreams?: IdleStreamsResult;
   replicas?: ReplicasResult[];
+  /** Open streams with model-like timing: the TTFB the gateway adds when the CPU is not saturated. */
+  pacedStreams?: PacedStreamsResult;
   hotPath?: HotPathFigures;
   /** Client key enforcement: configured key vs a key with every limit. */
   clientKeys?: ClientKeysFigure[];
@@ -100,6 +103,15 @@ export async function writeSummary(
     print(`\nPer open stream: ${idle.rssPerStreamKiB.toFixed(1)} KiB RSS, ${idle.heapPerStreamKiB.toFixed(1)} KiB heap (target ≤ 64 KB)`);
     const at200 = idle.checkpoints.find((c) => c.streams === 200);
     if (at200) print(`RSS with 200 open streams: ${at200.rssMiB.toFixed(1)} MiB (target ≤ 100 MB)`);
+  }
+  const paced = figures.pacedStreams;
+  if (paced) {
+    print(`\n### ${paced.concurrency} open streams with model-like timing (first frame after ${paced.latencyMs} ms, chunks ${paced.chunkDelayMs} ms apart; alternated direct-gateway-gateway-direct)\n`);
+    print('| served by | req/s | TTFB p50/p99 ms | CPU µs/req | errors | out of order |');
+    print('|---|---|---|---|---|---|');
+    const rows = [['simulator direct', paced.direct, undefined], ['pass-through', paced.passThrough, paced.passThroughCpuUsPerRequest], ['gateway', paced.gateway, paced.gatewayCpuUsPerRequest]] as const;
+    for (const [name, r, cpu] of rows) print(`| ${name} | ${r.rps.toFixed(0)} | ${fmt(r)} | ${cpu === undefined ? '—' : cpu.toFixed(0)} | ${r.errors} | ${r.outOfOrder} |`);
+    print(`\nAdded TTFB at ${paced.concurrency} open streams: p50 ${paced.addedP50.toFixed(2)} ms, p99 ${paced.addedP99.toFixed(2)} ms (target p99 ≤ 5 ms); the pass-through adds p50 ${(paced.passThrough.p50 - paced.direct.p50).toFixed(2)} ms, p99 ${(paced.passThrough.p99 - paced.direct.p99).toFixed(2)} ms. Gateway CPU per request ${(paced.gatewayCpuUsPerRequest / Math.max(1, paced.passThroughCpuUsPerRequest)).toFixed(2)}× the pass-through's.`);
   }
   if (figures.replicas) {
     print(`\n### 1 vs 3 replicas behind nginx (instant simulator, ${figures.replicas[0]?.concurrency} streams, all processes on this machine)\n`);
