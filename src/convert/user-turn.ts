@@ -29,7 +29,17 @@ function toKiroImage(block: ImageBlock): KiroImage | undefined {
   return format ? { format, source: { bytes: source.data } } : undefined;
 }
 
-/** §4.3 step 10: string → text, array → its items' `text` joined by `\n`, other JSON → JSON. */
+/**
+ * What stands in a tool result for an image it returned (Claude Code's Read tool on a screenshot):
+ * Kiro's tool results carry text only, and kiro.rs drops such images without a word, so the model
+ * would answer as if it had seen the picture.
+ */
+export const TOOL_RESULT_IMAGE_NOTICE = '[An image was returned here; this gateway cannot pass images inside tool results to the model.]';
+
+/**
+ * §4.3 step 10: string → text, array → its items' `text` joined by `\n` (an image item → {@link
+ * TOOL_RESULT_IMAGE_NOTICE}), other JSON → JSON.
+ */
 function toolResultText(content: ToolResultBlock['content'] | null): string {
   if (content == null) return '';
   if (typeof content === 'string') return content;
@@ -37,7 +47,7 @@ function toolResultText(content: ToolResultBlock['content'] | null): string {
     let out = '';
     let first = true;
     for (const item of content) {
-      const text = (item as { text?: unknown }).text;
+      const text = (item as { type?: unknown }).type === 'image' ? TOOL_RESULT_IMAGE_NOTICE : (item as { text?: unknown }).text;
       if (typeof text !== 'string') continue;
       out = first ? text : `${out}\n${text}`;
       first = false;

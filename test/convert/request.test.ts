@@ -5,6 +5,7 @@ import { ASSISTANT_FILLER, USER_FILLER } from '../../src/convert/history.js';
 import { CHUNKED_WRITE_POLICY, SYSTEM_ACK } from '../../src/convert/system.js';
 import { EDIT_TOOL_HINT, PLACEHOLDER_TOOL_DESCRIPTION, WRITE_TOOL_HINT } from '../../src/convert/tools.js';
 import { estimateInputTokens } from '../../src/convert/tokens.js';
+import { TOOL_RESULT_IMAGE_NOTICE } from '../../src/convert/user-turn.js';
 import { InvalidRequestError, NotFoundError } from '../../src/errors.js';
 import type { KiroHistoryEntry, KiroUserInputMessage } from '../../src/kiro/types.js';
 import { assertWellFormedKiroBody } from './well-formed.js';
@@ -336,7 +337,8 @@ describe('convertRequest: messages', () => {
       ]),
     );
     expect(c.userInputMessageContext?.toolResults).toEqual([
-      { toolUseId: 'a', content: [{ text: 'l1\nl2' }], status: 'success' },
+      // An image a tool returned is named in its place (kiro.rs drops it silently).
+      { toolUseId: 'a', content: [{ text: `l1\n${TOOL_RESULT_IMAGE_NOTICE}\nl2` }], status: 'success' },
       { toolUseId: 'b', content: [{ text: '{"some":"json"}' }], status: 'success' },
       { toolUseId: 'c', content: [{ text: '' }], status: 'success' },
       { toolUseId: 'd', content: [{ text: 'boom' }], status: 'error', isError: true },
