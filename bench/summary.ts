@@ -123,7 +123,9 @@ export async function writeSummary(
     {
       title: 'Added TTFB p99, gateway vs simulator direct',
       unit: 'ms',
-      bars: figures.gatewayVsSimulator.map((g) => ({ label: `${g.streams} streams`, value: Math.max(0, g.addedTtfbP99!) })),
+      bars: figures.gatewayVsSimulator
+        .map((g) => ({ label: `${g.streams} streams`, value: Math.max(0, g.addedTtfbP99!) }))
+        .concat(paced ? [{ label: `${paced.concurrency} paced streams`, value: Math.max(0, paced.addedP99) }] : []),
       target: { value: 5, label: 'target ≤ 5 ms at 200' },
     },
     {
