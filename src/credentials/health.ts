@@ -8,6 +8,21 @@ import type { PoolContext } from './pool-types.js';
 import type { CredentialRecord, DisabledReason } from './types.js';
 import { TokensReplacedError, type TokenFence } from '../store/store.js';
 
+/**
+ * How long a credential disabled for failed refreshes (TooManyRefreshFailures) stays out before it
+ * is tried again. Those failures are the auth service's 5xx, 429 and other refusals short of
+ * invalid_grant (which disables for good): an auth outage of a few minutes must not leave every
+ * credential disabled until an admin steps in, as kiro.rs does, nor turn client traffic into a
+ * refresh call per request while it lasts.
+ */
+export const REFRESH_FAILURE_RETRY_MS = 5 * 60_000;
+
+/** Disabled reasons lifted by themselves once `disabledUntil` has passed, with the event's reason. */
+const TIMED_REENABLE: Partial<Record<DisabledReason, 'quota_reset' | 'refresh_retry'>> = {
+  QuotaExceeded: 'quota_reset',
+  TooManyRefreshFailures: 'refresh_retry',
+};
+
 function firstOfNextMonthUtc(now: number): number {
   const d = new Date(now);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
@@ -34,15 +49,24 @@ export class CredentialHealth {
     this.reenabling.delete(id);
   }
 
-  /** Enabled, or QuotaExceeded past its reset date (then re-enabled in the store on the side). */
+  /**
+   * Enabled, or disabled until a time that has passed (QuotaExceeded past its reset date,
+   * TooManyRefreshFailures past its retry time): then re-enabled in the store on the side.
+   */
   isEnabled(record: CredentialRecord, now: number): boolean {
     const c = record.credential;
     if (!c.disabled) return true;
-    if (c.disabledReason !== 'QuotaExceeded' || !c.disabledUntil) return false;
+    const reason = c.disabledReason && TIMED_REENABLE[c.disabledReason];
+    if (!reason || !c.disabledUntil) return false;
     const until = Date.parse(c.disabledUntil);
     if (Number.isNaN(until) || until > now) return false;
-    this.reenable(c.id, 'quota_reset');
+    this.reenable(c.id, reason);
     return true;
+  }
+
+  /** Disables `id` for failed refreshes until {@link REFRESH_FAILURE_RETRY_MS} from now. */
+  disableForRefreshFailures(id: number, fence: TokenFence): void {
+    this.disable(id, 'TooManyRefreshFailures', new Date(this.ctx.now() + REFRESH_FAILURE_RETRY_MS).toISOString(), fence);
   }
 
   /** When nothing is enabled, credentials disabled for TooManyFailures come back (kiro.rs self-heal). */
@@ -127,12 +151,12 @@ export class CredentialHealth {
     });
   }
 
-  private reenable(id: number, reason: 'quota_reset'): void {
+  private reenable(id: number, reason: 'quota_reset' | 'refresh_retry'): void {
     if (this.reenabling.has(id)) return;
     this.reenabling.add(id);
     const { store, log } = this.ctx;
     this.ctx.emit({ type: 'enable', credentialId: id, reason });
-    log('info', 'quota reset date passed: credential re-enabled', { credentialId: id });
+    log('info', reason === 'quota_reset' ? 'quota reset date passed: credential re-enabled' : 'retry time after failed refreshes passed: credential re-enabled', { credentialId: id });
     store.updateStats(id, () => ({ failureCount: 0, refreshFailureCount: 0 }));
     store.update(id, { disabled: false, disabledReason: undefined, disabledUntil: undefined }).catch((err: unknown) => {
       this.reenabling.delete(id);

@@ -56,7 +56,7 @@ export type PoolEvent =
   /** Request-scoped (execute's `onEvent` only): this request waited for a token refresh. */
   | { type: 'refresh_wait'; credentialId: number; outcome: 'success' | 'failure'; durationMs: number }
   | { type: 'disable'; credentialId: number; reason: DisabledReason }
-  | { type: 'enable'; credentialId: number; reason: 'self_heal' | 'quota_reset' };
+  | { type: 'enable'; credentialId: number; reason: 'self_heal' | 'quota_reset' | 'refresh_retry' };
 
 /** Structured log sink (pino-compatible levels); fields never hold tokens. */
 export type PoolLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;

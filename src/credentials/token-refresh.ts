@@ -342,7 +342,7 @@ export class AccessTokens {
       lastError: detail,
     }));
     const count = this.store.get(id)?.stats.refreshFailureCount ?? 0;
-    if (count >= MAX_REFRESH_FAILURES) this.health.disable(id, 'TooManyRefreshFailures', undefined, from);
+    if (count >= MAX_REFRESH_FAILURES) this.health.disableForRefreshFailures(id, from);
     return err;
   }
 }
