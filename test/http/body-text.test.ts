@@ -6,18 +6,9 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { readBodyText } from '../../src/http/body.js';
 
-/** A small deterministic generator (xorshift), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
 
 const PIECES = ['{"a":', 'é', '日本語', '😀', '\ud800', 'x'.repeat(100)].map((s) => Buffer.from(s));
 // Invalid sequences: lone continuation bytes, truncated and overlong leads, surrogates encoded.
@@ -31,7 +22,7 @@ function request(chunks: Buffer[]): IncomingMessage {
 
 describe('readBodyText', () => {
   it('gives what decoding the concatenated chunks gives, over random splits', async () => {
-    const next = random(0xb0d7);
+    const next = seededRandom(0xb0d7);
     for (let i = 0; i < 400; i++) {
       const parts: Buffer[] = [];
       const n = Math.floor(next() * 30);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { plainTextContent } from '../../src/kiro/text-payload.js';
 
 /** The oracle: what the general path reads from a payload (`content` of its JSON), or why it cannot. */
@@ -11,16 +12,6 @@ function parsed(payload: Buffer): { content: unknown } | 'invalid' {
   }
 }
 
-/** A small deterministic generator (xorshift), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
 
 /** Pieces payload strings are made of: plain text, unicode, escapes, control and invalid bytes. */
 const PIECES: Buffer[] = [
@@ -72,7 +63,7 @@ function randomPayload(next: () => number): Buffer {
 
 describe('plainTextContent', () => {
   it('reads what JSON.parse reads wherever it answers, over 20,000 generated payloads', () => {
-    const next = random(0x5eed);
+    const next = seededRandom(0x5eed);
     let answered = 0;
     for (let i = 0; i < 20_000; i++) {
       const payload = randomPayload(next);

@@ -6,19 +6,10 @@
  * (remembered) and the `cli` wire.
  */
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../helpers/seeded-random.js';
 import type { KiroHistoryEntry, KiroRequestBody } from '../../src/kiro/types.js';
 import { CONTENT_MARKER, HISTORY_MARKER, serialiseAroundTools, stringJson, toCliBody, TOOLS_MARKER, WireBody } from '../../src/kiro/wire-body.js';
 
-/** A small deterministic generator (xorshift), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
 
 const PIECES = ['lorem ipsum ', '\n', '"', '\\', '/', 'é', '日本語', '😀', '\ud800', '\u2028', '\u0000', '\t', '<system-reminder>', TOOLS_MARKER, HISTORY_MARKER, CONTENT_MARKER, `"${CONTENT_MARKER}"`];
 const LENGTHS = [0, 5, 1_000, 1_023, 1_024, 1_025, 6_000, 65_536, 65_537, 70_000];
@@ -79,7 +70,7 @@ const envState = { operatingSystem: 'macos', currentWorkingDirectory: '/w' };
 
 describe('the Kiro body as sent', () => {
   it('is JSON.stringify of the body, over generated bodies, on both wires', () => {
-    const next = random(0x5eed);
+    const next = seededRandom(0x5eed);
     const pool: string[] = [];
     let spliced = 0;
     for (let i = 0; i < 200; i++) {
@@ -101,7 +92,7 @@ describe('the Kiro body as sent', () => {
   });
 
   it('remembers long texts as JSON.stringify gives them', () => {
-    const next = random(42);
+    const next = seededRandom(42);
     for (let i = 0; i < 200; i++) {
       const s = text(next, true);
       expect(stringJson(s)).toBe(JSON.stringify(s));
