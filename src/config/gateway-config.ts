@@ -78,6 +78,8 @@ export interface GatewayConfig {
     rateLimitCooldownMs: number;
     /** Longest cool-down of a 429 streak (it doubles per 429 in a row). */
     rateLimitCooldownMaxMs: number;
+    /** How long a TooManyRefreshFailures disable lasts before the credential is tried again (ms). */
+    refreshFailureRetryMs: number;
     /** Refresh when less than this remains before expiresAt (kiro.rs: 10 min). */
     refreshBeforeExpiryMs: number;
     /** At most one refresh forced by an upstream token rejection per credential in this long. */

@@ -82,6 +82,12 @@ export function poolSettings(): SchemaTree {
       300_000,
       'KIRO_POOL_RATE_LIMIT_COOLDOWN_MAX_MS',
     ),
+    refreshFailureRetryMs: setting(
+      'A credential disabled after 3 failed refreshes in a row (the auth service answered 5xx, 429 or refused short of invalid_grant: TooManyRefreshFailures) is tried again after this long (ms), on every replica; invalid_grant disables for good.',
+      'kiro-positive',
+      300_000,
+      'KIRO_POOL_REFRESH_FAILURE_RETRY_MS',
+    ),
     refreshBeforeExpiryMs: setting(
       'Refresh an access token when less than this remains (ms).',
       'kiro-nat',

@@ -8,15 +8,6 @@ import type { PoolContext } from './pool-types.js';
 import type { CredentialRecord, DisabledReason } from './types.js';
 import { TokensReplacedError, type TokenFence } from '../store/store.js';
 
-/**
- * How long a credential disabled for failed refreshes (TooManyRefreshFailures) stays out before it
- * is tried again. Those failures are the auth service's 5xx, 429 and other refusals short of
- * invalid_grant (which disables for good): an auth outage of a few minutes must not leave every
- * credential disabled until an admin steps in, as kiro.rs does, nor turn client traffic into a
- * refresh call per request while it lasts.
- */
-export const REFRESH_FAILURE_RETRY_MS = 5 * 60_000;
-
 /** Disabled reasons lifted by themselves once `disabledUntil` has passed, with the event's reason. */
 const TIMED_REENABLE: Partial<Record<DisabledReason, 'quota_reset' | 'refresh_retry'>> = {
   QuotaExceeded: 'quota_reset',
@@ -64,9 +55,14 @@ export class CredentialHealth {
     return true;
   }
 
-  /** Disables `id` for failed refreshes until {@link REFRESH_FAILURE_RETRY_MS} from now. */
+  /**
+   * Disables `id` for failed refreshes until `pool.refreshFailureRetryMs` from now. Those failures
+   * are the auth service's 5xx, 429 and refusals short of invalid_grant (which disables for good):
+   * an auth outage of a few minutes must not leave every credential disabled until an admin steps
+   * in, as kiro.rs does, nor turn client traffic into a refresh call per request while it lasts.
+   */
   disableForRefreshFailures(id: number, fence: TokenFence): void {
-    this.disable(id, 'TooManyRefreshFailures', new Date(this.ctx.now() + REFRESH_FAILURE_RETRY_MS).toISOString(), fence);
+    this.disable(id, 'TooManyRefreshFailures', new Date(this.ctx.now() + this.ctx.config.pool.refreshFailureRetryMs).toISOString(), fence);
   }
 
   /** When nothing is enabled, credentials disabled for TooManyFailures come back (kiro.rs self-heal). */

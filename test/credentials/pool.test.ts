@@ -4,7 +4,6 @@ import { ApiError, InvalidRequestError, OverloadedError, RateLimitError, Request
 import { MemoryCredentialStore } from '../../src/store/memory/memory-store.js';
 import { CredentialPool, type AttemptResult, type Lease, type PoolEvent } from '../../src/credentials/pool.js';
 import { RefreshError, type RefreshResult } from '../../src/credentials/refresh.js';
-import { REFRESH_FAILURE_RETRY_MS } from '../../src/credentials/health.js';
 import type { CredentialStore } from '../../src/store/store.js';
 import type { Credential } from '../../src/credentials/types.js';
 
@@ -466,7 +465,9 @@ describe('token refresh', () => {
   it('after an auth outage has disabled every credential for failed refreshes, tries them again once the retry time has passed', async () => {
     let authUp = false;
     let refreshCalls = 0;
+    const RETRY_MS = 120_000;
     const s = setup([cred(1, { expiresAt: undefined }), cred(2, { expiresAt: undefined })], {
+      pool: { refreshFailureRetryMs: RETRY_MS },
       refresh: async () => {
         refreshCalls++;
         if (!authUp) throw new RefreshError('server', 'token refresh failed with HTTP 503', { status: 503 });
@@ -476,7 +477,7 @@ describe('token refresh', () => {
     // Three requests while the auth service answers 503: each tries both credentials' refresh.
     for (let i = 0; i < 3; i++) await expect(s.run({})).rejects.toBeDefined();
     expect([1, 2].map((id) => s.store.get(id)?.credential)).toMatchObject([
-      { disabled: true, disabledReason: 'TooManyRefreshFailures', disabledUntil: new Date(s.clock.now + REFRESH_FAILURE_RETRY_MS).toISOString() },
+      { disabled: true, disabledReason: 'TooManyRefreshFailures', disabledUntil: new Date(s.clock.now + RETRY_MS).toISOString() },
       { disabled: true, disabledReason: 'TooManyRefreshFailures' },
     ]);
     // While the outage lasts, requests do not turn into refresh calls.
@@ -485,7 +486,7 @@ describe('token refresh', () => {
     expect(refreshCalls).toBe(callsBefore);
     // The auth service is back; after the retry time the credentials are tried again, counters reset.
     authUp = true;
-    s.clock.now += REFRESH_FAILURE_RETRY_MS;
+    s.clock.now += RETRY_MS;
     const { lease } = await s.run({ 1: OK(), 2: OK() });
     expect(lease.accessToken).toBe('after-outage');
     const served = lease.credential.id;
