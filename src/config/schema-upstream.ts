@@ -71,7 +71,7 @@ export function poolSettings(): SchemaTree {
       'KIRO_POOL_MAX_CONCURRENCY_PER_CREDENTIAL',
     ),
     rateLimitCooldownMs: setting(
-      'After a 429, or a token refused right after a refresh, other credentials are preferred for this long (ms); after a 429 it doubles with each further 429 in a row, because Kiro flags accounts whose clients retry aggressively as suspicious.',
+      'After a 429, a token refused right after a refresh, or a refresh that got no answer, other credentials are preferred for this long (ms); after a 429 it doubles with each further 429 in a row, because Kiro flags accounts whose clients retry aggressively as suspicious.',
       'kiro-nat',
       30_000,
       'KIRO_POOL_RATE_LIMIT_COOLDOWN_MS',

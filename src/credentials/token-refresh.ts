@@ -331,9 +331,12 @@ export class AccessTokens {
       this.health.disable(id, 'InvalidRefreshToken', undefined, from);
       return err;
     }
-    // No HTTP answer at all is our network's problem, not the credential's.
+    // No HTTP answer at all is our network's problem, not the credential's: not counted, but other
+    // credentials are preferred for a cool-down, so that requests do not each wait on the same
+    // unreachable auth host (up to the refresh timeout) while another credential could serve.
     if (err.kind === 'network') {
-      this.store.updateStats(id, () => ({ lastError: detail }));
+      const cooldownUntil = this.ctx.now() + this.ctx.config.pool.rateLimitCooldownMs;
+      this.store.updateStats(id, () => ({ lastError: detail, cooldownUntil }));
       return err;
     }
     this.store.updateStats(id, (s) => ({

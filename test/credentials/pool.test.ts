@@ -519,6 +519,20 @@ describe('token refresh', () => {
     expect(s.store.get(1)?.credential.disabled).toBe(false);
   });
 
+  it('prefers other credentials for a cool-down after a refresh that got no answer, instead of waiting on the same auth host each request', async () => {
+    let refreshCalls = 0;
+    const s = setup([cred(1, { expiresAt: undefined }), cred(2, { priority: 1 })], {
+      refresh: async () => {
+        refreshCalls++;
+        throw new RefreshError('network', 'token refresh request failed: ETIMEDOUT');
+      },
+    });
+    for (let i = 0; i < 3; i++) (await s.run({ 2: OK() })).lease.release();
+    expect(refreshCalls).toBe(1);
+    expect(s.calls.map((c) => c.id)).toEqual([2, 2, 2]);
+    expect(s.store.get(1)?.stats).toMatchObject({ refreshFailureCount: 0, cooldownUntil: s.clock.now + 30_000 });
+  });
+
   it('re-reads under the lock and reuses a token another holder already refreshed', async () => {
     const s = setup([cred(1, { expiresAt: undefined })]);
     let waiting!: Promise<string>;
