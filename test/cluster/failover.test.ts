@@ -155,4 +155,30 @@ describe('failover across replicas', () => {
     expect(calls(badBearer).generate).toBe(4);
     expect(calls(refresh500).refresh).toBe(3);
   });
+
+  it('tries a credential disabled for failed refreshes again on every replica once pool.refreshFailureRetryMs has passed', { timeout: 60_000 }, async () => {
+    const flaky = refreshTokenFor('fo-auth-outage');
+    const ok = refreshTokenFor('fo-ok3');
+    sim.setAccount(flaky, { mode: 'refresh-500' }); // the auth service is down for this account
+    const c = await cluster('fo3:', [
+      { token: flaky, priority: 0 },
+      { token: ok, priority: 1 },
+    ], { KIRO_POOL_REFRESH_FAILURE_RETRY_MS: '8000' }); // room for a busy machine before it runs out
+    for (let i = 0; i < 3; i++) {
+      await onEveryReplica(c, (creds) => expect(creds.get(1)!.refreshFailureCount).toBe(i));
+      expect((await message(c.replicas[i]!.url)).status).toBe(200); // served by credential 2
+    }
+    await onEveryReplica(c, (creds) => expect(creds.get(1)).toMatchObject({ disabled: true, disabledReason: 'TooManyRefreshFailures' }));
+    const disabledUntil = Date.parse((await adminCredentials(c.replicas[0]!.url)).get(1)!.disabledUntil!);
+    expect(disabledUntil).toBeGreaterThan(Date.now());
+    // While it is out, requests do not turn into refresh calls.
+    expect((await message(c.replicas[0]!.url)).status).toBe(200);
+    expect(calls(flaky).refresh).toBe(3);
+
+    sim.setAccount(flaky, {}); // the auth service is back
+    await new Promise((r) => setTimeout(r, Math.max(0, disabledUntil - Date.now()) + 100));
+    expect((await message(c.replicas[1]!.url)).status).toBe(200);
+    expect(calls(flaky)).toMatchObject({ refresh: 4, generate: 1 });
+    await onEveryReplica(c, (creds) => expect(creds.get(1)).toMatchObject({ disabled: false, refreshFailureCount: 0 }));
+  });
 });

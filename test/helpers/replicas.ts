@@ -319,6 +319,7 @@ export interface AdminCredential {
   priority: number;
   disabled: boolean;
   disabledReason?: string;
+  disabledUntil: string | null;
   failureCount: number;
   refreshFailureCount: number;
   successCount: number;
