@@ -45,6 +45,20 @@ export interface PacedStreamsOptions {
   chunkDelayMs?: number;
 }
 
+/** `run`, each time adding the CPU ticks process `pid` spent meanwhile to `ticks()`. */
+function withCpu(pid: number, run: () => Promise<Result>): { run: () => Promise<Result>; ticks: () => number } {
+  let ticks = 0;
+  return {
+    run: async () => {
+      const before = cpuTicks(pid);
+      const result = await run();
+      ticks += cpuTicks(pid) - before;
+      return result;
+    },
+    ticks: () => ticks,
+  };
+}
+
 export async function benchPacedStreams(opts: PacedStreamsOptions): Promise<PacedStreamsResult> {
   const latencyMs = opts.latencyMs ?? 300;
   const chunkDelayMs = opts.chunkDelayMs ?? 30;
@@ -71,27 +85,15 @@ export async function benchPacedStreams(opts: PacedStreamsOptions): Promise<Pace
     const streamMs = latencyMs + chunkDelayMs * opts.chunks.length;
     const pacing = { staggerMs: streamMs, thinkMs: chunkDelayMs };
     const direct = () => load(sim.url, '/generateAssistantResponse', simHeaders, opts.kiroBody, opts.concurrency, opts.inOrder, half, pacing);
-    let gwTicks = 0;
-    const viaGateway = async () => {
-      const before = cpuTicks(gw.child.pid!);
-      const r = await load(gw.url, '/v1/messages', gwHeaders, opts.anthropicBody, opts.concurrency, opts.inOrder, half, pacing);
-      gwTicks += cpuTicks(gw.child.pid!) - before;
-      return r;
-    };
-    let proxyTicks = 0;
-    const viaPassThrough = async () => {
-      const before = cpuTicks(proxy.child.pid!);
-      const r = await load(proxy.url, '/', simHeaders, opts.kiroBody, opts.concurrency, opts.inOrder, half, pacing);
-      proxyTicks += cpuTicks(proxy.child.pid!) - before;
-      return r;
-    };
+    const viaGateway = withCpu(gw.child.pid!, () => load(gw.url, '/v1/messages', gwHeaders, opts.anthropicBody, opts.concurrency, opts.inOrder, half, pacing));
+    const viaPassThrough = withCpu(proxy.child.pid!, () => load(proxy.url, '/', simHeaders, opts.kiroBody, opts.concurrency, opts.inOrder, half, pacing));
     // Warm-up: the first request refreshes the token.
     await load(gw.url, '/v1/messages', gwHeaders, opts.anthropicBody, 1, opts.inOrder, latencyMs * 3);
     const d1 = await direct();
-    const p1 = await viaPassThrough();
-    const g1 = await viaGateway();
-    const g2 = await viaGateway();
-    const p2 = await viaPassThrough();
+    const p1 = await viaPassThrough.run();
+    const g1 = await viaGateway.run();
+    const g2 = await viaGateway.run();
+    const p2 = await viaPassThrough.run();
     const d2 = await direct();
     const directResult = merge([d1, d2]);
     const passThroughResult = merge([p1, p2]);
@@ -105,8 +107,8 @@ export async function benchPacedStreams(opts: PacedStreamsOptions): Promise<Pace
       gateway: gatewayResult,
       addedP50: gatewayResult.p50 - directResult.p50,
       addedP99: gatewayResult.p99 - directResult.p99,
-      gatewayCpuUsPerRequest: (gwTicks * MS_PER_TICK * 1000) / Math.max(1, gatewayResult.requests),
-      passThroughCpuUsPerRequest: (proxyTicks * MS_PER_TICK * 1000) / Math.max(1, passThroughResult.requests),
+      gatewayCpuUsPerRequest: (viaGateway.ticks() * MS_PER_TICK * 1000) / Math.max(1, gatewayResult.requests),
+      passThroughCpuUsPerRequest: (viaPassThrough.ticks() * MS_PER_TICK * 1000) / Math.max(1, passThroughResult.requests),
     };
   } finally {
     for (const c of children) c.kill('SIGTERM');
