@@ -1,20 +1,25 @@
 import type Router from '@koa/router';
 import { createRouter } from '../http/router.js';
 import type { GatewayConfig } from '../config.js';
-import { BUILTIN_MODELS, modelListBody, type OfferedModel } from '../kiro/models.js';
+import { modelListBody, type OfferedModel } from '../kiro/models.js';
 import { NotFoundError } from '../errors.js';
 import { clientKeyOf, requireClientKey } from './auth.js';
 import type { CredentialModels } from '../credentials/model-lists.js';
 import type { ClientKeyGate } from '../keys/gate.js';
 import { handleCountTokens } from './count-tokens.js';
+import { modelListForKey } from './model-list.js';
 
-/** The model list in Anthropic's shape, keeping kiro.rs's extra fields for its clients. */
-function modelsPayload(offered: readonly OfferedModel[]) {
-  const data = modelListBody(offered).data.map((m) => ({
+/** The model entries in Anthropic's shape, keeping kiro.rs's extra fields for its clients. */
+function modelEntries(offered: readonly OfferedModel[]) {
+  return modelListBody(offered).data.map((m) => ({
     ...m,
     type: 'model',
     created_at: new Date(m.created * 1000).toISOString(),
   }));
+}
+
+/** Anthropic's list answer around some entries. */
+function anthropicModelList<M extends { id: string }>(data: readonly M[]) {
   return { object: 'list', data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
 }
 
@@ -25,27 +30,12 @@ function modelsPayload(offered: readonly OfferedModel[]) {
 export function createAnthropicRouter(config: GatewayConfig, deps: { models?: CredentialModels; keys: ClientKeyGate }): Router {
   const router = createRouter();
   const auth = requireClientKey(deps.keys);
-  // What the pool offers (the union of its credentials' model lists), rebuilt when that changes.
-  let built: { from: readonly OfferedModel[]; payload: ReturnType<typeof modelsPayload> } | undefined;
-  const current = () => {
-    const offered = deps.models?.offered() ?? BUILTIN_MODELS;
-    if (built?.from !== offered) built = { from: offered, payload: modelsPayload(offered) };
-    return built.payload;
-  };
-
-  // A key limited to some models lists only those.
-  const visible = (ctx: Parameters<typeof clientKeyOf>[0]) => {
-    const key = clientKeyOf(ctx);
-    const all = current();
-    if (!key.record?.models.length) return all;
-    const data = all.data.filter((m) => key.allowsModel(m.id));
-    return { ...all, data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
-  };
+  const models = modelListForKey(deps.models, modelEntries, anthropicModelList);
   router.get('/v1/models', auth, (ctx) => {
-    ctx.body = visible(ctx);
+    ctx.body = models(clientKeyOf(ctx)).list;
   });
   router.get('/v1/models/:id', auth, (ctx) => {
-    const model = visible(ctx).data.find((m) => m.id === ctx.params.id);
+    const model = models(clientKeyOf(ctx)).data.find((m) => m.id === ctx.params.id);
     if (!model) throw new NotFoundError(`model: ${ctx.params.id}`);
     ctx.body = model;
   });

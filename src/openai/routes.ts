@@ -9,11 +9,12 @@ import { createRouter } from '../http/router.js';
 import type { GatewayConfig } from '../config.js';
 import { readJsonBody } from '../http/body.js';
 import { NotFoundError, type ErrorRenderer } from '../errors.js';
-import { BUILTIN_MODELS, modelListBody, type OfferedModel } from '../kiro/models.js';
+import { modelListBody, type OfferedModel } from '../kiro/models.js';
 import { clientKeyOf, requireClientKey } from '../anthropic/auth.js';
 import { serveMessages, type MessagesDeps } from '../anthropic/messages.js';
 import { exchangeOfKoa } from '../anthropic/messages-route.js';
 import { validateMessagesRequest } from '../anthropic/validate.js';
+import { modelListForKey } from '../anthropic/model-list.js';
 import type { AnswerFormat } from '../anthropic/answer-format.js';
 import type { MessagesRequest } from '../anthropic/types.js';
 import { ModelNotFoundError, toOpenAiError } from './errors.js';
@@ -47,9 +48,8 @@ export const markOpenAiRequests: Middleware = async (ctx, next) => {
 };
 
 /** The OpenAI list shape of the models the pool offers. */
-function openAiModels(offered: readonly OfferedModel[]) {
-  const data = modelListBody(offered).data.map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by }));
-  return { object: 'list', data };
+function openAiModelEntries(offered: readonly OfferedModel[]) {
+  return modelListBody(offered).data.map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by }));
 }
 
 /**
@@ -78,12 +78,7 @@ async function run(ctx: Context, deps: MessagesDeps, request: MessagesRequest, f
 export function createOpenAiRouter(config: GatewayConfig, deps: MessagesDeps): Router {
   const router = createRouter();
   const auth = requireClientKey(deps.keys);
-  let built: { from: readonly OfferedModel[]; payload: ReturnType<typeof openAiModels> } | undefined;
-  const models = () => {
-    const offered = deps.models?.offered() ?? BUILTIN_MODELS;
-    if (built?.from !== offered) built = { from: offered, payload: openAiModels(offered) };
-    return built.payload;
-  };
+  const models = modelListForKey(deps.models, openAiModelEntries, (data) => ({ object: 'list', data }));
   /** Answers the OpenAI way only when asked so; other clients go on to the Anthropic route. */
   const openAiOnly = (handler: (ctx: Context) => void) => (ctx: Context, next: Next) =>
     asksOpenAiWay(ctx) ? auth(ctx, async () => handler(ctx)) : next();
@@ -102,13 +97,13 @@ export function createOpenAiRouter(config: GatewayConfig, deps: MessagesDeps): R
   router.get(
     '/v1/models',
     openAiOnly((ctx) => {
-      ctx.body = models();
+      ctx.body = models(clientKeyOf(ctx)).list;
     }),
   );
   router.get(
     '/v1/models/:id',
     openAiOnly((ctx) => {
-      const model = models().data.find((m) => m.id === ctx.params.id);
+      const model = models(clientKeyOf(ctx)).data.find((m) => m.id === ctx.params.id);
       if (!model) throw new ModelNotFoundError(`model: ${ctx.params.id}`);
       ctx.body = model;
     }),

@@ -37,6 +37,18 @@ describe('managed client keys on the OpenAI routes', () => {
     expect(ok.choices[0]!.finish_reason).toBe('stop');
   });
 
+  it('lists only the models the key may use when asked the OpenAI way, as the Anthropic way does', async () => {
+    const { secret } = await createKey({ name: 'haiku-list', models: ['claude-haiku-*'] });
+    const ids = (await openAiClient(stack, secret).models.list()).data.map((m) => m.id);
+    expect(ids.length).toBeGreaterThan(0);
+    for (const id of ids) expect(id).toMatch(/^claude-haiku-/);
+    const all = (await openAiClient(stack).models.list()).data.map((m) => m.id);
+    expect(all.some((id) => !id.startsWith('claude-haiku-'))).toBe(true);
+    const other = all.find((id) => !id.startsWith('claude-haiku-'))!;
+    await expect(openAiClient(stack, secret).models.retrieve(other)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    expect((await openAiClient(stack, secret).models.retrieve(ids[0]!)).id).toBe(ids[0]);
+  });
+
   it('holds requests/minute across Chat Completions and Responses: 429 rate_limit_exceeded with retry-after and the headers', async () => {
     const { secret } = await createKey({ name: 'rpm', limits: { requestsPerMinute: 2 } });
     const client = openAiClient(stack, secret);
