@@ -5,9 +5,9 @@
  * = difference / N. Every stream must have delivered its first text delta before measuring.
  */
 import { request, Agent } from 'node:http';
-import { readFileSync } from 'node:fs';
 import { createSimulator, simScript } from '../src/simulator/index.js';
 import { startReplica } from '../test/helpers/replicas.js';
+import { rssMiB } from './processes.js';
 import { API_KEY, refreshTokenFor, writeCredentials } from '../test/helpers/stack.js';
 
 export interface IdleStreamsResult {
@@ -23,11 +23,6 @@ export interface IdleStreamsResult {
 }
 
 const MiB = 1024 * 1024;
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
 
 async function heapBytes(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -80,7 +75,7 @@ export async function benchIdleStreams(streams = 1_000, checkpoints: readonly nu
     await Promise.all(Array.from({ length: 20 }, openOne));
     for (const r of open.splice(0)) r.destroy();
     await settle(2_000);
-    const rss0 = rssBytes(gw.pid);
+    const rss0 = rssMiB(gw.pid);
     const heap0 = await heapBytes(gw.url);
     const at: IdleStreamsResult['checkpoints'] = [];
     const stops = [...checkpoints.filter((n) => n > 0 && n < streams), streams];
@@ -92,18 +87,18 @@ export async function benchIdleStreams(streams = 1_000, checkpoints: readonly nu
         opened += batch;
       }
       await settle(2_000);
-      at.push({ streams: stop, rssMiB: rssBytes(gw.pid) / MiB, heapMiB: (await heapBytes(gw.url)) / MiB });
+      at.push({ streams: stop, rssMiB: rssMiB(gw.pid), heapMiB: (await heapBytes(gw.url)) / MiB });
     }
-    const rss1 = rssBytes(gw.pid);
+    const rss1 = rssMiB(gw.pid);
     const heap1 = await heapBytes(gw.url);
     return {
       streams,
       checkpoints: at,
-      rssIdleMiB: rss0 / MiB,
-      rssOpenMiB: rss1 / MiB,
+      rssIdleMiB: rss0,
+      rssOpenMiB: rss1,
       heapIdleMiB: heap0 / MiB,
       heapOpenMiB: heap1 / MiB,
-      rssPerStreamKiB: (rss1 - rss0) / streams / 1024,
+      rssPerStreamKiB: ((rss1 - rss0) * 1024) / streams,
       heapPerStreamKiB: (heap1 - heap0) / streams / 1024,
     };
   } finally {

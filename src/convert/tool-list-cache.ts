@@ -30,7 +30,7 @@ export interface ConvertedToolList {
 const EMPTY: ConvertedToolList = Object.freeze({ specs: [], declared: new Set<string>(), json: Buffer.from('[]'), tokens: 0 });
 
 /** Distinct tool lists kept; a Claude Code list with its JSON holds ~0.3 MB. */
-export const DEFAULT_TOOL_LIST_CACHE_SIZE = 16;
+const DEFAULT_TOOL_LIST_CACHE_SIZE = 16;
 
 /** Equal JSON values (as parsed from a request body): same types, array items, and object keys in the same order. */
 export function sameJsonValue(a: unknown, b: unknown): boolean {

@@ -30,7 +30,7 @@ export interface ClientKeyStore {
 }
 
 /** The local copy both stores serve from: records by id and by key hash. */
-export class ClientKeyIndex {
+class ClientKeyIndex {
   private byId = new Map<string, ClientKeyRecord>();
   private hashes = new Map<string, ClientKeyRecord>();
   private sorted: ClientKeyRecord[] = [];

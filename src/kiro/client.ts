@@ -7,8 +7,6 @@ import type { Credential } from '../credentials/types.js';
 import { endpointOf, generateCall, MCP_PATH, mcpHeaders } from './endpoint.js';
 import type { WireBody } from './wire-body.js';
 
-export type { UpstreamResult } from './upstream-stream.js';
-
 /** Resolves the API region as kiro.rs does: credential apiRegion → config apiRegion → config region. */
 export function apiRegionFor(cred: Credential, config: GatewayConfig): string {
   return cred.apiRegion || config.apiRegion || config.region || 'us-east-1';

@@ -158,7 +158,7 @@ export interface KiroEventBatchesOptions {
 }
 
 /** What one chunk decoded into: its events, and the fault that ended decoding, if any (after those events). */
-export interface DecodedChunk {
+interface DecodedChunk {
   events: KiroEvent[];
   fault?: unknown;
 }

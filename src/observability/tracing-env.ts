@@ -53,7 +53,7 @@ export const TRACING_OFF: TracingHandle = Object.freeze({ enabled: false, tracer
 export function tracingRequested(hasExporter: boolean): boolean {
   if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return false;
   if (hasExporter) return true;
-  const exporters = getStringListFromEnv('OTEL_TRACES_EXPORTER')?.filter((e) => e !== '') ?? [];
+  const exporters = getStringListFromEnv('OTEL_TRACES_EXPORTER') ?? [];
   if (exporters.length > 0) return exporters[0] !== 'none';
   return Boolean(getStringFromEnv('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT'));
 }
