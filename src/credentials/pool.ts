@@ -38,7 +38,6 @@ const NONE: ReadonlySet<number> = new Set();
  * sets are made when first needed, and attempts are counted in a short list.
  */
 class RequestState implements PickState {
-  attempts = 0;
   /** Credentials this request will not try again (auth failure, refresh failure, disabled). */
   excluded: ReadonlySet<number> = NONE;
   /** Credentials already force-refreshed during this request. */
@@ -53,6 +52,11 @@ class RequestState implements PickState {
 
   constructor(readonly accepts: ((record: CredentialRecord) => boolean) | undefined) {}
 
+  /** Attempts made so far, on any credential. */
+  get attempts(): number {
+    return this.tried.length;
+  }
+
   attemptsOn(id: number): number {
     let n = 0;
     for (const tried of this.tried) if (tried === id) n++;
@@ -61,7 +65,6 @@ class RequestState implements PickState {
 
   /** Counts an attempt on credential `id`. */
   attempt(id: number): void {
-    this.attempts++;
     this.tried.push(id);
   }
 
