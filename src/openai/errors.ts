@@ -4,7 +4,7 @@
  * how OpenAI clients hear it: OpenAI's status, `type` and `code` for each gateway error type (the
  * README's "OpenAI-compatible API" table lists the same rows).
  */
-import { InvalidRequestError, NotFoundError, toGatewayError, type ErrorType } from '../errors.js';
+import { InvalidRequestError, midStreamError, NotFoundError, toGatewayError, type ErrorType } from '../errors.js';
 import type { StreamError } from '../anthropic/types.js';
 
 /** The body of every OpenAI error answer. */
@@ -80,7 +80,7 @@ export function toOpenAiError(err: unknown): { status: number; body: OpenAiError
 
 /** The error object of a stream that failed after it started (Chat Completions' `data: {"error":…}`). */
 export function streamErrorOf(failure: StreamError): OpenAiError {
-  // Mid-stream failures are the upstream's (api_error is a 502 when not streaming) or overload.
-  const told = TOLD[failure.type](failure.type === 'api_error' ? 502 : 0);
+  const g = midStreamError(failure);
+  const told = TOLD[g.type](g.status);
   return { message: failure.message, type: told.type, param: null, code: told.code };
 }
