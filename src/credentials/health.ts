@@ -109,6 +109,12 @@ export class CredentialHealth {
     this.ctx.store.updateStats(id, (s) => ({ creditsUsed: s.creditsUsed + credits }));
   }
 
+  /** Other credentials are preferred for `ms` (a 429, a refresh that got no answer); nothing is counted. */
+  coolDown(id: number, ms: number, detail: string): void {
+    const cooldownUntil = this.ctx.now() + ms;
+    this.ctx.store.updateStats(id, () => ({ cooldownUntil, lastError: detail }));
+  }
+
   /**
    * Counts an auth failure; `pool.maxFailures` in a row disable the credential (TooManyFailures).
    * With `cooldownMs`, other credentials are preferred for that long meanwhile.

@@ -332,7 +332,7 @@ export class CredentialPool {
           state.exclude(id);
           break;
         case 'rate_limited':
-          this.store.updateStats(id, () => ({ cooldownUntil: this.now() + this.cooldowns.next(id), lastError: failure.detail }));
+          this.health.coolDown(id, this.cooldowns.next(id), failure.detail);
           break;
         default:
           state.pendingBackoff = true;

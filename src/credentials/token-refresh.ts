@@ -335,8 +335,7 @@ export class AccessTokens {
     // credentials are preferred for a cool-down, so that requests do not each wait on the same
     // unreachable auth host (up to the refresh timeout) while another credential could serve.
     if (err.kind === 'network') {
-      const cooldownUntil = this.ctx.now() + this.ctx.config.pool.rateLimitCooldownMs;
-      this.store.updateStats(id, () => ({ lastError: detail, cooldownUntil }));
+      this.health.coolDown(id, this.ctx.config.pool.rateLimitCooldownMs, detail);
       return err;
     }
     this.store.updateStats(id, (s) => ({
