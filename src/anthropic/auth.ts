@@ -8,7 +8,7 @@
 import type { Context, Next } from 'koa';
 import type { ClientKeyGate, KeyAdmission } from '../keys/gate.js';
 import type { ClientKeyContext } from '../keys/key-context.js';
-import type { Exchange } from '../http/exchange.js';
+import { setHeaders, type Exchange } from '../http/exchange.js';
 
 /** Authenticates the request's key into `ctx.state.clientKey` (401, or 403 for a disabled key). */
 export function requireClientKey(gate: ClientKeyGate) {
@@ -32,15 +32,11 @@ export async function admitClientKey(exchange: Exchange, gate: ClientKeyGate, ke
   exchange.logFields.keyId = key.id;
   try {
     const admission = await gate.admit(key, { model });
-    setHeaders(exchange, admission.headers);
+    setHeaders(exchange.res, admission.headers);
     return admission;
   } catch (err) {
     const headers = (err as { headers?: Record<string, string> }).headers;
-    if (headers) setHeaders(exchange, headers);
+    if (headers) setHeaders(exchange.res, headers);
     throw err;
   }
-}
-
-function setHeaders(exchange: Exchange, headers: Readonly<Record<string, string>>): void {
-  for (const name in headers) exchange.res.setHeader(name, headers[name]!);
 }

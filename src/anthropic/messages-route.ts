@@ -15,7 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import type { Exchange } from '../http/exchange.js';
-import { sendJson } from '../http/exchange.js';
+import { sendJson, setHeaders } from '../http/exchange.js';
 import { errorAnswer } from '../http/error-answer.js';
 import type { ObservabilityState } from '../observability/logger.js';
 import type { RequestScopes } from '../observability/request-scope.js';
@@ -50,7 +50,7 @@ export async function serveMessagesExchange(exchange: Exchange, mode: StreamMode
     if (status >= 500) deps.onServerError?.(thrown, exchange);
     const res = exchange.res;
     if (res.headersSent || res.destroyed) return;
-    for (const name in headers) res.setHeader(name, headers[name]!);
+    setHeaders(res, headers);
     exchange.logFields.errorType = errorType;
     // The body was maybe not read (refused before reading it): Node drains it before the next request.
     sendJson(res, status, body);

@@ -29,6 +29,11 @@ export function headerOf(req: IncomingMessage, name: string): string {
   return typeof value === 'string' ? value : Array.isArray(value) ? (value[0] ?? '') : '';
 }
 
+/** Sets each of `headers` on the response. */
+export function setHeaders(res: ServerResponse, headers: Readonly<Record<string, string>>): void {
+  for (const name in headers) res.setHeader(name, headers[name]!);
+}
+
 /** A whole JSON answer, as Koa writes `ctx.body = object` (compact JSON, UTF-8, with its length). */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);

@@ -174,8 +174,7 @@ export class UpstreamEventStream implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.closed) return;
     if (this.errorBody) {
-      this.resolveOpened({ ok: false, status: this.status, body: Buffer.concat(this.errorBody).toString('utf8') });
-      this.finished(null);
+      this.settleErrorAnswer();
       return;
     }
     try {
@@ -198,14 +197,19 @@ export class UpstreamEventStream implements Dispatcher.DispatchHandler {
     if (this.closed) return;
     // A non-2xx answer whose body broke off still classifies by its status.
     if (this.errorBody && this.status > 0) {
-      this.resolveOpened({ ok: false, status: this.status, body: Buffer.concat(this.errorBody).toString('utf8') });
-      this.finished(null);
+      this.settleErrorAnswer();
       return;
     }
     this.fail(this.abortReason instanceof FirstByteTimeout ? this.abortReason : err);
   }
 
   // --- internals ---
+
+  /** Settles the call with the non-2xx answer's status and the body read of it. */
+  private settleErrorAnswer(): void {
+    this.resolveOpened({ ok: false, status: this.status, body: Buffer.concat(this.errorBody!).toString('utf8') });
+    this.finished(null);
+  }
 
   private readonly onSignal = (): void => this.abort(this.signal.reason);
 

@@ -182,11 +182,16 @@ export class WireBody {
   /** What to send on `endpoint` (text, or bytes when the tools were spliced in); `profileArn` on the `ide` wire only. */
   bytes(endpoint: KiroEndpoint, profileArn: string | undefined): string | Buffer {
     if (endpoint === 'cli') {
-      this.cli ??= this.toolsJson ? serialiseAroundTools(toCliBody(this.body, envStateOf(this.config)) as WithCurrentMessage) : JSON.stringify(toCliBody(this.body, envStateOf(this.config)));
+      this.cli ??= this.serialise(toCliBody(this.body, envStateOf(this.config)) as WithCurrentMessage);
       return this.join(this.cli, undefined);
     }
-    this.ide ??= this.toolsJson ? serialiseAroundTools(this.body) : JSON.stringify(this.body);
+    this.ide ??= this.serialise(this.body);
     return this.join(this.ide, profileArn);
+  }
+
+  /** A wire's text, cut around the tools when their JSON is to be spliced in. */
+  private serialise(body: WithCurrentMessage): { before: string; after: string } | string {
+    return this.toolsJson ? serialiseAroundTools(body) : JSON.stringify(body);
   }
 
   private join(pieces: { before: string; after: string } | string, profileArn: string | undefined): string | Buffer {
