@@ -174,8 +174,8 @@ export function convertRequest(
   const leading = buildSystemPair(systemText(req.system), thinking, modelId);
   const converted = convertMessages(req.messages, { modelId, namer, leading });
   const toolList = toolLists.get(req.tools);
-  // The namer learns the Kiro names of the request's tools (long ones are shortened), for the answer.
-  for (const tool of req.tools ?? []) namer.kiroName(tool.name);
+  // The answer maps shortened Kiro names back: the tool list's, found when it was converted.
+  for (const [kiroName, name] of toolList.renamed) namer.reverse.set(kiroName, name);
   const placeholders = historyPlaceholders(toolList.declared, converted.historyToolNames);
   const tools = placeholders.length > 0 ? toolList.specs.concat(placeholders) : toolList.specs;
   const current = converted.current;

@@ -25,9 +25,11 @@ export interface ConvertedToolList {
   readonly json: Buffer;
   /** §8 estimate of the tools' tokens (`estimateToolsTokens`). */
   readonly tokens: number;
+  /** Kiro name → the client's name, for the tools whose names had to be shortened (usually none). */
+  readonly renamed: ReadonlyMap<string, string>;
 }
 
-const EMPTY: ConvertedToolList = Object.freeze({ specs: [], declared: new Set<string>(), json: Buffer.from('[]'), tokens: 0 });
+const EMPTY: ConvertedToolList = Object.freeze({ specs: [], declared: new Set<string>(), json: Buffer.from('[]'), tokens: 0, renamed: new Map<string, string>() });
 
 /** Distinct tool lists kept; a Claude Code list with its JSON holds ~0.3 MB. */
 const DEFAULT_TOOL_LIST_CACHE_SIZE = 16;
@@ -73,7 +75,7 @@ export function convertToolList(tools: readonly ToolParam[]): ConvertedToolList 
     declared.add(key);
     specs.push(spec);
   }
-  return { specs, declared, json: Buffer.from(JSON.stringify(specs)), tokens: estimateToolsTokens(tools) };
+  return { specs, declared, json: Buffer.from(JSON.stringify(specs)), tokens: estimateToolsTokens(tools), renamed: namer.reverse };
 }
 
 interface Entry {

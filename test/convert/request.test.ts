@@ -483,6 +483,17 @@ describe('convertRequest: tools', () => {
     expect(longWrite.toolSpecification.description.endsWith(WRITE_TOOL_HINT)).toBe(true);
   });
 
+  it('maps a shortened tool name back on every request that declares it, the first and those served from the tool-list cache', () => {
+    const longName = `mcp__only_declared__${'y'.repeat(60)}`;
+    const tools = () => [{ name: longName, description: 'd', input_schema: { type: 'object' } }];
+    for (let i = 0; i < 2; i++) {
+      const { out, specs } = withTools(tools());
+      const short = specs[0].toolSpecification.name;
+      expect(short).not.toBe(longName);
+      expect(out.toolNameMap.get(short), `request ${i + 1}`).toBe(longName);
+    }
+  });
+
   it('shortens names over 63 bytes everywhere and maps them back', () => {
     const longName = `mcp__some_server__${'x'.repeat(62)}`;
     expect(longName).toHaveLength(80);
