@@ -17,12 +17,12 @@ import {
   thinksByDefault,
   type ResolveOptions,
 } from '../kiro/models.js';
-import type { KiroRequestBody, KiroToolSpecification } from '../kiro/types.js';
+import type { KiroRequestBody } from '../kiro/types.js';
 import { convertMessages } from './history.js';
 import { buildSystemPair, resolveThinking, systemText, type ThinkingMode } from './system.js';
 import { estimateSystemTokens } from './tokens.js';
 import { historyPlaceholders, ToolNamer } from './tools.js';
-import { ToolListCache, type ConvertedToolList } from './tool-list-cache.js';
+import { ToolListCache } from './tool-list-cache.js';
 
 /** Everything the route needs to call Kiro and to render the answer. */
 export interface ConvertedRequest {
@@ -51,13 +51,6 @@ export interface ConvertedRequest {
 
 /** Converted tool lists, shared by every request of the process (see tool-list-cache.ts). */
 const toolLists = new ToolListCache();
-
-/** The JSON of a cached tool list with placeholder declarations appended (rare: history uses a tool no longer sent). */
-function withPlaceholders(list: ConvertedToolList, placeholders: KiroToolSpecification[]): Buffer {
-  const extra = JSON.stringify(placeholders);
-  if (list.specs.length === 0) return Buffer.from(extra);
-  return Buffer.concat([list.json.subarray(0, list.json.length - 1), Buffer.from(`,${extra.slice(1)}`)]);
-}
 
 /** Claude Code wraps the query of its web-search sub-request in this sentence. */
 const WEB_SEARCH_QUERY_PREFIX = 'Perform a web search for the query: ';
@@ -182,7 +175,8 @@ export function convertRequest(
   let toolsJson: Buffer | undefined;
   if (tools.length > 0) {
     current.userInputMessageContext = { ...current.userInputMessageContext, tools };
-    toolsJson = placeholders.length === 0 ? toolList.json : withPlaceholders(toolList, placeholders);
+    // With placeholder declarations (rare: history uses a tool no longer sent) the list is serialised here.
+    toolsJson = placeholders.length === 0 ? toolList.json : Buffer.from(JSON.stringify(tools));
   }
 
   const body: KiroRequestBody = {
