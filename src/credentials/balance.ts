@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { apiRegionFor } from '../kiro/client.js';
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from '../http/undici.js';
 import { withRegion, type GatewayConfig } from '../config.js';
 import { ApiError, GatewayError, NotFoundError } from '../errors.js';
 import type { CredentialPool } from './pool.js';

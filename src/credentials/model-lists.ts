@@ -11,7 +11,7 @@
  * built-in table, less Opus on a free tier (kiro.rs's rule).
  */
 import { randomUUID } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from '../http/undici.js';
 import { withRegion, type GatewayConfig } from '../config.js';
 import { apiRegionFor } from '../kiro/client.js';
 import { offeredModelsOf, type ListAvailableModelsResponse } from '../kiro/list-models.js';

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { Agent, ProxyAgent, request, Socks5ProxyAgent, type Dispatcher } from 'undici';
+import { Agent, ProxyAgent, request, Socks5ProxyAgent, type AgentOptions, type Dispatcher } from '../http/undici.js';
 import { withRegion, type GatewayConfig } from '../config.js';
 import { ApiError, GatewayError, InvalidRequestError } from '../errors.js';
 import type { Credential } from './types.js';
@@ -83,7 +83,7 @@ export class UpstreamDispatchers {
 
   constructor(
     private readonly config: GatewayConfig,
-    opts: { dispatcher?: Dispatcher; agent?: Agent.Options } = {},
+    opts: { dispatcher?: Dispatcher; agent?: AgentOptions } = {},
   ) {
     this.fixed = opts.dispatcher !== undefined;
     this.direct =

@@ -1,4 +1,4 @@
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from '../http/undici.js';
 import { UpstreamEventStream, type UpstreamResult, type UpstreamStreamOptions } from './upstream-stream.js';
 import { UpstreamDispatchers } from '../credentials/refresh.js';
 import { withRegion } from '../config.js';
