@@ -13,7 +13,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { load, merge, type Result } from './load.js';
-import { cpuTicks, MS_PER_TICK, startGateway, startProcess } from './processes.js';
+import { cpuTicks, MS_PER_TICK, peakRss, startGateway, startProcess } from './processes.js';
 
 export interface PacedStreamsResult {
   concurrency: number;
@@ -30,6 +30,9 @@ export interface PacedStreamsResult {
   gatewayCpuUsPerRequest: number;
   /** Pass-through CPU per request (µs): a Node proxy's own cost of relaying chunks that come apart. */
   passThroughCpuUsPerRequest: number;
+  /** Largest RSS (MiB) while the streams were open, and its file-backed part (the node binary's pages). */
+  gatewayPeakRss: { total: number; file: number };
+  passThroughPeakRss: { total: number; file: number };
 }
 
 export interface PacedStreamsOptions {
@@ -45,17 +48,22 @@ export interface PacedStreamsOptions {
   chunkDelayMs?: number;
 }
 
-/** `run`, each time adding the CPU ticks process `pid` spent meanwhile to `ticks()`. */
-function withCpu(pid: number, run: () => Promise<Result>): { run: () => Promise<Result>; ticks: () => number } {
+/** `run`, each time adding the CPU ticks process `pid` spent meanwhile to `ticks()` and watching its RSS. */
+function measured(pid: number, run: () => Promise<Result>): { run: () => Promise<Result>; ticks: () => number; peakRss: () => { total: number; file: number } } {
   let ticks = 0;
+  let peak = { total: 0, file: 0 };
   return {
     run: async () => {
       const before = cpuTicks(pid);
+      const sampler = peakRss(pid);
       const result = await run();
+      const seen = sampler.stop();
+      if (seen.total > peak.total) peak = seen;
       ticks += cpuTicks(pid) - before;
       return result;
     },
     ticks: () => ticks,
+    peakRss: () => peak,
   };
 }
 
@@ -85,8 +93,8 @@ export async function benchPacedStreams(opts: PacedStreamsOptions): Promise<Pace
     const streamMs = latencyMs + chunkDelayMs * opts.chunks.length;
     const pacing = { staggerMs: streamMs, thinkMs: chunkDelayMs };
     const direct = () => load(sim.url, '/generateAssistantResponse', simHeaders, opts.kiroBody, opts.concurrency, opts.inOrder, half, pacing);
-    const viaGateway = withCpu(gw.child.pid!, () => load(gw.url, '/v1/messages', gwHeaders, opts.anthropicBody, opts.concurrency, opts.inOrder, half, pacing));
-    const viaPassThrough = withCpu(proxy.child.pid!, () => load(proxy.url, '/', simHeaders, opts.kiroBody, opts.concurrency, opts.inOrder, half, pacing));
+    const viaGateway = measured(gw.child.pid!, () => load(gw.url, '/v1/messages', gwHeaders, opts.anthropicBody, opts.concurrency, opts.inOrder, half, pacing));
+    const viaPassThrough = measured(proxy.child.pid!, () => load(proxy.url, '/', simHeaders, opts.kiroBody, opts.concurrency, opts.inOrder, half, pacing));
     // Warm-up: the first request refreshes the token.
     await load(gw.url, '/v1/messages', gwHeaders, opts.anthropicBody, 1, opts.inOrder, latencyMs * 3);
     const d1 = await direct();
@@ -109,6 +117,8 @@ export async function benchPacedStreams(opts: PacedStreamsOptions): Promise<Pace
       addedP99: gatewayResult.p99 - directResult.p99,
       gatewayCpuUsPerRequest: (viaGateway.ticks() * MS_PER_TICK * 1000) / Math.max(1, gatewayResult.requests),
       passThroughCpuUsPerRequest: (viaPassThrough.ticks() * MS_PER_TICK * 1000) / Math.max(1, passThroughResult.requests),
+      gatewayPeakRss: viaGateway.peakRss(),
+      passThroughPeakRss: viaPassThrough.peakRss(),
     };
   } finally {
     for (const c of children) c.kill('SIGTERM');

@@ -111,7 +111,8 @@ export async function writeSummary(
     print('|---|---|---|---|---|---|');
     const rows = [['simulator direct', paced.direct, undefined], ['pass-through', paced.passThrough, paced.passThroughCpuUsPerRequest], ['gateway', paced.gateway, paced.gatewayCpuUsPerRequest]] as const;
     for (const [name, r, cpu] of rows) print(`| ${name} | ${r.rps.toFixed(0)} | ${fmt(r)} | ${cpu === undefined ? '—' : cpu.toFixed(0)} | ${r.errors} | ${r.outOfOrder} |`);
-    print(`\nAdded TTFB at ${paced.concurrency} open streams: p50 ${paced.addedP50.toFixed(2)} ms, p99 ${paced.addedP99.toFixed(2)} ms (target p99 ≤ 5 ms); the pass-through adds p50 ${(paced.passThrough.p50 - paced.direct.p50).toFixed(2)} ms, p99 ${(paced.passThrough.p99 - paced.direct.p99).toFixed(2)} ms. Gateway CPU per request ${(paced.gatewayCpuUsPerRequest / Math.max(1, paced.passThroughCpuUsPerRequest)).toFixed(2)}× the pass-through's.`);
+    print(`\nAdded TTFB at ${paced.concurrency} open streams: p50 ${paced.addedP50.toFixed(2)} ms, p99 ${paced.addedP99.toFixed(2)} ms (target p99 ≤ 5 ms); the pass-through adds p50 ${(paced.passThrough.p50 - paced.direct.p50).toFixed(2)} ms, p99 ${(paced.passThrough.p99 - paced.direct.p99).toFixed(2)} ms. Gateway CPU per request ${(paced.gatewayCpuUsPerRequest / Math.max(1, paced.passThroughCpuUsPerRequest)).toFixed(2)}× the pass-through's.` +
+      ` Peak RSS with the ${paced.concurrency} streams open: gateway ${paced.gatewayPeakRss.total.toFixed(1)} MiB (${paced.gatewayPeakRss.file.toFixed(0)} file-backed; target ≤ 100 MB), pass-through ${paced.passThroughPeakRss.total.toFixed(1)} MiB.`);
   }
   if (figures.replicas) {
     print(`\n### 1 vs 3 replicas behind nginx (instant simulator, ${figures.replicas[0]?.concurrency} streams, all processes on this machine)\n`);
