@@ -12,8 +12,15 @@ import { API_KEY, refreshTokenFor, writeCredentials } from '../test/helpers/stac
 
 export interface IdleStreamsResult {
   streams: number;
-  /** RSS and heap on the way up, e.g. at 200 open streams (target: RSS ≤ 100 MB there). */
-  checkpoints: Array<{ streams: number; rssMiB: number; heapMiB: number }>;
+  /** Where the gateway kept its pool state: in memory, or in Redis (the chart's setting). */
+  store: 'memory' | 'redis';
+  /**
+   * RSS and heap on the way up, e.g. at 200 open streams (target: RSS ≤ 100 MB there): 2 s after the
+   * last stream opened, and again once the streams have been idle for `settleMs` (V8's memory reducer
+   * gives back the young generation that opening them in a burst grew, ~8–30 s after the burst).
+   */
+  checkpoints: Array<{ streams: number; rssMiB: number; heapMiB: number; settledRssMiB?: number; settledHeapMiB?: number }>;
+  settleMs: number;
   rssIdleMiB: number;
   rssOpenMiB: number;
   heapIdleMiB: number;
@@ -32,13 +39,19 @@ async function heapBytes(url: string): Promise<number> {
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function benchIdleStreams(streams = 1_000, checkpoints: readonly number[] = [200]): Promise<IdleStreamsResult> {
+export async function benchIdleStreams(
+  streams = 1_000,
+  checkpoints: readonly number[] = [200],
+  redisUrl?: string,
+  settleMs = Number(process.env.BENCH_IDLE_SETTLE_MS ?? 30_000),
+): Promise<IdleStreamsResult> {
   const sim = await createSimulator({ recentRequests: 0 });
   const credentialsPath = writeCredentials([{ refreshToken: refreshTokenFor('bench-idle'), authMethod: 'social' }]);
   const gw = await startReplica({
     name: 'gw-idle',
     simUrl: sim.url,
     credentialsPath,
+    redisUrl,
     // No admission limit: the point is to hold every stream open (the default 256 would shed the rest).
     env: { KIRO_METRICS_ENABLED: 'true', KIRO_UPSTREAM_MAX_CONNECTIONS: '0', KIRO_SSE_PING_INTERVAL_MS: '0', KIRO_ADMISSION_MAX_CONCURRENT_UPSTREAM: '0' },
     startTimeoutMs: 90_000,
@@ -87,12 +100,20 @@ export async function benchIdleStreams(streams = 1_000, checkpoints: readonly nu
         opened += batch;
       }
       await settle(2_000);
-      at.push({ streams: stop, rssMiB: rssMiB(gw.pid), heapMiB: (await heapBytes(gw.url)) / MiB });
+      const point: IdleStreamsResult['checkpoints'][number] = { streams: stop, rssMiB: rssMiB(gw.pid), heapMiB: (await heapBytes(gw.url)) / MiB };
+      if (settleMs > 0 && stop !== streams) {
+        await settle(settleMs);
+        point.settledRssMiB = rssMiB(gw.pid);
+        point.settledHeapMiB = (await heapBytes(gw.url)) / MiB;
+      }
+      at.push(point);
     }
     const rss1 = rssMiB(gw.pid);
     const heap1 = await heapBytes(gw.url);
     return {
       streams,
+      store: redisUrl ? 'redis' : 'memory',
+      settleMs,
       checkpoints: at,
       rssIdleMiB: rss0,
       rssOpenMiB: rss1,

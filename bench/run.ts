@@ -271,7 +271,12 @@ async function main(): Promise<void> {
     }
     if (!ONLY_ONE) {
       if (process.env.BENCH_DECODER !== '0') figures.decoder = benchDecoder();
-      if (process.env.BENCH_IDLE_STREAMS !== '0') figures.idleStreams = await benchIdleStreams(Number(process.env.BENCH_IDLE_STREAMS ?? 1_000));
+      if (process.env.BENCH_IDLE_STREAMS !== '0') {
+        const streams = Number(process.env.BENCH_IDLE_STREAMS ?? 1_000);
+        figures.idleStreams = [await benchIdleStreams(streams)];
+        // With Redis as in the chart (ioredis and the shared pool's state loaded too).
+        if (redis) figures.idleStreams.push(await benchIdleStreams(streams, [200], `${redis.url}/5`));
+      }
       if (process.env.BENCH_PACED !== '0') {
         figures.pacedStreams = await benchPacedStreams({
           concurrency: Math.max(...CONCURRENCIES),

@@ -23,7 +23,7 @@ export interface BenchFigures {
   redisHotPathCommands?: number;
   redisCommandsPerRequest?: Record<string, number>;
   decoder?: DecoderResult;
-  idleStreams?: IdleStreamsResult;
+  idleStreams?: IdleStreamsResult[];
   replicas?: ReplicasResult[];
   /** Open streams with model-like timing: the TTFB the gateway adds when the CPU is not saturated. */
   pacedStreams?: PacedStreamsResult;
@@ -93,16 +93,17 @@ export async function writeSummary(
     print(`| @smithy/eventstream-codec | ${d.smithyMBps.toFixed(0)} |`);
     print(`\nRatio ${d.ratio.toFixed(2)}× (target ≥ 2×)`);
   }
-  const idle = figures.idleStreams;
-  if (idle) {
-    print(`\n### Memory at 0 and ${idle.streams} idle open streams (one gateway process)\n`);
-    print('| open streams | RSS MiB | V8 heap used MiB |');
-    print('|---|---|---|');
-    print(`| 0 | ${idle.rssIdleMiB.toFixed(1)} | ${idle.heapIdleMiB.toFixed(1)} |`);
-    for (const c of idle.checkpoints) print(`| ${c.streams} | ${c.rssMiB.toFixed(1)} | ${c.heapMiB.toFixed(1)} |`);
+  for (const idle of figures.idleStreams ?? []) {
+    print(`\n### Memory at 0 and ${idle.streams} idle open streams (one gateway process, pool state in ${idle.store === 'redis' ? 'Redis' : 'memory'})\n`);
+    const settledFor = `after ${(idle.settleMs / 1000).toFixed(0)} s idle`;
+    print(`| open streams | RSS MiB | V8 heap used MiB | RSS MiB ${settledFor} | heap MiB ${settledFor} |`);
+    print('|---|---|---|---|---|');
+    print(`| 0 | ${idle.rssIdleMiB.toFixed(1)} | ${idle.heapIdleMiB.toFixed(1)} | | |`);
+    for (const c of idle.checkpoints) print(`| ${c.streams} | ${c.rssMiB.toFixed(1)} | ${c.heapMiB.toFixed(1)} | ${c.settledRssMiB?.toFixed(1) ?? ''} | ${c.settledHeapMiB?.toFixed(1) ?? ''} |`);
     print(`\nPer open stream: ${idle.rssPerStreamKiB.toFixed(1)} KiB RSS, ${idle.heapPerStreamKiB.toFixed(1)} KiB heap (target ≤ 64 KB)`);
     const at200 = idle.checkpoints.find((c) => c.streams === 200);
-    if (at200) print(`RSS with 200 open streams: ${at200.rssMiB.toFixed(1)} MiB (target ≤ 100 MB)`);
+    const mb = (mib: number) => `${mib.toFixed(1)} MiB = ${((mib * 1024 * 1024) / 1e6).toFixed(1)} MB`;
+    if (at200) print(`RSS with 200 open streams: ${mb(at200.rssMiB)} 2 s after they opened${at200.settledRssMiB === undefined ? '' : `, ${mb(at200.settledRssMiB)} ${settledFor}`} (target ≤ 100 MB)`);
   }
   const paced = figures.pacedStreams;
   if (paced) {
@@ -138,6 +139,7 @@ export async function writeSummary(
       ]).concat((figures.replicas ?? []).map((r) => ({ label: `${r.replicas} replica(s) via nginx, ${r.concurrency}`, value: r.result.rps, color: '#2ca02c' }))),
     },
   ];
+  const idle = figures.idleStreams?.[0];
   if (d) panels.push({ title: 'Event-stream decoding', unit: 'MB/s', bars: [{ label: 'gateway FrameDecoder', value: d.gatewayMBps }, { label: '@smithy/eventstream-codec', value: d.smithyMBps, color: '#aaa' }], target: { value: d.smithyMBps * 2, label: '2× smithy' } });
   if (idle) panels.push({ title: 'Memory per idle open stream', unit: 'KiB', bars: [{ label: 'RSS', value: idle.rssPerStreamKiB }, { label: 'V8 heap', value: idle.heapPerStreamKiB, color: '#ff7f0e' }], target: { value: 64, label: '≤ 64 KB' } });
   const hot = figures.hotPath;
