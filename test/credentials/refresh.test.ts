@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type GatewayConfig } from '../../src/config.js';
 import { authRegionFor, RefreshError, summarizeErrorBody, TokenRefresher } from '../../src/credentials/refresh.js';
 import type { Credential } from '../../src/credentials/types.js';
+import { startConnectProxy, type TestProxy } from '../helpers/proxies.js';
 
 const REFRESH = 'aorA' + 'R'.repeat(140);
 const MACHINE = 'cd'.repeat(32);
@@ -237,35 +238,20 @@ describe('TokenRefresher errors', () => {
 });
 
 describe('TokenRefresher proxies', () => {
-  let proxy: Server;
+  let proxy: TestProxy;
   let proxyUrl = '';
   let tunnels: string[] = [];
 
   beforeAll(async () => {
-    proxy = createServer();
-    proxy.on('connect', (req, clientSocket, head) => {
-      tunnels.push(req.url ?? '');
-      const [host, port] = (req.url ?? '').split(':');
-      const upstream = connect(Number(port), host, () => {
-        clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(clientSocket);
-        clientSocket.pipe(upstream);
-      });
-      upstream.on('error', () => clientSocket.destroy());
-      clientSocket.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    proxy = await startConnectProxy();
+    proxyUrl = proxy.url;
+    tunnels = proxy.tunnels;
   });
 
-  afterAll(async () => {
-    proxy.closeAllConnections();
-    await new Promise((r) => proxy.close(r));
-  });
+  afterAll(() => proxy.close());
 
   afterEach(() => {
-    tunnels = [];
+    tunnels.length = 0;
   });
 
   it("goes through the credential's proxy, the global one, or none for `direct`", async () => {
