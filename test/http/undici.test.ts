@@ -5,7 +5,7 @@
  * imports the index at run time, and loading the module does not make Node load its bundled undici.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import * as undiciIndex from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, ProxyAgent, request, Socks5ProxyAgent } from '../../src/http/undici.js';
 import { ensureBuilt, ROOT } from '../helpers/replicas.js';
+import { sourceFiles } from '../helpers/source-files.js';
 
 let server: Server;
 let origin: string;
@@ -71,19 +72,12 @@ describe('undici from its own files', () => {
   });
 
   it('the gateway’s code imports undici at run time only through src/http/undici.ts', () => {
-    const offenders: string[] = [];
-    const walk = (dir: string): void => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) walk(path);
-        else if (entry.name.endsWith('.ts') && !path.endsWith(join('http', 'undici.ts'))) {
-          const text = readFileSync(path, 'utf8');
-          // `import type` is erased; a value import (or a dynamic one) loads the index.
-          if (/^import (?!type )[^;]*from 'undici';/m.test(text) || /import\('undici'\)/.test(text)) offenders.push(path);
-        }
-      }
-    };
-    walk(join(ROOT, 'src'));
+    // `import type` is erased; a value import (or a dynamic one) loads the index.
+    const offenders = sourceFiles(join(ROOT, 'src')).filter((path) => {
+      if (path.endsWith(join('http', 'undici.ts'))) return false;
+      const text = readFileSync(path, 'utf8');
+      return /^import (?!type )[^;]*from 'undici';/m.test(text) || /import\('undici'\)/.test(text);
+    });
     expect(offenders).toEqual([]);
   });
 
