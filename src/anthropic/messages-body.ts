@@ -17,25 +17,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseJsonText } from '../http/body.js';
+import { LongTextMemo } from '../long-text-memo.js';
 import { deepFreeze } from '../convert/tool-list-cache.js';
 
 const TOOLS_KEY = '"tools":';
 const STAND_IN = `kiro-gateway-parsed-tools-${randomUUID()}`;
 const STAND_IN_JSON = JSON.stringify(STAND_IN);
-/** Tool lists remembered by their raw text (a Claude Code list and its parse hold ~0.3 MB). */
-const CAPACITY = 16;
 /** Lists shorter than this are parsed as they come: nothing worth saving. */
 const MIN_RAW_LENGTH = 2_048;
 
-interface RawList {
-  raw: string;
-  /** The parsed list, frozen: shared by every request that sends the same text. */
-  tools: unknown[];
-}
-
-/** Raw tool lists by length, most recently used last; a few share a length at most. */
-const lists = new Map<number, RawList[]>();
-let remembered = 0;
+/**
+ * Parsed tool lists by their raw text, frozen: shared by every request that sends the same text
+ * (a Claude Code list and its parse hold ~0.3 MB).
+ */
+const lists = new LongTextMemo<unknown[]>(16);
 
 /** Hits and misses, for tests. */
 export const messagesBodyStats = { hits: 0, misses: 0 };
@@ -45,21 +40,17 @@ export function parseMessagesBody(text: string): unknown {
   const at = text.indexOf(TOOLS_KEY);
   const start = at + TOOLS_KEY.length;
   if (at < 0 || text.charCodeAt(start) !== 0x5b /* [ */) return parseJsonText(text);
-  const hit = findList(text, start);
+  const hit = lists.findAt(text, start);
   if (hit) {
-    // Most recently used last.
-    const bucket = lists.get(hit.raw.length)!;
-    lists.delete(hit.raw.length);
-    lists.set(hit.raw.length, bucket);
     let rest: Record<string, unknown> | undefined;
     try {
-      rest = parseJsonText(text.slice(0, start) + STAND_IN_JSON + text.slice(start + hit.raw.length)) as Record<string, unknown>;
+      rest = parseJsonText(text.slice(0, start) + STAND_IN_JSON + text.slice(start + hit.text.length)) as Record<string, unknown>;
     } catch {
       // Malformed: the plain parse below reports it, with the position in the text as sent.
     }
     if (rest !== null && typeof rest === 'object' && rest.tools === STAND_IN) {
       messagesBodyStats.hits++;
-      rest.tools = hit.tools;
+      rest.tools = hit.value;
       return rest;
     }
   }
@@ -69,32 +60,10 @@ export function parseMessagesBody(text: string): unknown {
   return body;
 }
 
-function findList(text: string, start: number): RawList | undefined {
-  for (const [length, candidates] of lists) {
-    const end = start + length;
-    if (end > text.length) continue;
-    const raw = text.slice(start, end);
-    for (const candidate of candidates) if (candidate.raw === raw) return candidate;
-  }
-  return undefined;
-}
-
 function remember(text: string, start: number, body: unknown): void {
   const tools = (body as { tools?: unknown } | null)?.tools;
   if (!Array.isArray(tools)) return;
   const raw = JSON.stringify(tools);
   if (raw.length < MIN_RAW_LENGTH || text.slice(start, start + raw.length) !== raw) return;
-  if (remembered >= CAPACITY) forgetOldest();
-  const candidates = lists.get(raw.length) ?? [];
-  candidates.push({ raw, tools: deepFreeze(tools) });
-  lists.delete(raw.length);
-  lists.set(raw.length, candidates);
-  remembered++;
-}
-
-function forgetOldest(): void {
-  const [length, candidates] = lists.entries().next().value!;
-  candidates.shift();
-  if (candidates.length === 0) lists.delete(length);
-  remembered--;
+  lists.set(raw, deepFreeze(tools));
 }

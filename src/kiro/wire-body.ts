@@ -7,6 +7,7 @@
  * serialised at most once per request, on first use; the tool list, most of a Claude Code body, is
  * not serialised at all but spliced in from the JSON the converter already holds for it.
  */
+import { LongTextMemo } from '../long-text-memo.js';
 import { randomUUID } from 'node:crypto';
 import type { GatewayConfig } from '../config.js';
 import type { KiroEndpoint } from './endpoint.js';
@@ -82,36 +83,19 @@ function onlyIndexOf(text: string, quoted: string): number {
  * The JSON of long history texts met before (a history entry's `content`). On Node 20,
  * JSON.stringify costs 1.4–2 ns a char, and Claude Code sends the same system prompt (the first
  * history entry) and the same first user message with every turn of a session: 12.5 of the 13 KB
- * of its tool-result turn's history, ~24 µs per request. A Map keyed by the text would hash all of
- * it (slower than the stringify), so texts are found by length and compared by value (a memcmp),
- * as messages-body.ts finds tool lists. Least recently used dropped past {@link MEMO_CAPACITY}.
+ * of its tool-result turn's history, ~24 µs per request.
  */
 const MEMO_MIN_LENGTH = 1_024;
 const MEMO_MAX_LENGTH = 65_536;
-const MEMO_CAPACITY = 32;
-const memo = new Map<number, Array<{ text: string; json: string }>>();
-let memoised = 0;
+const memo = new LongTextMemo<string>(32);
 
 /** `JSON.stringify(text)`, remembered for long texts (exported for tests). */
 export function stringJson(text: string): string {
   if (text.length < MEMO_MIN_LENGTH || text.length > MEMO_MAX_LENGTH) return JSON.stringify(text);
-  let bucket = memo.get(text.length);
-  if (bucket) {
-    memo.delete(text.length);
-    memo.set(text.length, bucket);
-    for (const entry of bucket) if (entry.text === text) return entry.json;
-  }
+  const known = memo.get(text);
+  if (known !== undefined) return known;
   const json = JSON.stringify(text);
-  if (memoised >= MEMO_CAPACITY) {
-    const [length, oldest] = memo.entries().next().value!;
-    oldest.shift();
-    if (oldest.length === 0) memo.delete(length);
-    memoised--;
-  }
-  bucket = memo.get(text.length);
-  if (!bucket) memo.set(text.length, (bucket = []));
-  bucket.push({ text, json });
-  memoised++;
+  memo.set(text, json);
   return json;
 }
 
