@@ -45,10 +45,9 @@ export function createRequestScopes(opts: RequestScopeOptions): RequestScopes {
 
   return (req, res, route, handle) => {
     const startedAt = performance.now();
-    const path = route;
     let span: Span | undefined;
     let spanContext;
-    if (tracer) ({ span, context: spanContext } = startServerSpan(tracer, req, path, schemeOf(req)));
+    if (tracer) ({ span, context: spanContext } = startServerSpan(tracer, req, route, schemeOf(req)));
     const request: RequestLog | undefined = startLog?.(req, res, span);
     const exchange = new ScopedExchange(req, res, request, span);
     const logFields = exchange.logFields;
@@ -58,7 +57,7 @@ export function createRequestScopes(opts: RequestScopeOptions): RequestScopes {
       const status = sentStatus(res, end, 499);
       metrics?.recordHttpRequest(route, req.method ?? 'GET', status, (end.endedAt - startedAt) / 1000);
       if (end.clientDisconnected) metrics?.recordClientDisconnect();
-      request?.finish(path, status, end, logFields);
+      request?.finish(route, status, end, logFields);
       if (span) endServerSpan(span, { method: req.method ?? 'GET', route, status, requestId: request?.requestId, logFields, end });
     });
   };
